@@ -1,0 +1,16 @@
+from .editing_network import EditingNetwork
+from .motion_network import MotionNetwork
+from .pirenderer import PIRendererGenerator, PIRendererOutput, PIRendererSourceFeatures
+from .pose_mapping import PHI_TABLE, PoseMapping
+from .warping_network import WarpingNetwork
+
+__all__ = [
+    "PHI_TABLE",
+    "EditingNetwork",
+    "MotionNetwork",
+    "PIRendererGenerator",
+    "PIRendererOutput",
+    "PIRendererSourceFeatures",
+    "PoseMapping",
+    "WarpingNetwork",
+]

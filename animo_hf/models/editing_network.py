@@ -1,0 +1,62 @@
+"""The editing network G: source encoder, flow-warped features, AdaIN residual decoder."""
+
+from __future__ import annotations
+
+import torch
+from diffusers.configuration_utils import register_to_config
+from torch import nn
+
+from .layers import AdaINDecoder, SourceEncoder, warp
+from .modeling import AniMoModelMixin
+
+
+class EditingNetwork(AniMoModelMixin):
+    """Renders the driven image from the source's warped features and the pose code.
+
+    The source is encoded once (:meth:`encode_source`); per frame (:meth:`forward`) every
+    encoder level is warped with the flow (resized to that level) and decoded with AdaIN residual
+    blocks. The finest level is 1/``downscale`` of the image; the output is produced there with
+    ``out_channels * downscale**2`` channels and pixel-shuffled to full resolution, then ``tanh``.
+
+    Args:
+        in_channels: source image channels (RGB).
+        out_channels: output image channels (RGB).
+        latent_dim: size of the pose code ``z``.
+        block_out_channels: channels per level, finest first; each level halves the size.
+        downscale: pixel-(un)shuffle factor between the image and the finest level.
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        latent_dim: int = 256,
+        block_out_channels: tuple[int, ...] = (32, 64, 96),
+        downscale: int = 4,
+    ) -> None:
+        super().__init__()
+        self.encoder = SourceEncoder(in_channels, tuple(block_out_channels), downscale)
+        self.decoder = AdaINDecoder(tuple(block_out_channels), latent_dim)
+        self.to_image = nn.Sequential(
+            nn.Conv2d(block_out_channels[0], out_channels * downscale**2, 3, padding=1),
+            nn.PixelShuffle(downscale),
+            nn.Tanh(),
+        )
+
+    def encode_source(self, source: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Args: source (N, in_channels, H, W) in [-1, 1]. Returns multi-scale features, level k
+        (N, block_out_channels[k], H / (downscale * 2**k), W / (downscale * 2**k))."""
+        return self.encoder(source)
+
+    def forward(
+        self, source_features: tuple[torch.Tensor, ...], flow: torch.Tensor, z: torch.Tensor
+    ) -> torch.Tensor:
+        """Args: source_features from :meth:`encode_source` (batch 1 or N), flow (N, 2, h, w)
+        from the warping network, z (N, latent_dim).
+
+        Returns:
+            (N, out_channels, H, W) image in [-1, 1].
+        """
+        warped = tuple(warp(f.expand(z.shape[0], -1, -1, -1), flow) for f in source_features)
+        return self.to_image(self.decoder(warped, z))

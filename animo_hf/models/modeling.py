@@ -1,0 +1,38 @@
+"""The base class of every animo_hf model: diffusers' ModelMixin with strict loading."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from diffusers import ConfigMixin, ModelMixin
+
+from ..loading import check_model_folder
+
+
+class AniMoModelMixin(ModelMixin, ConfigMixin):
+    """``ModelMixin`` whose ``from_pretrained`` refuses weights that do not fit the config.
+
+    diffusers only warns about missing or unexpected weights; here any such key, a truncated
+    safetensors file or a missing file raises ``ValueError`` / ``FileNotFoundError``.
+    """
+
+    config_name = "config.json"
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
+        local = Path(pretrained_model_name_or_path) / kwargs.get("subfolder", "")
+        if local.exists() or Path(pretrained_model_name_or_path).is_absolute():
+            check_model_folder(local)
+        wants_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(
+            pretrained_model_name_or_path, output_loading_info=True, **kwargs
+        )
+        problems = {key: value for key, value in info.items() if value and key != "error_msgs"}
+        if problems or info.get("error_msgs"):
+            raise ValueError(
+                f"{cls.__name__}: the weights in {pretrained_model_name_or_path} do not match its "
+                f"config {dict(model.config)}: {problems or info['error_msgs']}"
+            )
+        return (model, info) if wants_info else model
