@@ -194,7 +194,7 @@ for _target, _schemes in NAME_DICTIONARY.items():
 
 
 def target_for_name(name: str) -> str | None:
-    """The target morph a source morph name means, or None when the name is not in the dictionary."""
+    """The target morph a source morph name means, or None when it is not in the dictionary."""
     return _LOOKUP.get(normalize_name(name))
 
 

@@ -77,7 +77,7 @@ POSE_RANGES: tuple[tuple[float, float], ...] = (
 
 
 def validate_pose(pose: Sequence[float] | np.ndarray, *, what: str = "pose") -> np.ndarray:
-    """Return ``pose`` as a float32 array of shape (20,), or raise ``ValueError`` naming the problem."""
+    """``pose`` as a float32 array of shape (20,); ``ValueError`` naming any problem."""
     array = np.asarray(pose, dtype=np.float64)
     if array.shape != (POSE_DIM,):
         raise ValueError(f"{what}: expected {POSE_DIM} values, got shape {array.shape}")
@@ -106,3 +106,32 @@ def pose_from_morphs(
             pose[dim] = max(pose[dim], value)
     pose[ANGLE_SLICE] = angles
     return validate_pose(pose)
+
+
+def morphs_from_pose(
+    pose: Sequence[float] | np.ndarray, available: Sequence[str]
+) -> dict[str, float]:
+    """The target-morph values that reproduce the expression dims of ``pose`` on a model.
+
+    Uses a both-side morph where L and R are equal and the model has it, else the one-side morphs.
+    Raises ``ValueError`` when the model lacks a morph the pose needs.
+    """
+    pose = validate_pose(pose)
+    have = set(available)
+    morphs: dict[str, float] = {}
+    for kind in (*EYE_KINDS, *BROW_KINDS):
+        left, right = float(pose[POSE_INDEX[f"{kind}_L"]]), float(pose[POSE_INDEX[f"{kind}_R"]])
+        if left == right and left > 0 and kind in have:
+            morphs[kind] = left
+            continue
+        for side, value in (("L", left), ("R", right)):
+            if value > 0:
+                morphs[f"{kind}_{side}"] = value
+    for vowel in MOUTH_VOWELS:
+        value = float(pose[POSE_INDEX[f"mouth_{vowel}"]])
+        if value > 0:
+            morphs[f"mouth_{vowel}"] = value
+    missing = sorted(set(morphs) - have)
+    if missing:
+        raise ValueError(f"the model has no target morph {missing} needed by this pose")
+    return morphs

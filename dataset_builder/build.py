@@ -1,0 +1,213 @@
+"""Build a dataset: render every model in Blender worker processes, then write the Hub folder.
+
+A build folder holds ``build.json`` (the settings), ``render/<model_id>.parquet`` (one finished part
+per model), ``annotations/<model_id>.json``, ``logs/``, ``report.json`` and ``hub/`` (the published
+layout). Re-running the same build resumes: models whose part exists are not rendered again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .sources import ModelSource
+from .styles import STYLE_NAMES
+from .worker import ModelReport, RenderTask, init_worker, render_model
+
+logger = logging.getLogger("dataset_builder")
+SETTINGS_FILE = "build.json"
+MAX_RESOLUTION = 8192
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Everything that determines a build's content (same settings -> same keys and poses)."""
+
+    sources: tuple[ModelSource, ...]
+    styles: tuple[str, ...] = STYLE_NAMES
+    resolution: int = 256
+    seed: int = 0
+    samples_per_model: int | None = None  # None: the paper's rule (100, or 20)
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            raise ValueError("no models to render: expected at least one model")
+        if not 0 < self.resolution <= MAX_RESOLUTION:
+            raise ValueError(
+                f"resolution must be in 1..{MAX_RESOLUTION} pixels, got {self.resolution}"
+            )
+        for style in self.styles:
+            if style not in STYLE_NAMES:
+                raise ValueError(f"unknown style {style!r}; expected some of {STYLE_NAMES}")
+        if self.samples_per_model is not None and self.samples_per_model < 0:
+            raise ValueError(f"samples per model must be >= 0, got {self.samples_per_model}")
+        ids = [s.model_id for s in self.sources]
+        if len(set(ids)) != len(ids):
+            raise ValueError(
+                f"duplicate model ids: {sorted(k for k, n in Counter(ids).items() if n > 1)}"
+            )
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["styles"] = list(self.styles)
+        return data
+
+
+@dataclass
+class BuildReport:
+    models: list[ModelReport] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        images: Counter[str] = Counter()
+        for model in self.models:
+            images.update(model.images)
+        return {
+            "models_rendered": sum(m.status == "rendered" for m in self.models),
+            "models_resumed": len(self.resumed),
+            "models_skipped": {m.model_id: m.reason for m in self.models if m.status == "skipped"},
+            "images_rendered": sum(images.values()),
+            "images_per_style_and_group": dict(sorted(images.items())),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def prepare_build_dir(out_dir: Path, settings: BuildSettings) -> None:
+    """Create ``out_dir`` or check that it holds this same build (to resume)."""
+    settings_path = out_dir / SETTINGS_FILE
+    wanted = settings.to_json()
+    if settings_path.exists():
+        existing = json.loads(settings_path.read_text())
+        if existing != wanted:
+            changed = sorted(k for k in wanted if existing.get(k) != wanted[k])
+            raise ValueError(
+                f"output folder {out_dir} holds a different build (settings differ in: "
+                f"{', '.join(changed)}); use another folder or the same settings to resume"
+            )
+        return
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ValueError(
+            f"output folder {out_dir} is not empty and holds no {SETTINGS_FILE}; "
+            "expected a new folder or an earlier build with the same settings"
+        )
+    for sub in ("render", "annotations", "logs"):
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    tmp = settings_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(wanted, indent=1, sort_keys=True))
+    os.replace(tmp, settings_path)
+
+
+def render_all(
+    settings: BuildSettings, out_dir: str | Path, *, workers: int = 1, progress: bool = True
+) -> BuildReport:
+    """Render every model not rendered yet into ``out_dir/render``; returns the report."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    out_dir = Path(out_dir)
+    prepare_build_dir(out_dir, settings)
+    _log_to(out_dir / "build.log")
+    report = BuildReport()
+    tasks = []
+    for source in settings.sources:
+        part = out_dir / "render" / f"{source.model_id}.parquet"
+        if part.exists():
+            report.resumed.append(source.model_id)
+            continue
+        tasks.append(
+            RenderTask(
+                source=source,
+                styles=settings.styles,
+                resolution=settings.resolution,
+                seed=settings.seed,
+                part_path=str(part),
+                annotation_path=str(out_dir / "annotations" / f"{source.model_id}.json"),
+                n_samples=settings.samples_per_model,
+            )
+        )
+    logger.info(
+        "build %s: %d models, %d already rendered, %d to render with %d worker(s)",
+        out_dir,
+        len(settings.sources),
+        len(report.resumed),
+        len(tasks),
+        workers,
+    )
+    start = time.perf_counter()
+    if tasks:
+        report.models = _run_pool(tasks, workers, out_dir / "logs", progress)
+    report.seconds = time.perf_counter() - start
+    for model in report.models:
+        if model.status == "skipped":
+            logger.warning("skipped %s: %s", model.model_id, model.reason)
+    summary = report.summary()
+    logger.info("render summary: %s", json.dumps(summary))
+    tmp = out_dir / "report.json.tmp"
+    tmp.write_text(
+        json.dumps({"summary": summary, "models": [asdict(m) for m in report.models]}, indent=1)
+    )
+    os.replace(tmp, out_dir / "report.json")
+    return report
+
+
+def _run_pool(
+    tasks: list[RenderTask], workers: int, log_dir: Path, progress: bool
+) -> list[ModelReport]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    bar = tqdm(total=len(tasks), unit="model", disable=not progress, desc="render")
+    images = 0
+    stop = threading.Event()
+
+    def count_images() -> None:
+        nonlocal images
+        while not stop.is_set():
+            try:
+                images += queue.get(timeout=0.2)
+            except Exception:  # queue.Empty, or the queue closed at shutdown
+                continue
+            elapsed = max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix(images=images, img_per_s=f"{images / elapsed:.1f}", refresh=False)
+
+    started = time.perf_counter()
+    watcher = threading.Thread(target=count_images, daemon=True)
+    watcher.start()
+    reports = []
+    try:
+        with context.Pool(
+            workers, initializer=init_worker, initargs=(queue, str(log_dir / "blender.log"))
+        ) as pool:
+            for model_report in pool.imap_unordered(render_model, tasks):
+                reports.append(model_report)
+                logger.info(
+                    "%s: %s %s (%d images, %.1f s)",
+                    model_report.model_id,
+                    model_report.status,
+                    model_report.reason,
+                    sum(model_report.images.values()),
+                    model_report.seconds,
+                )
+                bar.update(1)
+    finally:
+        stop.set()
+        watcher.join()
+        bar.close()
+    return sorted(reports, key=lambda r: r.model_id)
+
+
+def _log_to(path: Path) -> None:
+    if any(getattr(h, "baseFilename", None) == str(path.resolve()) for h in logger.handlers):
+        return
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

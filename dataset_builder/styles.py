@@ -1,0 +1,37 @@
+"""The four shader styles' names and render settings (no bpy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    description: str
+    samples: int  # Cycles samples per pixel
+
+
+STYLES: dict[str, Style] = {
+    s.name: s
+    for s in (
+        Style("cel", "flat two-tone cel shading", 2),
+        Style("cel_outline", "cel shading with Freestyle outlines", 2),
+        Style("soft", "soft diffuse shading under the frontal light", 8),
+        Style("original", "the model's own materials (textured)", 4),
+    )
+}
+STYLE_NAMES: tuple[str, ...] = tuple(STYLES)
+
+
+def parse_styles(text: str) -> tuple[str, ...]:
+    """``"all"`` or a comma-separated list of style names -> validated style names, in order."""
+    if text.strip() == "all":
+        return STYLE_NAMES
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise ValueError(f"no style given in {text!r}; expected 'all' or some of {STYLE_NAMES}")
+    for name in names:
+        if name not in STYLES:
+            raise ValueError(f"unknown style {name!r}; expected 'all' or some of {STYLE_NAMES}")
+    return tuple(dict.fromkeys(names))
