@@ -1,0 +1,153 @@
+"""Command line: ``python -m dataset_builder {build,publish,render,demo}``.
+
+Bad input exits with status 2 and one line naming the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .build import BuildSettings, render_all
+from .pose import POSE_DIM
+from .publisher import DEFAULT_MAX_SHARD_SIZE, push_to_hub, write_hub_folder
+from .sources import procedural_sources
+from .styles import STYLE_NAMES, parse_styles
+
+logger = logging.getLogger("dataset_builder")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _add_build_args(parser: argparse.ArgumentParser, *, procedural: int, samples: int | None):
+    parser.add_argument("--out", type=Path, required=True, help="build folder (created or resumed)")
+    parser.add_argument("--procedural", type=int, default=procedural, help="procedural characters")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first character")
+    parser.add_argument("--seed", type=int, default=0, help="pose sampling seed")
+    parser.add_argument("--styles", default="all", help=f"'all' or a comma list of {STYLE_NAMES}")
+    parser.add_argument("--resolution", type=int, default=256, help="image size in pixels")
+    parser.add_argument(
+        "--samples-per-model",
+        type=int,
+        default=samples,
+        help="frontal/rotated pairs per model (default: the paper's 100, or 20 for models with "
+        "at most 5 target morphs)",
+    )
+    parser.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--max-shard-size", default=DEFAULT_MAX_SHARD_SIZE)
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _settings(args: argparse.Namespace) -> BuildSettings:
+    return BuildSettings(
+        sources=tuple(procedural_sources(args.procedural, args.first_seed)),
+        styles=parse_styles(args.styles),
+        resolution=args.resolution,
+        seed=args.seed,
+        samples_per_model=args.samples_per_model,
+    )
+
+
+def cmd_build(args: argparse.Namespace) -> Path:
+    settings = _settings(args)
+    report = render_all(settings, args.out, workers=args.workers, progress=not args.no_progress)
+    hub_dir = write_hub_folder(
+        args.out / "render", args.out / "hub", max_shard_size=args.max_shard_size
+    )
+    print(json.dumps(report.summary(), indent=1))
+    print(f"dataset written to {hub_dir} (load_dataset({str(hub_dir)!r}))")
+    return hub_dir
+
+
+def cmd_publish(args: argparse.Namespace) -> None:
+    token = args.token or os.environ.get("HF_TOKEN")
+    url = push_to_hub(args.hub_dir, args.repo_id, token=token, private=args.private)
+    print(f"pushed {args.hub_dir} to {args.repo_id}: {url}")
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    from .worker import render_poses
+
+    poses = [_parse_pose(text) for text in args.pose]
+    source = procedural_sources(1, args.model_seed)[0]
+    images = render_poses(source, poses, args.style, args.resolution)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for i, png in enumerate(images):
+        path = args.out / f"{source.model_id}-{args.style}-{i:03d}.png"
+        path.write_bytes(png)
+        print(path)
+
+
+def _parse_pose(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"pose {text!r}: expected {POSE_DIM} comma-separated numbers") from None
+    if len(values) != POSE_DIM:
+        raise ValueError(f"pose {text!r}: expected {POSE_DIM} values, got {len(values)}")
+    return values
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Build a small dataset from procedural characters, load it back, write a contact sheet."""
+    from datasets import load_dataset
+
+    from .contact_sheet import contact_sheet
+
+    hub_dir = cmd_build(args)
+    loaded = load_dataset(str(hub_dir))
+    for split, ds in loaded.items():
+        print(f"load_dataset: {split}: {len(ds)} examples, features: {list(ds.features)}")
+    train = loaded["train"] if "train" in loaded else next(iter(loaded.values()))
+    sheet_path = args.out / "contact_sheet.png"
+    contact_sheet(train).save(sheet_path)
+    print(f"contact sheet: {sheet_path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dataset_builder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="render models and write the dataset in Hub layout")
+    _add_build_args(build, procedural=100, samples=None)
+    build.set_defaults(func=cmd_build)
+    demo = sub.add_parser("demo", help="small build + load_dataset + contact sheet")
+    _add_build_args(demo, procedural=6, samples=3)
+    demo.set_defaults(func=cmd_demo)
+    publish = sub.add_parser("publish", help="push a built hub/ folder to the Hugging Face Hub")
+    publish.add_argument("--hub-dir", type=Path, required=True)
+    publish.add_argument("--repo-id", required=True, help="<org>/<name>")
+    publish.add_argument("--token", help="a write token (default: $HF_TOKEN or the saved login)")
+    publish.add_argument("--private", action="store_true")
+    publish.set_defaults(func=cmd_publish)
+    render = sub.add_parser("render", help="render given pose vectors of one procedural character")
+    render.add_argument("--model-seed", type=int, default=0)
+    render.add_argument("--pose", action="append", required=True, help="20 comma-separated values")
+    render.add_argument("--style", default="cel", choices=STYLE_NAMES)
+    render.add_argument("--resolution", type=int, default=256)
+    render.add_argument("--out", type=Path, default=Path("outputs/render"))
+    render.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    args = build_parser().parse_args(argv)
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger.addHandler(console)
+    logger.setLevel(logging.INFO)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
