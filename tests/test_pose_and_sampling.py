@@ -1,0 +1,124 @@
+"""The pose layout, annotation by name and sampling: pure Python, no Blender."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dataset_builder.annotation import NAME_DICTIONARY, Annotation, annotate_by_name
+from dataset_builder.pose import (
+    POSE_DIM,
+    POSE_INDEX,
+    POSE_NAMES,
+    TARGET_MORPH_NAMES,
+    morphs_from_pose,
+    pose_from_morphs,
+    validate_pose,
+)
+from dataset_builder.sampling import identity_split, sample_items
+from dataset_builder.styles import parse_styles
+
+
+def test_layout_matches_design():
+    assert POSE_DIM == len(POSE_NAMES) == 20
+    assert POSE_NAMES[:2] == ("eye_close_L", "eye_close_R")
+    assert POSE_NAMES[12:17] == ("mouth_a", "mouth_i", "mouth_u", "mouth_e", "mouth_o")
+    assert POSE_NAMES[17:] == ("yaw", "pitch", "roll")
+    assert len(TARGET_MORPH_NAMES) == 23
+
+
+def test_both_side_morph_fills_left_and_right():
+    pose = pose_from_morphs({"brow_angry": 0.4, "eye_close_R": 0.7, "mouth_o": 1.0}, (5, -3, 2))
+    assert (
+        pose[POSE_INDEX["brow_angry_L"]] == pose[POSE_INDEX["brow_angry_R"]] == pytest.approx(0.4)
+    )
+    assert pose[POSE_INDEX["eye_close_R"]] == pytest.approx(0.7)
+    assert pose[POSE_INDEX["eye_close_L"]] == 0
+    assert pose.dtype == np.float32 and list(pose[17:]) == [5, -3, 2]
+    assert morphs_from_pose(pose, TARGET_MORPH_NAMES) == pytest.approx(
+        {"brow_angry": 0.4, "eye_close_R": 0.7, "mouth_o": 1.0}
+    )
+
+
+@pytest.mark.parametrize(
+    ("pose", "message"),
+    [
+        ([0.0] * 19, "expected 20 values"),
+        ([0.0] * 17 + [25.0, 0, 0], "yaw = 25 is outside its range"),
+        ([1.5] + [0.0] * 19, "eye_close_L = 1.5 is outside its range"),
+        ([float("nan")] + [0.0] * 19, "finite"),
+    ],
+)
+def test_bad_pose_is_named(pose, message):
+    with pytest.raises(ValueError, match=message):
+        validate_pose(pose)
+
+
+def test_annotation_covers_every_scheme(tmp_path):
+    for target, schemes in NAME_DICTIONARY.items():
+        for names in schemes.values():
+            for name in names:
+                variant = name.upper().replace("_", "-") if name.isascii() else name
+                assert annotate_by_name("m", [variant]).targets == {target: variant}
+    annotation = annotate_by_name(
+        "m", ["まばたき", "Fcl_MTH_A", "瞳小", "eyeBlinkLeft", "cheekPuff"]
+    )
+    assert annotation.targets == {
+        "eye_close": "まばたき",
+        "mouth_a": "Fcl_MTH_A",
+        "eye_close_L": "eyeBlinkLeft",
+    }
+    assert annotation.unmatched == ["瞳小", "cheekPuff"]
+    annotation.save(tmp_path / "m.json")
+    assert Annotation.load(tmp_path / "m.json") == annotation
+
+
+def test_sampling_follows_the_paper():
+    items = sample_items("procedural-000007", TARGET_MORPH_NAMES, seed=3)
+    assert [i.group for i in items[:3]] == ["basis", "frontal", "rotated"]
+    assert len(items) == 1 + 2 * 100
+    frontal, rotated = items[1::2], items[2::2]
+    for f, r in zip(frontal, rotated, strict=True):
+        assert f.pair_id == r.pair_id and f.morphs == r.morphs
+        assert f.angles == (0, 0, 0) and all(-20 <= a <= 20 for a in r.angles)
+        assert {n.split("_")[0] for n in f.morphs} == {"eye", "brow", "mouth"}
+        assert all(0 <= v <= 1 for v in f.morphs.values())
+    poor = sample_items("m", ["eye_close", "mouth_a", "mouth_o"], seed=3)
+    assert len(poor) == 1 + 2 * 20
+    assert all(set(i.morphs) <= {"eye_close", "mouth_a", "mouth_o"} for i in poor)
+
+
+def test_sampling_is_deterministic_and_differs_by_model():
+    a = [i.pose for i in sample_items("model-a", TARGET_MORPH_NAMES, seed=0, n_samples=5)]
+    b = [i.pose for i in sample_items("model-a", TARGET_MORPH_NAMES, seed=0, n_samples=5)]
+    c = [i.pose for i in sample_items("model-b", TARGET_MORPH_NAMES, seed=0, n_samples=5)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+def test_identity_split_is_stable_and_near_eight_percent():
+    ids = [f"procedural-{i:06d}" for i in range(5000)]
+    test_fraction = sum(identity_split(i) == "test" for i in ids) / len(ids)
+    assert 0.06 < test_fraction < 0.10
+    script = (
+        "from dataset_builder.sampling import identity_split as s; print(s('procedural-000123'))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == identity_split("procedural-000123")
+
+
+def test_style_parsing():
+    assert parse_styles("all") == ("cel", "cel_outline", "soft", "original")
+    assert parse_styles("soft, cel") == ("soft", "cel")
+    with pytest.raises(ValueError, match="unknown style 'toon'"):
+        parse_styles("cel,toon")
+
+
+def test_package_import_is_light():
+    code = (
+        "import sys, dataset_builder, dataset_builder.cli; "
+        "print('bpy' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
