@@ -20,12 +20,11 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .sources import ModelSource
-from .styles import STYLE_NAMES
+from .styles import STYLE_NAMES, check_resolution
 from .worker import ModelReport, RenderTask, init_worker, render_model
 
 logger = logging.getLogger("dataset_builder")
 SETTINGS_FILE = "build.json"
-MAX_RESOLUTION = 8192
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,7 @@ class BuildSettings:
     def __post_init__(self) -> None:
         if not self.sources:
             raise ValueError("no models to render: expected at least one model")
-        if not 0 < self.resolution <= MAX_RESOLUTION:
-            raise ValueError(
-                f"resolution must be in 1..{MAX_RESOLUTION} pixels, got {self.resolution}"
-            )
+        check_resolution(self.resolution)
         for style in self.styles:
             if style not in STYLE_NAMES:
                 raise ValueError(f"unknown style {style!r}; expected some of {STYLE_NAMES}")

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 from .build import BuildSettings, render_all
-from .pose import POSE_DIM
+from .pose import POSE_DIM, validate_pose
 from .publisher import DEFAULT_MAX_SHARD_SIZE, push_to_hub, write_hub_folder
 from .sources import procedural_sources
-from .styles import STYLE_NAMES, parse_styles
+from .styles import STYLE_NAMES, check_resolution, parse_styles
 
 logger = logging.getLogger("dataset_builder")
 
@@ -75,11 +75,12 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    from .worker import render_poses
+    from .worker import render_poses, run_in_blender
 
     poses = [_parse_pose(text) for text in args.pose]
+    check_resolution(args.resolution)
     source = procedural_sources(1, args.model_seed)[0]
-    images = render_poses(source, poses, args.style, args.resolution)
+    images = run_in_blender(render_poses, source, poses, args.style, args.resolution)
     args.out.mkdir(parents=True, exist_ok=True)
     for i, png in enumerate(images):
         path = args.out / f"{source.model_id}-{args.style}-{i:03d}.png"
@@ -92,9 +93,7 @@ def _parse_pose(text: str) -> list[float]:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         raise ValueError(f"pose {text!r}: expected {POSE_DIM} comma-separated numbers") from None
-    if len(values) != POSE_DIM:
-        raise ValueError(f"pose {text!r}: expected {POSE_DIM} values, got {len(values)}")
-    return values
+    return validate_pose(values, what=f"pose {text!r}").tolist()
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

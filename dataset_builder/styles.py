@@ -35,3 +35,15 @@ def parse_styles(text: str) -> tuple[str, ...]:
         if name not in STYLES:
             raise ValueError(f"unknown style {name!r}; expected 'all' or some of {STYLE_NAMES}")
     return tuple(dict.fromkeys(names))
+
+
+MAX_RESOLUTION = 8192
+
+
+def check_resolution(resolution: int) -> int:
+    """``resolution`` if it is a usable image size in pixels, else ``ValueError``."""
+    if not isinstance(resolution, int) or not 0 < resolution <= MAX_RESOLUTION:
+        raise ValueError(
+            f"resolution must be an integer in 1..{MAX_RESOLUTION}, got {resolution!r}"
+        )
+    return resolution

@@ -7,11 +7,13 @@ when complete, so a killed build leaves either a whole part or none.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from .annotation import Annotation, annotate_by_name
 from .pose import ANGLE_SLICE
 from .sampling import RenderItem, sample_items
 from .sources import ModelSource
+from .styles import STYLES, check_resolution
 
 PART_SCHEMA = pa.schema(
     [
@@ -103,9 +106,15 @@ def render_model(task: RenderTask) -> ModelReport:
 def render_poses(
     source: ModelSource, poses: Sequence[Sequence[float]], style: str, resolution: int
 ) -> list[bytes]:
-    """Render ``poses`` (each 20 values) of one model in one style; returns PNG bytes per pose."""
+    """Render ``poses`` (each 20 values) of one model in one style; returns PNG bytes per pose.
+
+    Runs in a Blender worker (see ``run_in_blender``).
+    """
     from .pose import morphs_from_pose, validate_pose
 
+    check_resolution(resolution)
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; expected one of {tuple(STYLES)}")
     checked = [validate_pose(p, what=f"pose {i}") for i, p in enumerate(poses)]
     with BlenderModel(source, resolution) as model:
         available = model.use_annotation(annotate_by_name(source.model_id, model.shape_key_names))
@@ -120,6 +129,15 @@ def render_poses(
 def _angles(pose) -> tuple[float, float, float]:
     yaw, pitch, roll = (float(a) for a in pose[ANGLE_SLICE])
     return yaw, pitch, roll
+
+
+def run_in_blender(function: Callable, /, *args, **kwargs):
+    """Run ``function(*args, **kwargs)`` in a fresh worker process (spawn) and return its result.
+
+    Keeps ``bpy`` out of the calling process; exceptions are re-raised here.
+    """
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args, **kwargs).result()
 
 
 def write_part(rows: list[dict], path: str) -> None:
