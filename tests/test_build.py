@@ -1,0 +1,141 @@
+"""Whole builds through the CLI: determinism, load_dataset round trip, resume after a kill, and
+clear errors for bad input. Real Blender renders at small size."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from datasets import load_dataset
+
+from dataset_builder.cli import main
+from dataset_builder.hf_builder import example_key
+
+BUILD_ARGS = ["--resolution", "64", "--styles", "cel,soft", "--samples-per-model", "2"]
+IMAGES_PER_MODEL = 2 * (1 + 2 * 2)  # styles x (basis + frontal/rotated pairs)
+
+
+def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dataset_builder", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("build") / "a"
+    result = _cli("build", "--out", str(out), "--procedural", "2", "--workers", "2", *BUILD_ARGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def _rows(hub: Path) -> list[dict]:
+    return pq.read_table(sorted((hub / "data").glob("*.parquet"))).to_pylist()
+
+
+def test_build_writes_hub_layout_and_report(built):
+    hub = built / "hub"
+    shards = sorted(p.name for p in (hub / "data").glob("*.parquet"))
+    assert shards and all(s.split("-")[0] in {"train", "test"} and "-of-" in s for s in shards)
+    card = (hub / "README.md").read_text()
+    assert card.startswith("---\n") and "configs:" in card and "pose_dims:" in card
+    assert "license: cc-by-4.0" in card and (hub / "samples" / "contact_sheet.png").is_file()
+    assert (built / "annotations" / "procedural-000000.json").is_file()
+    assert (built / "build.log").read_text().count("rendered") >= 2
+    report = (built / "report.json").read_text()
+    assert '"cel/basis": 2' in report and '"soft/rotated": 4' in report
+
+
+def test_load_dataset_round_trip(built):
+    loaded = load_dataset(str(built / "hub"))
+    total = sum(len(ds) for ds in loaded.values())
+    assert total == 2 * IMAGES_PER_MODEL
+    ds = next(iter(loaded.values()))
+    example = ds[0]
+    assert example["image"].mode == "RGBA" and example["image"].size == (64, 64)
+    assert len(example["pose"]) == 20 and all(isinstance(v, float) for v in example["pose"])
+    assert ds.features["style"].names == ["cel", "cel_outline", "soft", "original"]
+    assert ds.features["group"].names == ["basis", "frontal", "rotated"]
+    assert example["license"] == "cc-by-4.0" and example["source"] == "procedural"
+
+
+def test_same_settings_give_same_keys_poses_and_pixels(built, tmp_path):
+    again = tmp_path / "b"
+    result = _cli("build", "--out", str(again), "--procedural", "2", "--workers", "1", *BUILD_ARGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    first = {example_key(r): r for r in _rows(built / "hub")}
+    second = {example_key(r): r for r in _rows(again / "hub")}
+    assert first.keys() == second.keys()
+    for key, row in first.items():
+        assert np.array_equal(row["pose"], second[key]["pose"]), key
+        assert row["image"]["bytes"] == second[key]["image"]["bytes"], key
+
+
+def test_resume_after_kill(tmp_path):
+    out = tmp_path / "resume"
+    args = ["build", "--out", str(out), "--procedural", "3", "--workers", "1", *BUILD_ARGS]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dataset_builder", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    parts = out / "render"
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(parts.glob("*.parquet")):
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")}
+    assert 1 <= len(finished) < 3, f"kill came too late to test resume: {finished}"
+    assert not (out / "hub").exists()
+
+    result = _cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, mtime in finished.items():
+        assert (parts / name).stat().st_mtime_ns == mtime, f"{name} was rendered again"
+    keys = [example_key(r) for r in _rows(out / "hub")]
+    assert len(keys) == 3 * IMAGES_PER_MODEL
+    assert not [k for k, n in Counter(keys).items() if n > 1], "duplicated example keys"
+    assert not list(parts.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--styles", "cel,toon"], "unknown style 'toon'"),
+        (["--resolution", "0"], "resolution must be an integer in 1..8192, got 0"),
+        (["--procedural", "0"], "number of procedural models must be > 0, got 0"),
+    ],
+)
+def test_bad_build_arguments(tmp_path, capsys, args, message):
+    out = tmp_path / "never"
+    assert main(["build", "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+    assert not out.exists(), "a failed build left files behind"
+
+
+def test_output_folder_of_another_build_is_refused(built, capsys):
+    before = sorted(p.name for p in (built / "render").iterdir())
+    assert main(["build", "--out", str(built), "--procedural", "3", *BUILD_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "holds a different build" in err and "sources" in err
+    assert sorted(p.name for p in (built / "render").iterdir()) == before
+
+
+def test_pose_outside_its_range_is_refused(tmp_path, capsys):
+    pose = ",".join(["0"] * 17 + ["25", "0", "0"])
+    assert main(["render", "--pose", pose, "--out", str(tmp_path / "r")]) == 2
+    assert "yaw = 25 is outside its range [-20, 20]" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
