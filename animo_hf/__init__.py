@@ -1,0 +1,45 @@
+"""AniMo (AnimeCeleb paper, section 3) as diffusers-style models and a pipeline.
+
+``import animo_hf`` does not import MediaPipe; :class:`HumanPoseExtractor` imports it when it
+opens a landmarker.
+"""
+
+from .extractor import HumanPoseExtractor, HumanPoseSequence, head_angles
+from .models import (
+    PHI_TABLE,
+    EditingNetwork,
+    MotionNetwork,
+    PIRendererGenerator,
+    PIRendererOutput,
+    PIRendererSourceFeatures,
+    PoseMapping,
+    WarpingNetwork,
+)
+from .motion_space import BLENDSHAPE_NAMES, MOTION_DIM, compose_motion
+from .pipelines import AniMoAnimation, AniMoPipeline, AniMoPipelineOutput, AniMoSourceFeatures
+from .sampling import sample_poses
+from .video import export_to_mp4, read_video
+
+__all__ = [
+    "BLENDSHAPE_NAMES",
+    "MOTION_DIM",
+    "PHI_TABLE",
+    "AniMoAnimation",
+    "AniMoPipeline",
+    "AniMoPipelineOutput",
+    "AniMoSourceFeatures",
+    "EditingNetwork",
+    "HumanPoseExtractor",
+    "HumanPoseSequence",
+    "MotionNetwork",
+    "PIRendererGenerator",
+    "PIRendererOutput",
+    "PIRendererSourceFeatures",
+    "PoseMapping",
+    "WarpingNetwork",
+    "compose_motion",
+    "export_to_mp4",
+    "head_angles",
+    "read_video",
+    "sample_poses",
+]

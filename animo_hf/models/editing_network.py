@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import torch
+from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from .layers import AdaINDecoder, SourceEncoder, warp
-from .modeling import AniMoModelMixin
+from .modeling import StrictLoadingMixin
 
 
-class EditingNetwork(AniMoModelMixin):
+class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """Renders the driven image from the source's warped features and the pose code.
 
     The source is encoded once (:meth:`encode_source`); per frame (:meth:`forward`) every

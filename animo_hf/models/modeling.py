@@ -1,4 +1,4 @@
-"""The base class of every animo_hf model: diffusers' ModelMixin with strict loading."""
+"""Strict loading shared by every animo_hf model."""
 
 from __future__ import annotations
 
@@ -6,19 +6,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from diffusers import ConfigMixin, ModelMixin
-
 from ..loading import check_model_folder
 
 
-class AniMoModelMixin(ModelMixin, ConfigMixin):
-    """``ModelMixin`` whose ``from_pretrained`` refuses weights that do not fit the config.
+class StrictLoadingMixin:
+    """Put before ``ModelMixin`` in a model's bases: its ``from_pretrained`` refuses weights that
+    do not fit the config.
 
-    diffusers only warns about missing or unexpected weights; here any such key, a truncated
-    safetensors file or a missing file raises ``ValueError`` / ``FileNotFoundError``.
+    diffusers only warns about missing or unexpected weights; here any such key raises
+    ``ValueError``, and a local folder without ``config.json``, with a missing or truncated
+    safetensors file raises ``FileNotFoundError`` / ``ValueError`` before anything is read.
     """
-
-    config_name = "config.json"
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
@@ -29,10 +27,10 @@ class AniMoModelMixin(ModelMixin, ConfigMixin):
         model, info = super().from_pretrained(
             pretrained_model_name_or_path, output_loading_info=True, **kwargs
         )
-        problems = {key: value for key, value in info.items() if value and key != "error_msgs"}
-        if problems or info.get("error_msgs"):
+        problems = {key: value for key, value in info.items() if value}
+        if problems:
             raise ValueError(
                 f"{cls.__name__}: the weights in {pretrained_model_name_or_path} do not match its "
-                f"config {dict(model.config)}: {problems or info['error_msgs']}"
+                f"config {dict(model.config)}: {problems}"
             )
         return (model, info) if wants_info else model

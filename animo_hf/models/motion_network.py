@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from ..motion_space import MOTION_DIM
-from .modeling import AniMoModelMixin
+from .modeling import StrictLoadingMixin
 
 
 class ResidualMLPBlock(nn.Module):
@@ -23,7 +24,7 @@ class ResidualMLPBlock(nn.Module):
         return x + self.fc2(F.leaky_relu(self.fc1(F.leaky_relu(x, 0.2)), 0.2))
 
 
-class MotionNetwork(AniMoModelMixin):
+class MotionNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """Maps a motion vector to the latent pose code that drives every AdaIN layer.
 
     Args:

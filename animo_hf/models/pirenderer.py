@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from diffusers.utils import BaseOutput
 from torch import nn
@@ -12,7 +13,7 @@ from torch import nn
 from dataset_builder.pose import POSE_DIM
 
 from .layers import AdaINDecoder, SourceEncoder, warp
-from .modeling import AniMoModelMixin
+from .modeling import StrictLoadingMixin
 from .motion_network import ResidualMLPBlock
 
 
@@ -39,7 +40,7 @@ class PIRendererOutput(BaseOutput):
     flow: torch.Tensor
 
 
-class PIRendererGenerator(AniMoModelMixin):
+class PIRendererGenerator(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """PIRenderer (Ren et al., ICCV 2021) with the 20-dim pose vector in place of 3DMM.
 
     Mapping network (pose → z), warping network (AdaIN hourglass → flow at 1/4 resolution, which

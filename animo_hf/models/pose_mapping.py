@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
 from dataset_builder.pose import ANGLE_LIMIT_DEG, ANGLE_SLICE, EXPRESSION_DIM, POSE_DIM, POSE_NAMES
@@ -14,7 +15,7 @@ from ..motion_space import (
     ROTATION_SLICE,
     compose_motion,
 )
-from .modeling import AniMoModelMixin
+from .modeling import StrictLoadingMixin
 
 # Φ: each of the 17 anime expression dims written as MediaPipe blendshapes. "L"/"R" are the
 # character's and the subject's own sides on both ends (MediaPipe's "Left" is the subject's own
@@ -72,7 +73,7 @@ def phi_matrix() -> torch.Tensor:
     return phi
 
 
-class PoseMapping(AniMoModelMixin):
+class PoseMapping(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """The paper's pose mapping ``T(b, h) = (b · Φ) ⊕ rad(h) ⊕ 0`` and its inverse.
 
     ``Φ`` (17 × 52, :data:`PHI_TABLE`) is a non-trainable buffer saved with the weights, so a

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import torch
+from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from .layers import AdaINDecoder, SourceEncoder
-from .modeling import AniMoModelMixin
+from .modeling import StrictLoadingMixin
 
 
-class WarpingNetwork(AniMoModelMixin):
+class WarpingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """Predicts the flow that moves the source head into the driving pose.
 
     The hourglass's encoder sees only the source, so its features are computed once per source

@@ -1,0 +1,293 @@
+"""AniMoPipeline: drive an anime character image with pose vectors, blendshapes or a human video."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import PIL.Image
+import torch
+import torch.nn.functional as F
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+
+from dataset_builder.pose import ANGLE_NAMES, POSE_DIM, validate_pose
+
+from ..extractor import FrameInput, HumanPoseExtractor, HumanPoseSequence
+from ..image_utils import ImageInput, image_to_array
+from ..loading import check_model_folder
+from ..models import EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
+from ..models.layers import warp
+from ..motion_space import BLENDSHAPE_INDEX, NUM_BLENDSHAPES, compose_motion
+from ..sampling import sample_poses
+
+BlendshapeInput = HumanPoseSequence | Sequence[Mapping[str, float]]
+
+
+@dataclass
+class AniMoPipelineOutput(BaseOutput):
+    """Attributes:
+    frames: ``output_type="pil"``: a list of N PIL images; ``"np"``: (N, H, W, C) float32 in
+        [0, 1]; ``"pt"``: (N, C, H, W) float32 in [0, 1]. C is 4 for an RGBA source, else 3.
+    poses: (N, 20) float32, the pose vectors that drove the frames.
+    """
+
+    frames: list[PIL.Image.Image] | np.ndarray | torch.Tensor
+    poses: np.ndarray
+
+
+@dataclass
+class AniMoSourceFeatures(BaseOutput):
+    """The per-source cache: warping and editing encoder features, (1, C_k, H_k, W_k) each."""
+
+    warping: tuple[torch.Tensor, ...]
+    editing: tuple[torch.Tensor, ...]
+
+
+@dataclass
+class AniMoAnimation(BaseOutput):
+    """Attributes: image (N, 3, H, W) in [-1, 1]; flow (N, 2, H / 4, W / 4)."""
+
+    image: torch.Tensor
+    flow: torch.Tensor
+
+
+class AniMoPipeline(DiffusionPipeline):
+    """Cross-domain head reenactment of an anime character (AniMo, anime-domain networks).
+
+    Every driving input becomes AnimeCeleb pose vectors first (human blendshapes through the
+    inverse of ``Φ``, angles clipped to ±20°), then ``m = T(p)``, ``z = F(m)``, a flow from the
+    warping network and the image from the editing network. The source is encoded once per call.
+
+    RGBA sources are composited over ``background`` for the networks, and their alpha channel is
+    warped with the predicted flow, so the frames keep a transparent background.
+
+    Args:
+        pose_mapping: T, pose vectors → motion vectors.
+        motion_network: F, motion vectors → pose codes.
+        warping_network: the anime-domain warping network.
+        editing_network: the anime-domain editing network.
+    """
+
+    model_cpu_offload_seq = "pose_mapping->motion_network->warping_network->editing_network"
+
+    def __init__(
+        self,
+        pose_mapping: PoseMapping,
+        motion_network: MotionNetwork,
+        warping_network: WarpingNetwork,
+        editing_network: EditingNetwork,
+    ) -> None:
+        super().__init__()
+        self.register_modules(
+            pose_mapping=pose_mapping,
+            motion_network=motion_network,
+            warping_network=warping_network,
+            editing_network=editing_network,
+        )
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
+        """diffusers' loader, after checking a local folder: ``model_index.json``, and a config
+        and a complete safetensors file for every component not passed in ``kwargs``."""
+        folder = Path(pretrained_model_name_or_path)
+        if folder.exists() or folder.is_absolute():
+            if not (folder / "model_index.json").is_file():
+                raise FileNotFoundError(f"{folder}: expected model_index.json, not found")
+            index = cls.load_config(folder)
+            for name in cls._get_signature_keys(cls)[0]:
+                if name in kwargs:
+                    continue
+                if name not in index or index[name][0] is None:
+                    raise ValueError(f"{folder}: model_index.json has no component {name!r}")
+                check_model_folder(folder / name)
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    def encode_source(self, image: torch.Tensor) -> AniMoSourceFeatures:
+        """Args: image (1, 3, H, W) in [-1, 1], H and W divisible by 16."""
+        return AniMoSourceFeatures(
+            warping=self.warping_network.encode_source(image),
+            editing=self.editing_network.encode_source(image),
+        )
+
+    def animate(self, source: AniMoSourceFeatures, pose: torch.Tensor) -> AniMoAnimation:
+        """The per-frame step. Args: source from :meth:`encode_source`, pose (N, 20)."""
+        z = self.motion_network(self.pose_mapping(pose))
+        flow = self.warping_network(source.warping, z)
+        return AniMoAnimation(image=self.editing_network(source.editing, flow, z), flow=flow)
+
+    def prepare_source(
+        self, image: ImageInput, height: int, width: int, background: tuple[float, float, float]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns the network input (1, 3, height, width) in [-1, 1] and the alpha channel
+        (1, 1, height, width) in [0, 1], or None for an RGB source."""
+        divisor = 2 ** (len(self.editing_network.config.block_out_channels) - 1)
+        divisor *= self.editing_network.config.downscale
+        for name, size in (("height", height), ("width", width)):
+            if size < divisor or size % divisor:
+                raise ValueError(f"{name}: expected a multiple of {divisor}, got {size}")
+        array = torch.from_numpy(image_to_array(image, what="image")).permute(2, 0, 1)[None]
+        array = F.interpolate(array, size=(height, width), mode="bilinear", antialias=True)
+        array = array.clamp(0, 1).to(self.device, self.editing_network.dtype)
+        rgb, alpha = array[:, :3], (array[:, 3:] if array.shape[1] == 4 else None)
+        if alpha is not None:
+            bg = torch.tensor(background, dtype=rgb.dtype, device=rgb.device)[None, :, None, None]
+            rgb = rgb * alpha + bg * (1 - alpha)
+        return rgb * 2 - 1, alpha
+
+    def poses_from_human(self, human: BlendshapeInput) -> torch.Tensor:
+        """(N, 20) pose vectors from a :class:`HumanPoseSequence` or a sequence of dicts mapping
+        MediaPipe blendshape names (scores in [0, 1]) and ``yaw``/``pitch``/``roll`` (degrees)
+        to values; absent keys are 0."""
+        if isinstance(human, HumanPoseSequence):
+            motion = human.to_motion()
+        else:
+            if isinstance(human, Mapping) or len(human) == 0:
+                raise ValueError("blendshapes: expected a non-empty sequence of dicts, one a frame")
+            blendshapes = torch.zeros(len(human), NUM_BLENDSHAPES)
+            angles = torch.zeros(len(human), 3)
+            for i, frame in enumerate(human):
+                for key, value in frame.items():
+                    if key in ANGLE_NAMES:
+                        angles[i, ANGLE_NAMES.index(key)] = float(value)
+                    elif key in BLENDSHAPE_INDEX and 0.0 <= float(value) <= 1.0:
+                        blendshapes[i, BLENDSHAPE_INDEX[key]] = float(value)
+                    else:
+                        raise ValueError(
+                            f"blendshapes[{i}][{key!r}] = {value!r}: expected a MediaPipe "
+                            f"blendshape name with a score in [0, 1] or one of {ANGLE_NAMES}"
+                        )
+            motion = compose_motion(blendshapes, torch.deg2rad(angles))
+        return self.pose_mapping.pose_from_motion(motion.to(self.device, self.pose_mapping.dtype))
+
+    def prepare_poses(
+        self,
+        pose: np.ndarray | torch.Tensor | Sequence[Sequence[float]] | None,
+        blendshapes: BlendshapeInput | None,
+        driving_video: FrameInput | None,
+        num_random_poses: int | None,
+        generator: torch.Generator | None,
+        relative: bool,
+        on_missing_face: Literal["error", "hold"],
+    ) -> torch.Tensor:
+        """Turn exactly one driving input into (N, 20) validated pose vectors."""
+        given = {
+            "pose": pose,
+            "blendshapes": blendshapes,
+            "driving_video": driving_video,
+            "num_random_poses": num_random_poses,
+        }
+        given = [name for name, value in given.items() if value is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "expected exactly one of pose, blendshapes, driving_video or num_random_poses, "
+                f"got {given or 'none'}"
+            )
+        if pose is not None:
+            array = pose.detach().cpu().numpy() if isinstance(pose, torch.Tensor) else pose
+            array = np.asarray(array)
+            if not np.issubdtype(array.dtype, np.floating):
+                raise ValueError(f"pose: expected float values, got dtype {array.dtype}")
+            array = array[None] if array.ndim == 1 else array
+            if array.ndim != 2 or array.shape[1] != POSE_DIM or len(array) == 0:
+                raise ValueError(f"pose: expected shape (N, {POSE_DIM}), got {array.shape}")
+            poses = torch.from_numpy(
+                np.stack([validate_pose(p, what=f"pose[{i}]") for i, p in enumerate(array)])
+            )
+        elif num_random_poses is not None:
+            poses = sample_poses(num_random_poses, generator)
+        else:
+            if driving_video is not None:
+                extractor = HumanPoseExtractor(relative=relative, on_missing_face=on_missing_face)
+                blendshapes = extractor.extract(driving_video)
+            poses = self.poses_from_human(blendshapes)
+        return poses.to(self.device, self.pose_mapping.dtype)
+
+    def postprocess(
+        self, images: torch.Tensor, output_type: Literal["pil", "np", "pt"]
+    ) -> list[PIL.Image.Image] | np.ndarray | torch.Tensor:
+        """(N, C, H, W) in [0, 1] → the requested output type."""
+        images = images.float().cpu()
+        if output_type == "pt":
+            return images
+        array = images.permute(0, 2, 3, 1).numpy()
+        if output_type == "np":
+            return array
+        return [PIL.Image.fromarray(np.round(a * 255).astype(np.uint8)) for a in array]
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        image: ImageInput,
+        pose: np.ndarray | torch.Tensor | Sequence[Sequence[float]] | None = None,
+        blendshapes: BlendshapeInput | None = None,
+        driving_video: FrameInput | None = None,
+        num_random_poses: int | None = None,
+        height: int = 256,
+        width: int = 256,
+        background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        relative: bool = True,
+        on_missing_face: Literal["error", "hold"] = "error",
+        batch_size: int = 8,
+        generator: torch.Generator | None = None,
+        output_type: Literal["pil", "np", "pt"] = "pil",
+        return_dict: bool = True,
+    ) -> AniMoPipelineOutput | tuple:
+        """Animate ``image`` with exactly one driving input.
+
+        Args:
+            image: the source character, RGB or RGBA; PIL, numpy (H, W, 3|4) or tensor (3|4, H, W)
+                in [0, 1]. Resized to (height, width).
+            pose: (N, 20) or (20,) AnimeCeleb pose vectors (see ``dataset_builder.pose``).
+            blendshapes: a :class:`HumanPoseSequence` or N dicts of MediaPipe blendshape scores
+                and ``yaw``/``pitch``/``roll`` in degrees.
+            driving_video: human frames (a video path, an image or a sequence of images), read
+                with :class:`HumanPoseExtractor`.
+            num_random_poses: draw this many poses like the AnimeCeleb sampler (uses ``generator``).
+            height, width: output size, multiples of 16.
+            background: RGB in [0, 1] under an RGBA source for the networks.
+            relative: with ``driving_video``, make the first frame the neutral reference.
+            on_missing_face: with ``driving_video``, ``"error"`` or ``"hold"`` the last pose.
+            batch_size: frames animated per forward pass.
+            generator: random generator for ``num_random_poses``.
+            output_type: ``"pil"``, ``"np"`` or ``"pt"``.
+            return_dict: return :class:`AniMoPipelineOutput` rather than a tuple.
+
+        Returns:
+            :class:`AniMoPipelineOutput` (frames, poses), or ``(frames, poses)``.
+        """
+        # 1. Check the arguments
+        if output_type not in ("pil", "np", "pt"):
+            raise ValueError(f"output_type: expected 'pil', 'np' or 'pt', got {output_type!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+
+        # 2. Driving poses, one (20,) vector a frame
+        poses = self.prepare_poses(
+            pose, blendshapes, driving_video, num_random_poses, generator, relative, on_missing_face
+        )
+
+        # 3. Encode the source once
+        source, alpha = self.prepare_source(image, height, width, background)
+        features = self.encode_source(source)
+
+        # 4. Animate in batches
+        frames = []
+        for start in self.progress_bar(range(0, len(poses), batch_size)):
+            animation = self.animate(features, poses[start : start + batch_size])
+            frame = (animation.image + 1) / 2
+            if alpha is not None:
+                warped_alpha = warp(alpha.expand(len(frame), -1, -1, -1), animation.flow)
+                frame = torch.cat([frame, warped_alpha], dim=1)
+            frames.append(frame.clamp(0, 1))
+
+        # 5. Convert
+        output = self.postprocess(torch.cat(frames), output_type)
+        poses = poses.float().cpu().numpy()
+        if not return_dict:
+            return output, poses
+        return AniMoPipelineOutput(frames=output, poses=poses)

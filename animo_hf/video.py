@@ -1,0 +1,70 @@
+"""Reading driving videos and writing MP4 files with OpenCV."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .image_utils import ImageInput, composite, image_to_array
+
+
+def read_video(path: str | os.PathLike) -> tuple[list[np.ndarray], float]:
+    """Read every frame of a video file.
+
+    Returns:
+        The frames as (H, W, 3) uint8 RGB arrays, and the frame rate (frames per second).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"video file not found: {path}")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        frames = []
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    finally:
+        capture.release()
+    if not frames:
+        raise ValueError(f"{path}: expected a video OpenCV can decode, read no frames")
+    return frames, fps if fps > 0 else 30.0
+
+
+def export_to_mp4(
+    frames: Sequence[ImageInput],
+    path: str | os.PathLike,
+    fps: float = 25.0,
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+) -> Path:
+    """Write frames (PIL, numpy or tensor images of one size) to an MP4 file (codec ``mp4v``).
+
+    RGBA frames are composited over ``background`` (RGB in [0, 1]) since MP4 has no alpha.
+    Returns the path written.
+    """
+    if len(frames) == 0:
+        raise ValueError("frames: expected at least one frame, got none")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = [composite(image_to_array(f, what="frame"), background) for f in frames]
+    height, width = arrays[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise ValueError(f"{path}: OpenCV could not open an MP4 writer")
+    try:
+        for i, array in enumerate(arrays):
+            if array.shape[:2] != (height, width):
+                raise ValueError(
+                    f"frame {i}: expected size {(height, width)}, got {array.shape[:2]}"
+                )
+            rgb = np.round(array * 255).astype(np.uint8)
+            writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+    return path
