@@ -104,11 +104,22 @@ def prepare_build_dir(out_dir: Path, settings: BuildSettings) -> None:
 
 
 def render_all(
-    settings: BuildSettings, out_dir: str | Path, *, workers: int = 1, progress: bool = True
+    settings: BuildSettings,
+    out_dir: str | Path,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    backend: str = "processes",
 ) -> BuildReport:
-    """Render every model not rendered yet into ``out_dir/render``; returns the report."""
+    """Render every model not rendered yet into ``out_dir/render``; returns the report.
+
+    ``backend`` "processes" runs ``workers`` local Blender processes; "ray" runs one Ray task per
+    model (on the cluster at ``RAY_ADDRESS`` if set, else a local Ray with ``workers`` CPUs).
+    """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
     out_dir = Path(out_dir)
     prepare_build_dir(out_dir, settings)
     _log_to(out_dir / "build.log")
@@ -140,7 +151,7 @@ def render_all(
     )
     start = time.perf_counter()
     if tasks:
-        report.models = _run_pool(tasks, workers, out_dir / "logs", progress)
+        report.models = _render_tasks(tasks, workers, out_dir / "logs", progress, backend)
     report.seconds = time.perf_counter() - start
     for model in report.models:
         if model.status == "skipped":
@@ -155,49 +166,67 @@ def render_all(
     return report
 
 
-def _run_pool(
-    tasks: list[RenderTask], workers: int, log_dir: Path, progress: bool
+BACKENDS = ("processes", "ray")
+
+
+def _render_tasks(
+    tasks: list[RenderTask], workers: int, log_dir: Path, progress: bool, backend: str
 ) -> list[ModelReport]:
+    bar = tqdm(total=len(tasks), unit="model", disable=not progress, desc="render")
+    reports: list[ModelReport] = []
+
+    def finished(report: ModelReport) -> None:
+        reports.append(report)
+        logger.info(
+            "%s: %s %s (%d images, %.1f s)",
+            report.model_id,
+            report.status,
+            report.reason,
+            sum(report.images.values()),
+            report.seconds,
+        )
+        bar.update(1)
+
+    log_path = str(log_dir / "blender.log")
+    try:
+        if backend == "ray":
+            from .ray_backend import render_with_ray
+
+            render_with_ray(tasks, workers, log_path, finished)
+        else:
+            _render_with_processes(tasks, workers, log_path, finished, bar)
+    finally:
+        bar.close()
+    return sorted(reports, key=lambda r: r.model_id)
+
+
+def _render_with_processes(tasks, workers, log_path, finished, bar) -> None:
+    """A pool of ``spawn``-started Blender workers; a thread turns their image counts into the
+    progress bar's images/s."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    bar = tqdm(total=len(tasks), unit="model", disable=not progress, desc="render")
-    images = 0
     stop = threading.Event()
+    started = time.perf_counter()
 
     def count_images() -> None:
-        nonlocal images
+        images = 0
         while not stop.is_set():
             try:
                 images += queue.get(timeout=0.2)
             except Exception:  # queue.Empty, or the queue closed at shutdown
                 continue
-            elapsed = max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix(images=images, img_per_s=f"{images / elapsed:.1f}", refresh=False)
+            rate = images / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix(images=images, img_per_s=f"{rate:.1f}", refresh=False)
 
-    started = time.perf_counter()
     watcher = threading.Thread(target=count_images, daemon=True)
     watcher.start()
-    reports = []
     try:
-        with context.Pool(
-            workers, initializer=init_worker, initargs=(queue, str(log_dir / "blender.log"))
-        ) as pool:
-            for model_report in pool.imap_unordered(render_model, tasks):
-                reports.append(model_report)
-                logger.info(
-                    "%s: %s %s (%d images, %.1f s)",
-                    model_report.model_id,
-                    model_report.status,
-                    model_report.reason,
-                    sum(model_report.images.values()),
-                    model_report.seconds,
-                )
-                bar.update(1)
+        with context.Pool(workers, initializer=init_worker, initargs=(queue, log_path)) as pool:
+            for report in pool.imap_unordered(render_model, tasks):
+                finished(report)
     finally:
         stop.set()
         watcher.join()
-        bar.close()
-    return sorted(reports, key=lambda r: r.model_id)
 
 
 def _log_to(path: Path) -> None:

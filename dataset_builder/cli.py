@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from .build import BuildSettings, render_all
+from .build import BACKENDS, BuildSettings, render_all
 from .pose import POSE_DIM, validate_pose
 from .publisher import DEFAULT_MAX_SHARD_SIZE, push_to_hub, write_hub_folder
 from .sources import procedural_sources
@@ -43,6 +43,12 @@ def _add_build_args(parser: argparse.ArgumentParser, *, procedural: int, samples
         "at most 5 target morphs)",
     )
     parser.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="processes",
+        help="local spawn-started Blender processes, or Ray tasks (RAY_ADDRESS for a cluster)",
+    )
     parser.add_argument("--max-shard-size", default=DEFAULT_MAX_SHARD_SIZE)
     parser.add_argument("--no-progress", action="store_true")
 
@@ -59,7 +65,13 @@ def _settings(args: argparse.Namespace) -> BuildSettings:
 
 def cmd_build(args: argparse.Namespace) -> Path:
     settings = _settings(args)
-    report = render_all(settings, args.out, workers=args.workers, progress=not args.no_progress)
+    report = render_all(
+        settings,
+        args.out,
+        workers=args.workers,
+        progress=not args.no_progress,
+        backend=args.backend,
+    )
     hub_dir = write_hub_folder(
         args.out / "render", args.out / "hub", max_shard_size=args.max_shard_size
     )
