@@ -22,9 +22,15 @@ def reset_scene() -> bpy.types.Scene:
     return bpy.context.scene
 
 
-def configure_render(scene: bpy.types.Scene, resolution: int) -> None:
-    """Cycles on the CPU, RGBA PNG with a transparent background, no denoising."""
+def configure_render(scene: bpy.types.Scene, resolution: int, threads: int = 0) -> None:
+    """Cycles on the CPU, RGBA PNG with a transparent background, no denoising.
+
+    ``threads`` 0 lets Cycles use every core; a pool of N workers gives each cores / N.
+    """
     render = scene.render
+    render.threads_mode = "FIXED" if threads else "AUTO"
+    if threads:
+        render.threads = threads
     render.engine = "CYCLES"
     render.resolution_x = render.resolution_y = resolution
     render.resolution_percentage = 100
