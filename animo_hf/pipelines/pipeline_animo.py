@@ -25,7 +25,7 @@ from ..models.layers import warp
 from ..motion_space import BLENDSHAPE_INDEX, NUM_BLENDSHAPES, compose_motion
 from ..sampling import sample_poses
 
-BlendshapeInput = HumanPoseSequence | Sequence[Mapping[str, float]]
+BlendshapeInput = HumanPoseSequence | Mapping[str, float] | Sequence[Mapping[str, float]]
 
 
 @dataclass
@@ -140,14 +140,15 @@ class AniMoPipeline(DiffusionPipeline):
         return rgb * 2 - 1, alpha
 
     def poses_from_human(self, human: BlendshapeInput) -> torch.Tensor:
-        """(N, 20) pose vectors from a :class:`HumanPoseSequence` or a sequence of dicts mapping
+        """(N, 20) pose vectors from a :class:`HumanPoseSequence`, or one dict per frame mapping
         MediaPipe blendshape names (scores in [0, 1]) and ``yaw``/``pitch``/``roll`` (degrees)
-        to values; absent keys are 0."""
+        to values (absent keys are 0; a single dict is one frame)."""
         if isinstance(human, HumanPoseSequence):
             motion = human.to_motion()
         else:
-            if isinstance(human, Mapping) or len(human) == 0:
-                raise ValueError("blendshapes: expected a non-empty sequence of dicts, one a frame")
+            human = [human] if isinstance(human, Mapping) else human
+            if len(human) == 0:
+                raise ValueError("blendshapes: expected a dict or a non-empty sequence of dicts")
             blendshapes = torch.zeros(len(human), NUM_BLENDSHAPES)
             angles = torch.zeros(len(human), 3)
             for i, frame in enumerate(human):
