@@ -1,0 +1,64 @@
+"""Neck (skin, weighted to the neck bone) and shoulders with a collar (cloth, chest bone)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .meshdata import Part, grid_faces, make_part, sweep
+from .spec import CharacterSpec
+
+NECK_BOTTOM = 1.27
+NECK_TOP = 1.47
+NECK_Y = 0.014
+NECK_RADIUS = (0.031, 0.028)
+
+# shoulders: rings (z, half-width, half-depth), top (collar) to bottom
+SHOULDER_RINGS = np.array(
+    [
+        [1.318, 0.037, 0.034],
+        [1.305, 0.062, 0.048],
+        [1.29, 0.105, 0.062],
+        [1.265, 0.140, 0.072],
+        [1.23, 0.158, 0.078],
+        [1.17, 0.165, 0.08],
+        [1.08, 0.165, 0.08],
+    ]
+)
+
+
+def neck(spec: CharacterSpec) -> Part:
+    """The neck: a vertical tube from inside the collar up into the head."""
+    z = np.linspace(NECK_BOTTOM, NECK_TOP, 8)
+    path = np.stack([np.zeros(8), np.full(8, NECK_Y), z], -1)
+    verts, quads, uv = sweep(
+        path,
+        np.array([0.0, -1.0, 0.0]),
+        np.full(8, NECK_RADIUS[0]),
+        np.full(8, NECK_RADIUS[1]),
+        ring=24,
+    )
+    return make_part("skin", verts, [quads], uv, True)
+
+
+def shoulders(spec: CharacterSpec) -> Part:
+    """Shoulders and upper chest (open at the bottom, out of frame)."""
+    segments = 48
+    theta = np.linspace(0.0, 2 * np.pi, segments, endpoint=False)
+    s, c = np.sin(theta), np.cos(theta)
+    exponent = 2.6
+    sx = np.sign(s) * np.abs(s) ** (2 / exponent)
+    cy = np.sign(c) * np.abs(c) ** (2 / exponent)
+    z, hw, hd = (SHOULDER_RINGS[:, i, None] for i in range(3))
+    verts = np.stack([hw * sx, NECK_Y - hd * cy, np.broadcast_to(z, (len(z), segments))], -1)
+    faces = grid_faces(len(SHOULDER_RINGS), segments, closed=True)[:, ::-1]  # outward
+    return make_part("cloth", verts.reshape(-1, 3), [faces], np.zeros((verts.size // 3, 2)), True)
+
+
+def collar(spec: CharacterSpec) -> Part:
+    """A rolled collar around the neck opening."""
+    angle = np.linspace(0.0, 2 * np.pi, 33)
+    path = np.stack([0.040 * np.sin(angle), NECK_Y - 0.037 * np.cos(angle), np.full(33, 1.316)], -1)
+    verts, quads, uv = sweep(
+        path, np.array([0.0, 0.0, 1.0]), np.full(33, 0.005), np.full(33, 0.006), ring=8
+    )
+    return make_part("cloth", verts, [quads], uv, True)

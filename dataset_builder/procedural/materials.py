@@ -1,0 +1,248 @@
+"""Materials of a procedural character: one per role, an unlit anime look (bpy side).
+
+Every material stores its role in ``mat["animeceleb_role"]`` and its flat base colour in
+``mat.diffuse_color``; its node tree is the character's own look: emission-only shading (fast in
+Cycles at few samples) with a two-tone cel step on a fixed light direction, plus procedural detail
+(hair strand stripes and an "angel ring" highlight, an iris gradient with a dark rim and darker
+top, a soft cheek blush, a shadowed top of the eye white). Only imported inside Blender.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from . import palette
+from .spec import CharacterSpec
+
+RGB = palette.RGB
+LIGHT = (-0.35, -0.8, 0.5)  # toward the light: from the viewer's upper left
+ROLES = (
+    "skin",
+    "eye_white",
+    "iris",
+    "pupil",
+    "highlight",
+    "line",
+    "mouth",
+    "brow",
+    "hair",
+    "accessory",
+    "cloth",
+)
+
+
+class Graph:
+    """A thin helper over a material's node tree."""
+
+    def __init__(self, material: bpy.types.Material) -> None:
+        material.use_nodes = True
+        self.tree = material.node_tree
+        self.tree.nodes.clear()
+        self.out = self.tree.nodes.new("ShaderNodeOutputMaterial")
+
+    def node(self, kind: str, **settings) -> bpy.types.Node:
+        node = self.tree.nodes.new(kind)
+        for key, value in settings.items():
+            setattr(node, key, value)
+        return node
+
+    def link(self, source, target) -> None:
+        self.tree.links.new(source, target)
+
+    def emit(self, colour) -> None:
+        """Emission of ``colour`` (a socket or an RGB tuple) as the surface."""
+        emission = self.node("ShaderNodeEmission")
+        if isinstance(colour, tuple):
+            emission.inputs["Color"].default_value = (*colour[:3], 1.0)
+        else:
+            self.link(colour, emission.inputs["Color"])
+        self.link(emission.outputs["Emission"], self.out.inputs["Surface"])
+
+    def mix(self, factor, a, b, blend: str = "MIX"):
+        """Colour mix node output; ``factor``, ``a``, ``b`` are sockets or constants."""
+        node = self.node("ShaderNodeMix", data_type="RGBA", blend_type=blend)
+        for socket, value in (
+            (node.inputs[0], factor),
+            (node.inputs[6], a),
+            (node.inputs[7], b),
+        ):
+            if isinstance(value, (int, float)):
+                socket.default_value = value
+            elif isinstance(value, tuple):
+                socket.default_value = (*value[:3], 1.0)
+            else:
+                self.link(value, socket)
+        return node.outputs[2]
+
+    def math(self, operation: str, a, b=0.0, c=0.0):
+        """Scalar math node output (inputs are sockets or constants)."""
+        node = self.node("ShaderNodeMath", operation=operation)
+        for socket, value in zip(node.inputs, (a, b, c), strict=True):
+            if isinstance(value, (int, float)):
+                socket.default_value = value
+            else:
+                self.link(value, socket)
+        return node.outputs["Value"]
+
+    def uv(self):
+        """(u, v) scalar outputs of the UV map."""
+        sep = self.node("ShaderNodeSeparateXYZ")
+        self.link(self.node("ShaderNodeUVMap").outputs["UV"], sep.inputs["Vector"])
+        return sep.outputs["X"], sep.outputs["Y"]
+
+    def ramp(self, factor, stops: list[tuple[float, RGB]], interpolation: str = "LINEAR"):
+        """Colour ramp output for ``factor`` with (position, colour) stops."""
+        node = self.node("ShaderNodeValToRGB")
+        node.color_ramp.interpolation = interpolation
+        elements = node.color_ramp.elements
+        while len(elements) < len(stops):
+            elements.new(0.5)
+        for element, (position, colour) in zip(elements, stops, strict=True):
+            element.position = position
+            element.color = (*colour, 1.0)
+        self.link(factor, node.inputs["Fac"])
+        return node.outputs["Color"]
+
+    def cel(self, lit, shade):
+        """Two-tone shading: ``lit`` where the normal faces the light, else ``shade``."""
+        dot = self.node("ShaderNodeVectorMath", operation="DOT_PRODUCT")
+        self.link(self.node("ShaderNodeNewGeometry").outputs["Normal"], dot.inputs[0])
+        dot.inputs[1].default_value = LIGHT
+        return self.mix(self.smoothstep(-0.12, -0.02, dot.outputs["Value"]), shade, lit)
+
+    def smoothstep(self, edge0: float, edge1: float, value):
+        """0 below ``edge0``, 1 above ``edge1``, smooth in between."""
+        node = self.node("ShaderNodeMapRange", interpolation_type="SMOOTHSTEP")
+        node.inputs["From Min"].default_value = edge0
+        node.inputs["From Max"].default_value = edge1
+        self.link(value, node.inputs["Value"])
+        return node.outputs["Result"]
+
+
+def _skin(graph: Graph, colour: RGB) -> None:
+    u, v = graph.uv()
+    side = graph.math("ABSOLUTE", graph.math("SUBTRACT", u, 0.5))
+    du = graph.math("DIVIDE", graph.math("SUBTRACT", side, 0.205), 0.075)
+    dv = graph.math("DIVIDE", graph.math("SUBTRACT", v, 0.19), 0.045)
+    dist = graph.math(
+        "SQRT", graph.math("ADD", graph.math("MULTIPLY", du, du), graph.math("MULTIPLY", dv, dv))
+    )
+    blush = graph.math(
+        "MULTIPLY", graph.math("SUBTRACT", 1.0, graph.smoothstep(0.2, 1.0, dist)), 0.45
+    )
+    base = graph.mix(blush, colour, palette.hex_to_linear("#ff8a9a"))
+    shade = graph.mix(0.28, base, palette.mix(colour, palette.hex_to_linear("#d06070"), 0.4))
+    graph.emit(graph.cel(base, shade))
+
+
+def _hair(graph: Graph, colour: RGB) -> None:
+    u, v = graph.uv()
+    coords = graph.node("ShaderNodeCombineXYZ")
+    graph.link(graph.math("MULTIPLY", u, 1.0), coords.inputs["X"])
+    graph.link(v, coords.inputs["Y"])
+    wave = graph.node("ShaderNodeTexWave", wave_type="BANDS", bands_direction="X")
+    wave.inputs["Scale"].default_value = 38.0
+    wave.inputs["Distortion"].default_value = 2.0
+    wave.inputs["Detail"].default_value = 1.0
+    graph.link(coords.outputs["Vector"], wave.inputs["Vector"])
+    stripes = graph.math("MULTIPLY", wave.outputs["Fac"], 0.22)
+    dark = palette.scale(colour, 0.62)
+    base = graph.mix(stripes, colour, dark)
+    ring_wobble = graph.math("MULTIPLY", graph.math("SINE", graph.math("MULTIPLY", u, 90.0)), 0.012)
+    ring_pos = graph.math("ADD", v, ring_wobble)
+    ring = graph.math(
+        "SUBTRACT", graph.smoothstep(0.79, 0.81, ring_pos), graph.smoothstep(0.835, 0.86, ring_pos)
+    )
+    light = palette.mix(colour, (1.0, 1.0, 1.0), 0.45)
+    lit = graph.mix(graph.math("MULTIPLY", ring, 0.8), base, light)
+    shade = graph.mix(0.0, palette.mix(dark, palette.hex_to_linear("#503070"), 0.15), dark)
+    graph.emit(graph.cel(lit, shade))
+
+
+def _iris(graph: Graph, colour: RGB) -> None:
+    u, v = graph.uv()
+    du, dv = graph.math("SUBTRACT", u, 0.5), graph.math("SUBTRACT", v, 0.5)
+    radius = graph.math(
+        "MULTIPLY",
+        graph.math(
+            "SQRT",
+            graph.math("ADD", graph.math("MULTIPLY", du, du), graph.math("MULTIPLY", dv, dv)),
+        ),
+        2.0,
+    )
+    bright = palette.mix(colour, (1.0, 1.0, 1.0), 0.35)
+    rim = palette.scale(colour, 0.25)
+    radial = graph.ramp(
+        radius, [(0.0, bright), (0.55, colour), (0.82, palette.scale(colour, 0.7)), (0.92, rim)]
+    )
+    top = graph.smoothstep(0.55, 0.95, v)
+    shaded = graph.mix(graph.math("MULTIPLY", top, 0.65), radial, rim)
+    glow = graph.math("MULTIPLY", graph.math("SUBTRACT", 1.0, graph.smoothstep(0.1, 0.4, v)), 0.35)
+    graph.emit(graph.mix(glow, shaded, palette.mix(colour, (1.0, 1.0, 1.0), 0.6)))
+
+
+def _eye_white(graph: Graph, colour: RGB) -> None:
+    _, v = graph.uv()
+    top = graph.smoothstep(0.55, 1.0, v)
+    graph.emit(
+        graph.mix(graph.math("MULTIPLY", top, 0.7), colour, palette.hex_to_linear("#b8bcd8"))
+    )
+
+
+def _mouth(graph: Graph, colour: RGB) -> None:
+    _, v = graph.uv()
+    tongue = graph.math("SUBTRACT", 1.0, graph.smoothstep(0.15, 0.45, v))
+    graph.emit(graph.mix(tongue, colour, palette.hex_to_linear("#e07080")))
+
+
+def _solid_cel(graph: Graph, colour: RGB) -> None:
+    graph.emit(graph.cel(colour, palette.scale(colour, 0.72)))
+
+
+def _flat(graph: Graph, colour: RGB) -> None:
+    graph.emit(colour)
+
+
+LOOKS = {
+    "skin": _skin,
+    "hair": _hair,
+    "iris": _iris,
+    "eye_white": _eye_white,
+    "mouth": _mouth,
+    "accessory": _solid_cel,
+    "cloth": _solid_cel,
+}
+
+
+def role_colours(spec: CharacterSpec) -> dict[str, RGB]:
+    """The flat base colour of each role."""
+    return {
+        "skin": spec.skin,
+        "eye_white": palette.hex_to_linear(palette.EYE_WHITE),
+        "iris": spec.iris,
+        "pupil": palette.mix(palette.scale(spec.iris, 0.2), palette.hex_to_linear("#100810"), 0.5),
+        "highlight": palette.hex_to_linear(palette.HIGHLIGHT),
+        "line": palette.mix(
+            palette.hex_to_linear(palette.LINE_COLOUR), palette.scale(spec.hair, 0.3), 0.25
+        ),
+        "mouth": palette.hex_to_linear(palette.MOUTH_COLOUR),
+        "brow": spec.brow,
+        "hair": spec.hair,
+        "accessory": spec.accessory_colour,
+        "cloth": spec.cloth,
+    }
+
+
+def make_materials(spec: CharacterSpec, roles: set[str]) -> dict[str, bpy.types.Material]:
+    """One material per role in ``roles``, named ``<role>``, with its role, colour and look."""
+    colours = role_colours(spec)
+    materials = {}
+    for role in ROLES:
+        if role not in roles:
+            continue
+        material = bpy.data.materials.new(role)
+        material["animeceleb_role"] = role
+        material.diffuse_color = (*colours[role], 1.0)
+        LOOKS.get(role, _flat)(Graph(material), colours[role])
+        materials[role] = material
+    return materials

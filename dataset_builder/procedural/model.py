@@ -1,0 +1,84 @@
+"""A character as plain mesh data (no bpy): objects, bone weights and face shape keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .accessories import accessory_parts
+from .body import collar, neck, shoulders
+from .face import FaceState, face_mesh
+from .hair import hair_parts, hair_uv
+from .meshdata import MeshData, merge
+from .morphs import NON_TARGET_EFFECTS, target_state
+from .spec import CharacterSpec
+from .surface import HeadShape
+
+NECK_BONE = "neck"
+HEAD_BONE = "head"
+CHEST_BONE = "chest"
+# bone: (head, tail) in metres; all point +Z (roll 0: local X = +X, local Z = -Y, the front)
+BONES: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    CHEST_BONE: ((0.0, 0.014, 1.10), (0.0, 0.014, 1.28)),
+    NECK_BONE: ((0.0, 0.014, 1.28), (0.0, 0.014, 1.41)),
+    HEAD_BONE: ((0.0, 0.014, 1.41), (0.0, 0.014, 1.66)),
+}
+BONE_PARENTS = {NECK_BONE: CHEST_BONE, HEAD_BONE: NECK_BONE}
+
+
+@dataclass
+class ObjectData:
+    """One mesh object: its mesh, vertex indices per bone, and shape keys (name, vertices)."""
+
+    name: str
+    mesh: MeshData
+    weights: dict[str, np.ndarray]
+    shape_keys: list[tuple[str, np.ndarray]]
+
+
+def character_objects(spec: CharacterSpec) -> list[ObjectData]:
+    """Every mesh object of the character; the first is the face (it carries the shape keys)."""
+    head = HeadShape(spec)
+    face = face_mesh(spec, head, FaceState())
+    keys = [(name, face_mesh(spec, head, target_state(t)).verts) for t, name in spec.target_names]
+    keys += [
+        (name, face_mesh(spec, head, NON_TARGET_EFFECTS[e]).verts) for name, e in spec.extra_morphs
+    ]
+    everything = np.arange(len(face.verts))
+    objects = [ObjectData("Face", face, {HEAD_BONE: everything}, keys)]
+
+    hair, ties = hair_parts(spec, head)
+    hair_mesh = merge(hair + ties)
+    hair_mesh.uv = hair_uv(hair_mesh.verts)
+    objects.append(ObjectData("Hair", hair_mesh, {HEAD_BONE: np.arange(len(hair_mesh.verts))}, []))
+
+    extras = accessory_parts(spec, head)
+    if extras:
+        acc = merge(extras)
+        objects.append(ObjectData("Accessory", acc, {HEAD_BONE: np.arange(len(acc.verts))}, []))
+
+    neck_part = neck(spec)
+    body = merge([neck_part, shoulders(spec), collar(spec)])
+    n_neck = len(neck_part.verts)
+    objects.append(
+        ObjectData(
+            "Body",
+            body,
+            {NECK_BONE: np.arange(n_neck), CHEST_BONE: np.arange(n_neck, len(body.verts))},
+            [],
+        )
+    )
+    return objects
+
+
+@dataclass
+class BuiltCharacter:
+    """Names of what ``build_character`` made in the Blender scene."""
+
+    armature_name: str
+    neck_bone: str
+    head_bone: str
+    face_mesh_name: str
+    mesh_names: list[str]
+    shape_key_names: list[str]
