@@ -97,7 +97,7 @@ NAME_DICTIONARY: dict[str, dict[str, tuple[str, ...]]] = {
         "arkit": ("browInnerUpRight", "browInnerUp_R"),
     },
     "brow_angry": {
-        "vrm": ("brow_angry",),
+        "vrm": ("brow_angry", "angled_eyebrows"),
         "vroid": ("Fcl_BRW_Angry",),
         "mmd": ("怒り",),
         "arkit": ("browDown",),
@@ -133,7 +133,7 @@ NAME_DICTIONARY: dict[str, dict[str, tuple[str, ...]]] = {
         "arkit": ("browOuterUpRight", "browOuterUp_R"),
     },
     "mouth_a": {
-        "vrm": ("a", "aa"),
+        "vrm": ("a", "aa", "ah"),
         "vroid": ("Fcl_MTH_A",),
         "mmd": ("あ", "ああ"),
         "arkit": ("jawOpen", "viseme_aa"),
@@ -145,7 +145,7 @@ NAME_DICTIONARY: dict[str, dict[str, tuple[str, ...]]] = {
         "arkit": ("mouthStretch", "viseme_I"),
     },
     "mouth_u": {
-        "vrm": ("u", "ou"),
+        "vrm": ("u", "ou", "uu"),
         "vroid": ("Fcl_MTH_U",),
         "mmd": ("う",),
         "arkit": ("mouthPucker", "viseme_U"),

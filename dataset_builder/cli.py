@@ -15,7 +15,7 @@ from pathlib import Path
 from .build import BACKENDS, BuildSettings, render_all
 from .pose import POSE_DIM, validate_pose
 from .publisher import DEFAULT_MAX_SHARD_SIZE, push_to_hub, write_hub_folder
-from .sources import procedural_sources
+from .sources import file_sources, procedural_sources
 from .styles import STYLE_NAMES, check_resolution, parse_styles
 
 logger = logging.getLogger("dataset_builder")
@@ -29,8 +29,19 @@ def _positive_int(text: str) -> int:
 
 
 def _add_build_args(parser: argparse.ArgumentParser, *, procedural: int, samples: int | None):
+    parser.set_defaults(default_procedural=procedural)
     parser.add_argument("--out", type=Path, required=True, help="build folder (created or resumed)")
-    parser.add_argument("--procedural", type=int, default=procedural, help="procedural characters")
+    parser.add_argument(
+        "--procedural",
+        type=int,
+        default=None,
+        help=f"procedural characters (default: {procedural}, or 0 when --models is given)",
+    )
+    parser.add_argument(
+        "--models", nargs="+", default=[], help="model files or folders (.vrm, .glb, .gltf, .blend)"
+    )
+    parser.add_argument("--license", help="licence of the --models files (default: VRM meta)")
+    parser.add_argument("--attribution", help="attribution of the --models files")
     parser.add_argument("--first-seed", type=int, default=0, help="seed of the first character")
     parser.add_argument("--seed", type=int, default=0, help="pose sampling seed")
     parser.add_argument("--styles", default="all", help=f"'all' or a comma list of {STYLE_NAMES}")
@@ -54,8 +65,14 @@ def _add_build_args(parser: argparse.ArgumentParser, *, procedural: int, samples
 
 
 def _settings(args: argparse.Namespace) -> BuildSettings:
+    sources = file_sources(args.models, license=args.license, attribution=args.attribution)
+    n_procedural = args.procedural
+    if n_procedural is None:
+        n_procedural = 0 if sources else args.default_procedural
+    if n_procedural or not sources:
+        sources = procedural_sources(n_procedural, args.first_seed) + sources
     return BuildSettings(
-        sources=tuple(procedural_sources(args.procedural, args.first_seed)),
+        sources=tuple(sources),
         styles=parse_styles(args.styles),
         resolution=args.resolution,
         seed=args.seed,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import bpy
 
+from .morphs import Binds, shape_key_morphs
 from .scene import bone_and_descendants
 from .sources import ModelSource
 
@@ -21,7 +22,7 @@ class LoadedModel:
     rotate_bone: str
     frame_bones: list[str]
     meshes: list[bpy.types.Object]
-    shape_key_names: list[str]
+    source_morphs: dict[str, Binds]  # source morph name -> shape keys and weights, model order
 
 
 def load_procedural(source: ModelSource) -> LoadedModel:
@@ -29,22 +30,132 @@ def load_procedural(source: ModelSource) -> LoadedModel:
 
     built = build_character(character_spec(source.seed))
     armature = bpy.data.objects[built.armature_name]
+    meshes = [bpy.data.objects[name] for name in built.mesh_names]
     return LoadedModel(
         armature=armature,
         rotate_bone=built.neck_bone,
         frame_bones=bone_and_descendants(armature, built.head_bone),
-        meshes=[bpy.data.objects[name] for name in built.mesh_names],
-        shape_key_names=list(built.shape_key_names),
+        meshes=meshes,
+        source_morphs=shape_key_morphs(meshes),
     )
 
 
-LOADERS = {"procedural": load_procedural}
+def load_vrm(source: ModelSource) -> LoadedModel:
+    """A VRM 0.x/1.0 file through the VRM add-on (bpy-vrm-format): humanoid head/neck bones, shape
+    keys and the expression groups (``blink``, ``a`` ...) with their weighted binds."""
+    import addon_utils
+
+    addon_utils.enable("io_scene_vrm", default_set=True)
+    bpy.ops.import_scene.vrm(filepath=source.path)
+    armature = _only_armature()
+    humanoid = armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
+    head, neck = humanoid.head.node.bone_name, humanoid.neck.node.bone_name
+    if not head:
+        raise ValueError("the VRM humanoid has no head bone")
+    meshes = _meshes_of(armature)
+    morphs = shape_key_morphs(meshes)
+    for name, binds in _vrm_expressions(armature).items():
+        keys = [
+            (obj.data.shape_keys.key_blocks[key], weight)
+            for mesh_name, key, weight in binds
+            if (obj := bpy.data.objects.get(mesh_name)) is not None
+            and obj.data.shape_keys is not None
+            and key in obj.data.shape_keys.key_blocks
+        ]
+        if keys and name not in morphs:
+            morphs[name] = keys
+    return LoadedModel(armature, neck or head, bone_and_descendants(armature, head), meshes, morphs)
+
+
+def _vrm_expressions(armature: bpy.types.Object) -> dict[str, list[tuple[str, str, float]]]:
+    """Expression name -> (mesh object, shape key, weight) binds, for VRM 0.x and 1.0."""
+    extension = armature.data.vrm_addon_extension
+    expressions: dict[str, list[tuple[str, str, float]]] = {}
+    if extension.spec_version == "0.0":
+        for group in extension.vrm0.blend_shape_master.blend_shape_groups:
+            name = group.preset_name if group.preset_name != "unknown" else group.name
+            expressions[name] = [(b.mesh.mesh_object_name, b.index, b.weight) for b in group.binds]
+        return expressions
+    vrm1 = extension.vrm1.expressions
+    everything = {
+        **vrm1.preset.name_to_expression_dict(),
+        **{e.custom_name: e for e in vrm1.custom},
+    }
+    for name, expression in everything.items():
+        expressions[name] = [
+            (b.node.mesh_object_name, b.index, b.weight) for b in expression.morph_target_binds
+        ]
+    return expressions
+
+
+HEAD_BONE_NAMES = ("head", "j_bip_c_head", "頭", "mixamorig:head", "bip01 head", "def-head")
+NECK_BONE_NAMES = ("neck", "j_bip_c_neck", "首", "mixamorig:neck", "bip01 neck", "def-neck")
+
+
+def load_gltf(source: ModelSource) -> LoadedModel:
+    """A glTF/GLB file through Blender's importer; head and neck bones found by common names."""
+    bpy.ops.import_scene.gltf(filepath=source.path)
+    return _rigged_model(source)
+
+
+def load_blend(source: ModelSource) -> LoadedModel:
+    """Objects appended from a .blend file (the file is never opened, so its scripts never run)."""
+    with bpy.data.libraries.load(source.path, link=False) as (data_from, data_to):
+        data_to.objects = list(data_from.objects)
+    collection = bpy.context.scene.collection
+    for obj in data_to.objects:
+        if obj is not None:
+            collection.objects.link(obj)
+    return _rigged_model(source)
+
+
+def _rigged_model(source: ModelSource) -> LoadedModel:
+    armature = _only_armature()
+    head = _find_bone(armature, HEAD_BONE_NAMES)
+    if head is None:
+        raise ValueError(f"no head bone (looked for {HEAD_BONE_NAMES})")
+    neck = _find_bone(armature, NECK_BONE_NAMES) or head
+    meshes = _meshes_of(armature)
+    return LoadedModel(
+        armature, neck, bone_and_descendants(armature, head), meshes, shape_key_morphs(meshes)
+    )
+
+
+def _only_armature() -> bpy.types.Object:
+    armatures = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"]
+    if len(armatures) != 1:
+        raise ValueError(f"expected one armature, found {len(armatures)}")
+    armature = armatures[0]
+    if armature.animation_data is not None:
+        armature.animation_data.action = None  # imported rigs may carry an active animation
+    return armature
+
+
+def _find_bone(armature: bpy.types.Object, names: tuple[str, ...]) -> str | None:
+    by_name = {bone.name.lower(): bone.name for bone in armature.data.bones}
+    return next((by_name[n] for n in names if n in by_name), None)
+
+
+def _meshes_of(armature: bpy.types.Object) -> list[bpy.types.Object]:
+    """Mesh objects deformed by or parented to ``armature``."""
+    return [
+        obj
+        for obj in bpy.context.scene.objects
+        if obj.type == "MESH"
+        and (
+            obj.parent == armature
+            or any(m.type == "ARMATURE" and m.object == armature for m in obj.modifiers)
+        )
+    ]
+
+
+LOADERS = {"procedural": load_procedural, "vrm": load_vrm, "gltf": load_gltf, "blend": load_blend}
 
 
 def load_model(source: ModelSource) -> LoadedModel:
     if source.kind not in LOADERS:
         raise ValueError(
-            f"{source.model_id}: no loader for source kind {source.kind!r} yet; "
+            f"{source.model_id}: no loader for source kind {source.kind!r}; "
             f"supported: {sorted(LOADERS)}"
         )
     return LOADERS[source.kind](source)

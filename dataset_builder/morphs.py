@@ -1,4 +1,9 @@
-"""Set target-morph values on a model's shape keys (bpy-side)."""
+"""Source morphs of a loaded model and how target-morph values drive them (bpy-side).
+
+A *source morph* is a name a model offers: a shape key (looked up on every mesh, since real models
+often split the face over meshes that share shape-key names) or an expression group such as a VRM
+blend-shape group, which binds several shape keys with weights.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +13,42 @@ import bpy
 
 from .annotation import Annotation
 
+Binds = list[tuple[bpy.types.ShapeKey, float]]
+
+
+def shape_key_morphs(meshes: list[bpy.types.Object]) -> dict[str, Binds]:
+    """Every non-reference shape key of ``meshes`` as a source morph, in model order."""
+    morphs: dict[str, Binds] = {}
+    for obj in meshes:
+        keys = obj.data.shape_keys
+        if keys is None:
+            continue
+        for block in keys.key_blocks:
+            if block != keys.reference_key:
+                morphs.setdefault(block.name, []).append((block, 1.0))
+    return morphs
+
 
 class MorphSetter:
-    """Drives a model's source shape keys from target-morph values.
+    """Sets target-morph values through the source morphs an annotation chose."""
 
-    A target's source name is looked up on every mesh of the model (real models often split the
-    face over several meshes that share shape-key names).
-    """
-
-    def __init__(self, meshes: list[bpy.types.Object], annotation: Annotation) -> None:
-        self.keys: dict[str, list[bpy.types.ShapeKey]] = {}
-        for target, source_name in annotation.targets.items():
-            blocks = [
-                obj.data.shape_keys.key_blocks[source_name]
-                for obj in meshes
-                if obj.data.shape_keys and source_name in obj.data.shape_keys.key_blocks
-            ]
-            if blocks:
-                self.keys[target] = blocks
-        self.active: list[bpy.types.ShapeKey] = []
+    def __init__(self, source_morphs: Mapping[str, Binds], annotation: Annotation) -> None:
+        self.binds: dict[str, Binds] = {
+            target: source_morphs[name]
+            for target, name in annotation.targets.items()
+            if source_morphs.get(name)
+        }
+        self.active: set[bpy.types.ShapeKey] = set()
 
     @property
     def available(self) -> list[str]:
-        return sorted(self.keys)
+        return sorted(self.binds)
 
     def apply(self, morphs: Mapping[str, float]) -> None:
-        for block in self.active:
-            block.value = 0.0
-        self.active = []
+        values: dict[bpy.types.ShapeKey, float] = dict.fromkeys(self.active, 0.0)
         for target, value in morphs.items():
-            for block in self.keys[target]:
-                block.value = value
-                self.active.append(block)
+            for block, weight in self.binds[target]:
+                values[block] = min(1.0, values.get(block, 0.0) + value * weight)
+        for block, value in values.items():
+            block.value = value
+        self.active = {block for block, value in values.items() if value}

@@ -17,8 +17,9 @@ FRAME_MARGIN = 1.45  # head extent -> orthographic scale; leaves room for +-20 d
 
 
 def reset_scene() -> bpy.types.Scene:
-    """An empty scene (no world, no light, factory render settings)."""
+    """An empty scene (no world, no light, factory render settings); scripts never auto-run."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.preferences.filepaths.use_scripts_auto_execute = False
     return bpy.context.scene
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import struct
 from dataclasses import dataclass
+from pathlib import Path
 
 SOURCE_KINDS = ("procedural", "vrm", "gltf", "blend", "official")
 PROCEDURAL_LICENSE = "cc-by-4.0"
@@ -45,3 +49,72 @@ def procedural_sources(count: int, first_seed: int = 0) -> list[ModelSource]:
         )
         for seed in range(first_seed, first_seed + count)
     ]
+
+
+MODEL_SUFFIXES = {".vrm": "vrm", ".glb": "gltf", ".gltf": "gltf", ".blend": "blend"}
+
+
+def file_sources(
+    paths: list[str | Path], *, license: str | None = None, attribution: str | None = None
+) -> list[ModelSource]:
+    """Model files (or folders of them) as sources.
+
+    The model id is the kind plus a hash of the file's bytes, never the file name. Licence and
+    attribution come from the arguments, else from a VRM file's own meta, else "unknown".
+    """
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES))
+        elif not path.is_file():
+            raise FileNotFoundError(f"model file {path} does not exist")
+        elif path.suffix.lower() not in MODEL_SUFFIXES:
+            raise ValueError(f"{path}: unsupported model format; expected {sorted(MODEL_SUFFIXES)}")
+        else:
+            files.append(path)
+    sources = []
+    for path in files:
+        kind = MODEL_SUFFIXES[path.suffix.lower()]
+        meta = vrm_meta(path) if kind == "vrm" else {}
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        sources.append(
+            ModelSource(
+                model_id=f"{kind}-{digest}",
+                kind=kind,
+                license=license or meta.get("license") or "unknown",
+                attribution=attribution or meta.get("attribution") or "unknown",
+                path=str(path.resolve()),
+            )
+        )
+    return sources
+
+
+def vrm_meta(path: str | Path) -> dict[str, str]:
+    """Licence and attribution from a VRM (binary glTF) file's meta, without Blender."""
+    with open(path, "rb") as handle:
+        header = handle.read(20)
+        if len(header) < 20 or header[:4] != b"glTF":
+            raise ValueError(f"{path}: not a binary glTF/VRM file (bad header)")
+        (length, chunk_type) = struct.unpack("<I4s", header[12:20])
+        if chunk_type != b"JSON":
+            raise ValueError(f"{path}: first glTF chunk is not JSON")
+        try:
+            document = json.loads(handle.read(length))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path}: unreadable glTF JSON ({error})") from None
+    extensions = document.get("extensions", {})
+    if "VRMC_vrm" in extensions:  # VRM 1.0
+        meta = extensions["VRMC_vrm"].get("meta", {})
+        authors = ", ".join(meta.get("authors", []))
+        return {
+            "license": meta.get("licenseUrl", ""),
+            "attribution": f'"{meta.get("name", "")}" by {authors}'.strip(),
+        }
+    meta = extensions.get("VRM", {}).get("meta", {})  # VRM 0.x
+    license_name = meta.get("licenseName", "")
+    if license_name == "Other":
+        license_name = meta.get("otherLicenseUrl", "") or "other"
+    return {
+        "license": license_name.lower().replace("_", "-"),
+        "attribution": f'"{meta.get("title", "")}" by {meta.get("author", "")}',
+    }

@@ -88,7 +88,7 @@ def render_model(task: RenderTask) -> ModelReport:
     model_id = task.source.model_id
     try:
         with BlenderModel(task.source, task.resolution, task.threads) as model:
-            annotation = annotate_by_name(model_id, model.shape_key_names)
+            annotation = annotate_by_name(model_id, model.loaded.source_morphs)
             annotation.save(task.annotation_path)
             available = model.use_annotation(annotation)
             if not available:
@@ -118,7 +118,9 @@ def render_poses(
         raise ValueError(f"unknown style {style!r}; expected one of {tuple(STYLES)}")
     checked = [validate_pose(p, what=f"pose {i}") for i, p in enumerate(poses)]
     with BlenderModel(source, resolution) as model:
-        available = model.use_annotation(annotate_by_name(source.model_id, model.shape_key_names))
+        available = model.use_annotation(
+            annotate_by_name(source.model_id, model.loaded.source_morphs)
+        )
         items = [
             RenderItem("frontal", f"pose-{i}", morphs_from_pose(p, available), _angles(p))
             for i, p in enumerate(checked)
@@ -171,13 +173,12 @@ class BlenderModel:
             self.loaded = loaders.load_model(source)
         except (RuntimeError, OSError, ValueError, KeyError) as error:
             raise ModelLoadError(f"{source.path or source.model_id}: {error}") from error
-        self.shape_key_names = self.loaded.shape_key_names
         scene.add_front_light(self.scene)
         points = scene.weighted_vertices(self.loaded.meshes, self.loaded.frame_bones)
         scene.frame_camera(self.scene, points)
         self.rotator = scene.HeadRotator(self.loaded.armature, self.loaded.rotate_bone)
         self._morph_setter = morphs.MorphSetter
-        self.morphs = None
+        self.morphs: morphs.MorphSetter | None = None
         self._switcher = None
         self._tmpdir = tempfile.TemporaryDirectory(prefix="animeceleb-", dir=_fast_tmp())
 
@@ -189,7 +190,7 @@ class BlenderModel:
 
     def use_annotation(self, annotation: Annotation) -> list[str]:
         """Drive shape keys through ``annotation``; returns the target morphs the model has."""
-        self.morphs = self._morph_setter(self.loaded.meshes, annotation)
+        self.morphs = self._morph_setter(self.loaded.source_morphs, annotation)
         return self.morphs.available
 
     @property

@@ -1,0 +1,58 @@
+"""Builds from third-party models in ../shared/models/ (skipped with a message when absent)."""
+
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from dataset_builder.sources import file_sources
+
+GODETTE_ATTRIBUTION = (
+    '"Low-Poly Godette" by SirRichard94, VRM adaptation by Lyuma; distributed in the '
+    "V-Sekai/godot-vrm repository (vrm_samples/)"
+)
+
+
+@pytest.fixture(scope="module")
+def godette(shared_models):
+    path = shared_models / "Godette_vrm_v4.vrm"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    return path
+
+
+def test_vrm_meta_gives_licence_and_author(godette):
+    source = file_sources([godette])[0]
+    assert source.kind == "vrm" and source.model_id.startswith("vrm-")
+    assert source.license == "cc-by" and "SirRichard94" in source.attribution
+    assert godette.name not in source.model_id
+
+
+def test_build_from_a_vrm_model(godette, tmp_path):
+    out = tmp_path / "godette"
+    args = ["--resolution", "64", "--styles", "original", "--samples-per-model", "2"]
+    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
+    command += ["--models", str(godette), "--license", "cc-by-3.0"]
+    command += ["--attribution", GODETTE_ATTRIBUTION, "--workers", "1", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    (annotation_file,) = (out / "annotations").glob("vrm-*.json")
+    targets = json.loads(annotation_file.read_text())["targets"]
+    # Shape keys blink_left/right, ah ih uu ee oh, angled_eyebrows and the VRM "blink" group.
+    assert set(targets) == {
+        "eye_close",
+        "eye_close_L",
+        "eye_close_R",
+        "brow_angry",
+        *(f"mouth_{v}" for v in "aiueo"),
+    }
+    rows = pq.read_table(sorted((out / "hub" / "data").glob("*.parquet"))).to_pylist()
+    assert len(rows) == 1 + 2 * 2
+    assert {r["license"] for r in rows} == {"cc-by-3.0"}
+    assert {r["attribution"] for r in rows} == {GODETTE_ATTRIBUTION}
+    assert {r["source"] for r in rows} == {"vrm"}
+    card = (out / "hub" / "README.md").read_text()
+    assert "license: cc-by-3.0" in card and "SirRichard94" in card
