@@ -10,13 +10,13 @@ from .spec import CharacterSpec
 NECK_BOTTOM = 1.27
 NECK_TOP = 1.47
 NECK_Y = 0.014
-NECK_RADIUS = (0.031, 0.028)
+NECK_RADIUS = (0.025, 0.024)
 
 # shoulders: rings (z, half-width, half-depth), top (collar) to bottom
 SHOULDER_RINGS = np.array(
     [
-        [1.318, 0.037, 0.034],
-        [1.305, 0.062, 0.048],
+        [1.318, 0.031, 0.03],
+        [1.305, 0.058, 0.045],
         [1.29, 0.105, 0.062],
         [1.265, 0.140, 0.072],
         [1.23, 0.158, 0.078],
@@ -57,7 +57,7 @@ def shoulders(spec: CharacterSpec) -> Part:
 def collar(spec: CharacterSpec) -> Part:
     """A rolled collar around the neck opening."""
     angle = np.linspace(0.0, 2 * np.pi, 33)
-    path = np.stack([0.040 * np.sin(angle), NECK_Y - 0.037 * np.cos(angle), np.full(33, 1.316)], -1)
+    path = np.stack([0.033 * np.sin(angle), NECK_Y - 0.031 * np.cos(angle), np.full(33, 1.316)], -1)
     verts, quads, uv = sweep(
         path, np.array([0.0, 0.0, 1.0]), np.full(33, 0.005), np.full(33, 0.006), ring=8
     )

@@ -22,13 +22,13 @@ def brow_part(spec: CharacterSpec, head: HeadShape, side: int, mode: str) -> Par
     x = inner + s * (outer - inner)
     z = base_z + spec.brow_arch * 4 * s * (1 - s) - 0.004 * s**2
     if mode == "troubled":
-        z = z + 0.009 * (1 - s) ** 1.5 - 0.003 * s
+        z = z + 0.014 * (1 - s) ** 1.5 - 0.004 * s
         x = x - 0.002 * (1 - s)
     elif mode == "angry":
-        z = z - 0.008 * (1 - s) ** 1.3 + 0.003 * s
+        z = z - 0.011 * (1 - s) ** 1.3 + 0.004 * s
         x = x - 0.003 * (1 - s)
     elif mode == "raised":
-        z = z + 0.009 + 0.003 * 4 * s * (1 - s)
+        z = z + 0.012 + 0.004 * 4 * s * (1 - s)
     elif mode != "rest":
         raise ValueError(f"unknown brow mode {mode!r}; expected one of {BROW_MODES}")
     thick = spec.brow_thickness * (1.0 - 0.6 * s) * np.clip(s / 0.08, 0.5, 1.0)

@@ -26,15 +26,18 @@ def _edge_z(spec: CharacterSpec, theta: np.ndarray) -> np.ndarray:
     """Height of the cap's lower edge around the head (hairline at the front, nape at the back)."""
     t = np.abs((theta + np.pi) % (2 * np.pi) - np.pi)
     back = 1.43 if spec.hair_style == "spiky" else 1.395
+    front = spec.eye_z + 0.6 * spec.eye_height + spec.brow_gap + 0.03  # hidden by the bangs
     return np.interp(
-        t, [0.0, 0.28 * np.pi, 0.5 * np.pi, 0.75 * np.pi, np.pi], [1.572, 1.545, 1.45, 1.41, back]
+        t,
+        [0.0, 0.28 * np.pi, 0.5 * np.pi, 0.75 * np.pi, np.pi],
+        [front, front - 0.01, 1.45, 1.41, back],
     )
 
 
 def _cap_lift(spec: CharacterSpec, w: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Thickness of the cap: fuller on top, with clumps around the head."""
     clumps = 1.0 + 0.18 * np.abs(np.sin(theta * 7.0 + spec.seed % 7))
-    return spec.hair_volume * (0.5 + 0.8 * (1.0 - w)) * clumps + 0.0015
+    return spec.hair_volume * (0.6 + 0.45 * (1.0 - w)) * clumps + 0.0015
 
 
 def _arc_z(psi: np.ndarray) -> np.ndarray:
@@ -58,7 +61,7 @@ def cap(spec: CharacterSpec, head: HeadShape) -> Part:
     lift = _cap_lift(spec, w, theta[None, :])
     grid = head.shell(z, theta[None, :], lift)
     rim = head.shell(z[-1], theta, 0.0005)[None]
-    crown = head.shell(np.array(Z_TOP), np.array(0.0), spec.hair_volume * 1.3 + 0.0015)
+    crown = head.shell(np.array(Z_TOP), np.array(0.0), spec.hair_volume * 1.05 + 0.0015)
     verts = np.concatenate([grid.reshape(-1, 3), rim.reshape(-1, 3), crown[None]])
     top = fan_faces(len(verts) - 1, np.arange(CAP_COLUMNS))[:, [0, 2, 1]]
     quads = grid_faces(CAP_ROWS + 1, CAP_COLUMNS, closed=True)[:, ::-1]
@@ -89,12 +92,12 @@ def bangs(spec: CharacterSpec, head: HeadShape) -> Part:
     brow_z = spec.eye_z + 0.6 * spec.eye_height + spec.brow_gap
     eye_top = spec.eye_z + 0.6 * spec.eye_height
     eye_outer = spec.eye_spacing + 0.6 * spec.eye_width
-    tips = brow_z + 0.026 - 0.022 * spec.bang_length + rng.uniform(-0.004, 0.004, n)
+    above_brow = brow_z + spec.brow_arch + 0.6 * spec.brow_thickness + 0.002
+    tips = above_brow + 0.024 * (1.0 - spec.bang_length) + rng.uniform(0.0, 0.006, n)
     beside = np.abs(xs) > eye_outer
-    tips = np.where(beside, np.minimum(tips, eye_top - 0.012 * spec.bang_length), tips)
-    tips = np.maximum(tips, np.where(beside, spec.eye_z - 0.01, eye_top + 0.006))
+    tips = np.where(beside, eye_top - 0.015 * spec.bang_length, tips)
     spiky = spec.hair_style == "spiky"
-    half = (1.05 if spiky else 0.72) * span / n
+    half = (1.3 if spiky else 1.45) * span / n
     s = np.linspace(0.0, 1.0, BANG_SAMPLES)
     strands = []
     for i in range(n):

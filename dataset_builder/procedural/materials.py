@@ -138,25 +138,31 @@ def _skin(graph: Graph, colour: RGB) -> None:
 def _hair(graph: Graph, colour: RGB) -> None:
     u, v = graph.uv()
     coords = graph.node("ShaderNodeCombineXYZ")
-    graph.link(graph.math("MULTIPLY", u, 1.0), coords.inputs["X"])
+    graph.link(u, coords.inputs["X"])
     graph.link(v, coords.inputs["Y"])
     wave = graph.node("ShaderNodeTexWave", wave_type="BANDS", bands_direction="X")
     wave.inputs["Scale"].default_value = 38.0
     wave.inputs["Distortion"].default_value = 2.0
     wave.inputs["Detail"].default_value = 1.0
     graph.link(coords.outputs["Vector"], wave.inputs["Vector"])
-    stripes = graph.math("MULTIPLY", wave.outputs["Fac"], 0.22)
+    stripes = graph.math("MULTIPLY", wave.outputs["Fac"], 0.2)
     dark = palette.scale(colour, 0.62)
     base = graph.mix(stripes, colour, dark)
-    ring_wobble = graph.math("MULTIPLY", graph.math("SINE", graph.math("MULTIPLY", u, 90.0)), 0.012)
-    ring_pos = graph.math("ADD", v, ring_wobble)
-    ring = graph.math(
-        "SUBTRACT", graph.smoothstep(0.79, 0.81, ring_pos), graph.smoothstep(0.835, 0.86, ring_pos)
+    # the "angel ring": a light band around the crown (where the normal tilts ~40 degrees up)
+    # with a jagged lower edge
+    normal = graph.node("ShaderNodeSeparateXYZ")
+    graph.link(graph.node("ShaderNodeNewGeometry").outputs["Normal"], normal.inputs["Vector"])
+    jag = graph.math(
+        "MULTIPLY", graph.math("ABSOLUTE", graph.math("SINE", graph.math("MULTIPLY", u, 70.0))), 0.1
     )
-    light = palette.mix(colour, (1.0, 1.0, 1.0), 0.45)
-    lit = graph.mix(graph.math("MULTIPLY", ring, 0.8), base, light)
-    shade = graph.mix(0.0, palette.mix(dark, palette.hex_to_linear("#503070"), 0.15), dark)
-    graph.emit(graph.cel(lit, shade))
+    up = normal.outputs["Z"]
+    ring = graph.math(
+        "SUBTRACT",
+        graph.smoothstep(0.5, 0.53, graph.math("ADD", up, jag)),
+        graph.smoothstep(0.68, 0.72, up),
+    )
+    lit = graph.mix(graph.math("MULTIPLY", ring, 0.6), base, palette.mix(colour, (1, 1, 1), 0.4))
+    graph.emit(graph.cel(lit, palette.mix(dark, palette.hex_to_linear("#503070"), 0.15)))
 
 
 def _iris(graph: Graph, colour: RGB) -> None:

@@ -15,7 +15,7 @@ from .surface import HeadShape
 LIFT = {"mouth": 0.0004, "line": 0.0008}
 SAMPLES = 21
 ROWS = 6
-OPEN_HEIGHT = 0.02  # height of the wide-open "a"
+OPEN_HEIGHT = 0.026  # height of the wide-open "a"
 
 # shape -> (width factor, upper lip height, lower lip depth, curve exponent), heights in units of
 # OPEN_HEIGHT; "round" shapes use a half-ellipse (exponent 0.5).
@@ -63,7 +63,7 @@ def mouth_parts(spec: CharacterSpec, head: HeadShape, shape: str) -> list[Part]:
     tangent /= np.linalg.norm(tangent, axis=-1, keepdims=True) + 1e-12
     normal = np.stack([-tangent[:, 1], tangent[:, 0]], -1)  # points outward (up on the upper lip)
     corner = np.abs(cx) / (np.abs(cx).max() + 1e-9)
-    half = 0.5 * (0.0011 + 0.0005 * (1 - corner**4))
+    half = 0.5 * (0.0013 + 0.0006 * (1 - corner**4))
     edge = np.stack([-half, half])[..., None]
     ring_x = cx[None, :] + edge[..., 0] * normal[None, :, 0]
     ring_z = cz[None, :] + edge[..., 0] * normal[None, :, 1]

@@ -124,22 +124,22 @@ def _eyes(rng: random.Random) -> dict:
         "droopy": (-0.08, 0.6),
         "sharp": (0.16, 0.42),
     }[shape]
-    width = rng.uniform(0.038, 0.048)
+    width = rng.uniform(0.046, 0.056)
     bucket = rng.choice(tuple(palette.EYE_COLOURS))
     return {
         "eye_shape": shape,
         "eye_width": width,
-        "eye_height": width * rng.uniform(0.95, 1.25) * (1.1 if shape == "round" else 1.0),
+        "eye_height": width * rng.uniform(1.0, 1.25) * (1.08 if shape == "round" else 1.0),
         "eye_tilt": tilt + rng.uniform(-0.04, 0.04),
         "eye_roundness": roundness + rng.uniform(-0.08, 0.08),
-        "eye_spacing": width * 0.5 + rng.uniform(0.018, 0.024),
-        "eye_z": 1.468 + rng.uniform(-0.004, 0.004),
-        "iris_size": rng.uniform(0.6, 0.78),
+        "eye_spacing": width * 0.5 + rng.uniform(0.016, 0.021),
+        "eye_z": 1.463 + rng.uniform(-0.004, 0.004),
+        "iris_size": rng.uniform(0.66, 0.8),
         "eye_bucket": bucket,
         "iris": palette.jitter_hex(rng.choice(palette.EYE_COLOURS[bucket]), rng, 0.02, 0.1, 0.1),
         "highlights": rng.choice((1, 2, 2, 3)),
         "lower_lash": rng.random() < 0.6,
-        "lash_thickness": rng.uniform(0.0028, 0.0045),
+        "lash_thickness": rng.uniform(0.0045, 0.0068),
     }
 
 
@@ -162,19 +162,19 @@ def character_spec(seed: int) -> CharacterSpec:
         skin_bucket=skin_bucket,
         skin=skin,
         **eyes,
-        brow_thickness=rng.uniform(0.0022, 0.0042),
+        brow_thickness=rng.uniform(0.003, 0.0052),
         brow_arch=rng.uniform(0.0, 0.006),
         brow_gap=rng.uniform(0.009, 0.016),
         brow=palette.mix(
             palette.scale(hair, 0.55), palette.hex_to_linear(palette.LINE_COLOUR), 0.3
         ),
-        mouth_width=rng.uniform(0.007, 0.011),
+        mouth_width=rng.uniform(0.008, 0.0115),
         mouth_z=1.408 + rng.uniform(-0.004, 0.004),
         smile=rng.uniform(-0.0005, 0.0025),
         hair_style=hair_style,
         hair_bucket=hair_bucket,
         hair=hair,
-        bangs=rng.randint(6, 11) if hair_style != "spiky" else rng.randint(5, 7),
+        bangs=rng.randint(8, 12) if hair_style != "spiky" else rng.randint(5, 7),
         bang_length=rng.uniform(0.55, 1.0),
         parting=rng.uniform(-0.02, 0.02) if rng.random() < 0.5 else 0.0,
         hair_volume=rng.uniform(0.006, 0.014),

@@ -19,6 +19,7 @@ Z_TOP = HEAD_CENTRE_Z + HEAD_HEIGHT / 2
 Z_EQ = 1.475  # widest cross-section (eye line)
 FRONT_EXPONENT = 2.4
 BACK_EXPONENT = 2.0
+DOME_EXPONENT = 2.3  # > 2: a fuller, rounder cranium
 DEPTH = 0.108  # half-depth of the cranium at the front
 
 
@@ -41,7 +42,7 @@ class HeadShape:
         """(half-width a, front y, back y) of the cross-section at height z."""
         z = np.asarray(z, np.float64)
         up = np.clip((z - Z_EQ) / (Z_TOP - Z_EQ), 0.0, 1.0)
-        dome = np.sqrt(np.clip(1.0 - up**2, 0.0, 1.0))
+        dome = np.clip(1.0 - up**DOME_EXPONENT, 0.0, 1.0) ** (1.0 / DOME_EXPONENT)
         tau = np.clip((Z_EQ - z) / (Z_EQ - Z_CHIN), 0.0, 1.0)
         chin_w = 0.32 - 0.2 * self.jaw_taper
         taper = 1.0 - (1.0 - chin_w) * tau ** (2.6 - 1.2 * self.jaw_taper)
