@@ -13,7 +13,7 @@ SAMPLES = 14
 BROW_MODES = ("rest", "troubled", "angry", "raised")
 
 
-def brow_part(spec: CharacterSpec, head: HeadShape, side: int, mode: str) -> Part:
+def brow_part(spec: CharacterSpec, head: HeadShape, side: int, mode: str) -> list[Part]:
     """The brow on ``side`` (+1 = character's left, +X) in ``mode`` (one of ``BROW_MODES``)."""
     s = np.linspace(0.0, 1.0, SAMPLES)  # 0 = inner end, 1 = outer end
     inner = spec.eye_spacing - 0.5 * spec.eye_width
@@ -38,4 +38,4 @@ def brow_part(spec: CharacterSpec, head: HeadShape, side: int, mode: str) -> Par
     verts = head.project(xx.ravel(), zz.ravel(), LIFT)
     uv = np.stack([np.broadcast_to(s, zz.shape), np.broadcast_to([[0.0], [1.0]], zz.shape)], -1)
     part = make_part("brow", verts, [grid_faces(2, SAMPLES)], uv.reshape(-1, 2))
-    return part if side > 0 else flipped(part)  # facing -Y on both sides
+    return [part if side > 0 else flipped(part)]  # facing -Y on both sides

@@ -8,7 +8,7 @@ import numpy as np
 
 from .accessories import accessory_parts
 from .body import collar, neck, shoulders
-from .face import FaceState, face_mesh
+from .face import FaceBuilder, FaceState
 from .hair import hair_parts, hair_uv
 from .meshdata import MeshData, merge
 from .morphs import NON_TARGET_EFFECTS, target_state
@@ -40,11 +40,10 @@ class ObjectData:
 def character_objects(spec: CharacterSpec) -> list[ObjectData]:
     """Every mesh object of the character; the first is the face (it carries the shape keys)."""
     head = HeadShape(spec)
-    face = face_mesh(spec, head, FaceState())
-    keys = [(name, face_mesh(spec, head, target_state(t)).verts) for t, name in spec.target_names]
-    keys += [
-        (name, face_mesh(spec, head, NON_TARGET_EFFECTS[e]).verts) for name, e in spec.extra_morphs
-    ]
+    builder = FaceBuilder(spec, head)
+    face = builder.mesh(FaceState())
+    keys = [(name, builder.mesh(target_state(t)).verts) for t, name in spec.target_names]
+    keys += [(name, builder.mesh(NON_TARGET_EFFECTS[e]).verts) for name, e in spec.extra_morphs]
     everything = np.arange(len(face.verts))
     objects = [ObjectData("Face", face, {HEAD_BONE: everything}, keys)]
 
