@@ -13,10 +13,11 @@ ORIGIN = np.array([0.0, 0.01, 1.47])
 
 def _over_head(spec: CharacterSpec, head: HeadShape, beta: np.ndarray, extra: float) -> np.ndarray:
     """Points over the hair on an arc across the head (beta = 0 on top, +-pi/2 at the sides)."""
-    directions = np.stack([np.sin(beta), np.full_like(beta, 0.28), np.cos(beta)], -1)
+    directions = np.stack([np.sin(beta), np.full_like(beta, 0.12), np.cos(beta)], -1)
     directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
     surface = head.along_rays(ORIGIN, directions)
-    return surface + directions * (spec.hair_volume * 1.45 + 0.004 + extra)
+    normal = head.normal(surface[..., 2], head.theta_of(surface))
+    return surface + normal * (spec.hair_volume * 1.15 + 0.003 + extra)
 
 
 def _tube(

@@ -36,7 +36,7 @@ def _edge_z(spec: CharacterSpec, theta: np.ndarray) -> np.ndarray:
 
 def _cap_lift(spec: CharacterSpec, w: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Thickness of the cap: fuller on top, with clumps around the head."""
-    clumps = 1.0 + 0.18 * np.abs(np.sin(theta * 7.0 + spec.seed % 7))
+    clumps = 1.0 + 0.18 * w * np.abs(np.sin(theta * 7.0 + spec.seed % 7))
     return spec.hair_volume * (0.6 + 0.45 * (1.0 - w)) * clumps + 0.0015
 
 
@@ -215,11 +215,17 @@ def tails(spec: CharacterSpec, head: HeadShape) -> tuple[list[Part], list[Part]]
 
 
 def spikes(
-    spec: CharacterSpec, head: HeadShape, count: int, z_range: tuple[float, float], length: float
+    spec: CharacterSpec,
+    head: HeadShape,
+    count: int,
+    z_range: tuple[float, float],
+    length: float,
+    spread: float,
 ) -> Part:
-    """Cone-shaped tufts sticking out of the cap, pointing outward and down."""
+    """Cone-shaped tufts sticking out of the cap, pointing outward and down, around the back
+    (``spread`` = pi: all the way round to the front)."""
     rng = _rng(spec, 3)
-    theta = np.linspace(0.25 * np.pi, 1.75 * np.pi, count) + rng.uniform(-0.1, 0.1, count)
+    theta = np.pi + np.linspace(-spread, spread, count) + rng.uniform(-0.1, 0.1, count)
     z = rng.uniform(*z_range, count)
     parts = []
     for th, zz in zip(theta, z, strict=True):
@@ -258,9 +264,9 @@ def hair_parts(spec: CharacterSpec, head: HeadShape) -> tuple[list[Part], list[P
             )
         )
     if style == "spiky":
-        parts.append(spikes(spec, head, 14, (1.45, 1.6), 0.05))
+        parts.append(spikes(spec, head, 14, (1.45, 1.6), 0.05, 0.72 * np.pi))
     elif style in ("short", "ponytail"):
-        parts.append(spikes(spec, head, 9, (1.41, 1.44), 0.025))
+        parts.append(spikes(spec, head, 9, (1.41, 1.44), 0.025, 0.45 * np.pi))
     tail_hair, ties = tails(spec, head)
     return parts + tail_hair, ties
 

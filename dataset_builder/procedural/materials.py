@@ -158,8 +158,8 @@ def _hair(graph: Graph, colour: RGB) -> None:
     up = normal.outputs["Z"]
     ring = graph.math(
         "SUBTRACT",
-        graph.smoothstep(0.5, 0.53, graph.math("ADD", up, jag)),
-        graph.smoothstep(0.68, 0.72, up),
+        graph.smoothstep(0.52, 0.55, graph.math("ADD", up, jag)),
+        graph.smoothstep(0.64, 0.68, up),
     )
     lit = graph.mix(graph.math("MULTIPLY", ring, 0.6), base, palette.mix(colour, (1, 1, 1), 0.4))
     graph.emit(graph.cel(lit, palette.mix(dark, palette.hex_to_linear("#503070"), 0.15)))

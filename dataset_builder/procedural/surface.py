@@ -122,6 +122,17 @@ class HeadShape:
             low, high = np.where(inside, mid, low), np.where(inside, high, mid)
         return origin + directions * low[..., None]
 
+    def theta_of(self, points: np.ndarray) -> np.ndarray:
+        """The surface angle theta of points (..., 3) on (or near) the surface."""
+        x, y, z = points[..., 0], points[..., 1], points[..., 2]
+        a, front, back = self.profile(z)
+        yc, b = (front + back) / 2, np.maximum((back - front) / 2, 1e-9)
+        u, w = x / np.maximum(a, 1e-9), (yc - y) / b
+        n = np.where(w >= 0, FRONT_EXPONENT, BACK_EXPONENT)
+        s = np.sign(u) * np.abs(u) ** (n / 2)
+        c = np.sign(w) * np.abs(w) ** (n / 2)
+        return np.arctan2(s, c)
+
     def shell(self, z: np.ndarray, theta: np.ndarray, lift: float | np.ndarray) -> np.ndarray:
         """Points ``lift`` metres outside the surface at (z, theta); below the eye line the
         points hang straight down from the eye-line cross-section (like hair does)."""
