@@ -53,9 +53,8 @@ class BuildSettings:
             )
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["styles"] = list(self.styles)
-        return data
+        """The settings as JSON types (lists, not tuples), comparable with a saved build.json."""
+        return json.loads(json.dumps(asdict(self)))
 
 
 @dataclass

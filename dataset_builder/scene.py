@@ -41,6 +41,9 @@ def configure_render(scene: bpy.types.Scene, resolution: int, threads: int = 0) 
     render.image_settings.color_mode = "RGBA"
     render.image_settings.color_depth = "8"
     render.image_settings.compression = 15
+    for name in dir(render):  # no date, time, render time or host name in the PNG metadata
+        if name.startswith("use_stamp"):
+            setattr(render, name, False)
     cycles = scene.cycles
     cycles.device = "CPU"
     cycles.use_denoising = False

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .annotation import Annotation, annotate_by_name
+from .png import strip_png_metadata
 from .pose import ANGLE_SLICE
 from .sampling import RenderItem, sample_items
 from .sources import ModelSource
@@ -220,7 +221,7 @@ class BlenderModel:
                 bpy.ops.render.render(write_still=True)
                 rows.append(
                     {
-                        "image": Path(path).read_bytes(),
+                        "image": strip_png_metadata(Path(path).read_bytes()),
                         "pose": item.pose.tolist(),
                         "model_id": self.source.model_id,
                         "source": self.source.kind,
