@@ -50,7 +50,10 @@ def image_to_array(image: ImageInput, *, what: str = "image") -> np.ndarray:
 def composite(rgba: np.ndarray, background: tuple[float, float, float]) -> np.ndarray:
     """Composite (..., 4) straight-alpha values in [0, 1] over a ``background`` RGB colour in
     [0, 1]; returns (..., 3). Three-channel input is returned unchanged."""
+    color = np.asarray(background, dtype=np.float64)
+    if color.shape != (3,) or not (np.all(color >= 0) and np.all(color <= 1)):
+        raise ValueError(f"background: expected 3 RGB values in [0, 1], got {background!r}")
     if rgba.shape[-1] == 3:
         return rgba
     alpha = rgba[..., 3:]
-    return rgba[..., :3] * alpha + np.asarray(background, dtype=rgba.dtype) * (1 - alpha)
+    return rgba[..., :3] * alpha + color.astype(rgba.dtype) * (1 - alpha)

@@ -100,6 +100,9 @@ def test_yaw_and_pitch_signs_on_warped_portraits(astronaut):
 
 
 def test_mirror_flips_yaw_and_roll_keeps_pitch(astronaut):
+    # The astronaut faces the camera (yaw about -0.3° both ways), so yaw is checked on a copy
+    # turned toward the image's right; her head is tilted (roll about +3.6°), so roll on the
+    # photo itself.
     nose_x = 0.436 * 512
     turned = remap_about(astronaut, 1, nose_x, 0.6, above=True)
     for image in (astronaut, turned):

@@ -252,6 +252,7 @@ def test_missing_component_and_config_mismatch_are_refused(saved, tmp_path):
         ({"blendshapes": [{"jawOpen": 1.5}]}, ValueError, "jawOpen"),
         ({"pose": np.zeros((1, 20)), "height": 72}, ValueError, "height: expected a multiple"),
         ({"pose": np.zeros((1, 20)), "output_type": "latent"}, ValueError, "output_type"),
+        ({"pose": np.zeros((1, 20)), "background": (0, 0, 255)}, ValueError, "background"),
         ({"pose": np.zeros((1, 20)), "batch_size": 0}, ValueError, "batch_size"),
         ({"driving_video": "/no/such/video.mp4"}, FileNotFoundError, "/no/such/video.mp4"),
     ],

@@ -18,7 +18,7 @@ from diffusers.utils import BaseOutput
 from dataset_builder.pose import ANGLE_NAMES, POSE_DIM, validate_pose
 
 from ..extractor import FrameInput, HumanPoseExtractor, HumanPoseSequence
-from ..image_utils import ImageInput, image_to_array
+from ..image_utils import ImageInput, composite, image_to_array
 from ..loading import check_model_folder
 from ..models import EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from ..models.layers import warp
@@ -108,7 +108,7 @@ class AniMoPipeline(DiffusionPipeline):
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     def encode_source(self, image: torch.Tensor) -> AniMoSourceFeatures:
-        """Args: image (1, 3, H, W) in [-1, 1], H and W divisible by 16."""
+        """Args: image (1, 3, H, W) in [-1, 1], H and W multiples of :attr:`size_multiple`."""
         return AniMoSourceFeatures(
             warping=self.warping_network.encode_source(image),
             editing=self.editing_network.encode_source(image),
@@ -120,24 +120,30 @@ class AniMoPipeline(DiffusionPipeline):
         flow = self.warping_network(source.warping, z)
         return AniMoAnimation(image=self.editing_network(source.editing, flow, z), flow=flow)
 
+    @property
+    def size_multiple(self) -> int:
+        """Image sizes must be multiples of this: the networks' total downsampling."""
+        return max(
+            network.config.downscale * 2 ** (len(network.config.block_out_channels) - 1)
+            for network in (self.warping_network, self.editing_network)
+        )
+
     def prepare_source(
         self, image: ImageInput, height: int, width: int, background: tuple[float, float, float]
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Returns the network input (1, 3, height, width) in [-1, 1] and the alpha channel
-        (1, 1, height, width) in [0, 1], or None for an RGB source."""
-        divisor = 2 ** (len(self.editing_network.config.block_out_channels) - 1)
-        divisor *= self.editing_network.config.downscale
+        """Returns the network input (1, 3, height, width) in [-1, 1] (an RGBA image composited
+        over ``background``) and the alpha channel (1, 1, height, width) in [0, 1], or None for
+        an RGB image."""
         for name, size in (("height", height), ("width", width)):
-            if size < divisor or size % divisor:
-                raise ValueError(f"{name}: expected a multiple of {divisor}, got {size}")
-        array = torch.from_numpy(image_to_array(image, what="image")).permute(2, 0, 1)[None]
-        array = F.interpolate(array, size=(height, width), mode="bilinear", antialias=True)
-        array = array.clamp(0, 1).to(self.device, self.editing_network.dtype)
-        rgb, alpha = array[:, :3], (array[:, 3:] if array.shape[1] == 4 else None)
-        if alpha is not None:
-            bg = torch.tensor(background, dtype=rgb.dtype, device=rgb.device)[None, :, None, None]
-            rgb = rgb * alpha + bg * (1 - alpha)
-        return rgb * 2 - 1, alpha
+            if size < self.size_multiple or size % self.size_multiple:
+                raise ValueError(f"{name}: expected a multiple of {self.size_multiple}, got {size}")
+        array = image_to_array(image, what="image")
+        channels = np.concatenate([composite(array, background), array[..., 3:]], axis=2)
+        tensor = torch.from_numpy(channels).permute(2, 0, 1)[None]
+        tensor = F.interpolate(tensor, size=(height, width), mode="bilinear", antialias=True)
+        tensor = tensor.clamp(0, 1).to(self.device, self.editing_network.dtype)
+        alpha = tensor[:, 3:] if tensor.shape[1] == 4 else None
+        return tensor[:, :3] * 2 - 1, alpha
 
     def poses_from_human(self, human: BlendshapeInput) -> torch.Tensor:
         """(N, 20) pose vectors from a :class:`HumanPoseSequence`, or one dict per frame mapping
@@ -249,7 +255,7 @@ class AniMoPipeline(DiffusionPipeline):
             driving_video: human frames (a video path, an image or a sequence of images), read
                 with :class:`HumanPoseExtractor`.
             num_random_poses: draw this many poses like the AnimeCeleb sampler (uses ``generator``).
-            height, width: output size, multiples of 16.
+            height, width: output size, multiples of :attr:`size_multiple` (16 by default).
             background: RGB in [0, 1] under an RGBA source for the networks.
             relative: with ``driving_video``, make the first frame the neutral reference.
             on_missing_face: with ``driving_video``, ``"error"`` or ``"hold"`` the last pose.
