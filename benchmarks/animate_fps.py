@@ -2,22 +2,25 @@
 
 Usage::
 
-    python benchmarks/animate_fps.py [--seconds 3] [--compile] [--json out.json]
+    python benchmarks/animate_fps.py [--seconds 2] [--rounds 3] [--compile] [--json out.json]
 
 The animate step is ``AniMoPipeline.animate`` with the source's features cached (pose mapping,
 motion network, warping decoder, feature warping, editing decoder). Variants run in the same
-process, one after another, so their ratios stay meaningful on a busy machine. Untrained (random)
+process, interleaved round by round, and the best of the rounds is reported next to the median,
+so ratios stay meaningful on a machine shared with other work. Untrained (random)
 weights of the default config: speed does not depend on the values.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -49,41 +52,53 @@ def make_pipeline() -> AniMoPipeline:
     return pipe
 
 
-def frames_per_second(step: Callable[[], object], batch: int, seconds: float) -> float:
-    """Run ``step`` (one batch) for about ``seconds`` after 3 warm-up calls; frames / second."""
-    for _ in range(3):
-        step()
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        step()
-        count += 1
-    return count * batch / (time.perf_counter() - start)
+def frames_per_second(
+    step: Callable[[], object], batch: int, seconds: float, threads: int | None = None
+) -> float:
+    """Run ``step`` (one batch) for about ``seconds`` with ``threads`` intra-op threads (torch's
+    default if None); frames / second."""
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(threads or default_threads)
+    try:
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            step()
+            count += 1
+        return count * batch / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(default_threads)
 
 
-def animate_fps(
+def channels_last_copy(pipe: AniMoPipeline) -> AniMoPipeline:
+    pipe = copy.deepcopy(pipe)
+    for module in pipe.components.values():
+        module.to(memory_format=torch.channels_last)
+    return pipe
+
+
+def animate_step(
     pipe: AniMoPipeline,
     size: int,
     batch: int,
-    seconds: float,
     context: Callable[[], AbstractContextManager],
     channels_last: bool = False,
-    animate: Callable | None = None,
-) -> float:
-    animate = animate or pipe.animate
-    source = torch.rand(1, 3, size, size) * 2 - 1
+    compiled: bool = False,
+) -> Callable[[], object]:
+    """One warmed-up animate call (source features cached) as a closure."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    source = (torch.rand(1, 3, size, size) * 2 - 1).contiguous(memory_format=memory_format)
     poses = sample_poses(batch, torch.Generator().manual_seed(0))
+    animate = torch.compile(pipe.animate, dynamic=False) if compiled else pipe.animate
     with context():
         features = pipe.encode_source(source)
-        if channels_last:
-            features = type(features)(
-                warping=tuple(
-                    f.contiguous(memory_format=torch.channels_last) for f in features.warping
-                ),
-                editing=tuple(
-                    f.contiguous(memory_format=torch.channels_last) for f in features.editing
-                ),
-            )
-        return frames_per_second(lambda: animate(features, poses), batch, seconds)
+
+    def step() -> object:
+        with context():
+            return animate(features, poses)
+
+    for _ in range(3):  # warm-up (and compilation)
+        step()
+    return step
 
 
 def extractor_ms_per_frame() -> dict[str, float]:
@@ -102,8 +117,10 @@ def extractor_ms_per_frame() -> dict[str, float]:
 
 
 def peak_memory_child() -> None:
-    """Run in a fresh process: peak RSS of importing, building and running the pipeline."""
-    after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """Run in a fresh process: RSS after the imports, and the peak RSS after building the
+    pipeline and animating 64 frames at 256² (KiB from Linux, reported in MiB)."""
+    status = Path("/proc/self/status").read_text().splitlines()
+    after_import = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
     pipe = make_pipeline()
     image = torch.rand(4, 256, 256)
     out = pipe(image, num_random_poses=64, batch_size=8, height=256, width=256, output_type="np")
@@ -134,7 +151,8 @@ def profile_top_ops(pipe: AniMoPipeline, size: int, rows: int = 8) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=3.0, help="timing window per case")
+    parser.add_argument("--seconds", type=float, default=2.0, help="timing window per sample")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved samples per case")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--json", type=Path, help="write the numbers here")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
@@ -149,35 +167,55 @@ def main() -> None:
     )
     print(f"machine: {machine}\n")
     pipe = make_pipeline()
+    pipes = {"contiguous": pipe, "channels_last": channels_last_copy(pipe)}
     variants: dict[str, dict] = {
         "no_grad": {"context": torch.no_grad},
         "inference_mode": {"context": torch.inference_mode},
         "inference_mode + channels_last": {"context": torch.inference_mode, "channels_last": True},
     }
+    variants["inference_mode, 1 thread"] = {"context": torch.inference_mode, "threads": 1}
     if args.compile:
-        compiled = torch.compile(pipe.animate)
         variants["inference_mode + torch.compile"] = {
             "context": torch.inference_mode,
-            "animate": compiled,
+            "compiled": True,
         }
+    load_before = os.getloadavg()
     results = []
-    print("| variant | size | batch | FPS | vs no_grad |\n|---|---|---|---|---|")
+    print(
+        f"best / median FPS of {args.rounds} interleaved rounds of {args.seconds:g} s\n\n"
+        "| variant | size | batch | best FPS | median FPS | best vs no_grad |\n"
+        "|---|---|---|---|---|---|"
+    )
     for size in (128, 256):
         for batch in (1, 8):
-            base = None
+            steps = {}
             for name, options in variants.items():
-                if options.get("channels_last"):
-                    pipe.to(memory_format=torch.channels_last)
-                start = time.perf_counter()
-                fps = animate_fps(pipe, size, batch, args.seconds, **options)
-                first = time.perf_counter() - start
-                if options.get("channels_last"):
-                    pipe.to(memory_format=torch.contiguous_format)
-                base = base or fps
+                source = pipes["channels_last" if options.get("channels_last") else "contiguous"]
+                step_options = {k: v for k, v in options.items() if k != "threads"}
+                steps[name] = animate_step(source, size, batch, **step_options)
+            samples = {name: [] for name in steps}
+            for _ in range(args.rounds):
+                for name, step in steps.items():
+                    threads = variants[name].get("threads")
+                    samples[name].append(frames_per_second(step, batch, args.seconds, threads))
+            base = max(samples["no_grad"])
+            for name, fps in samples.items():
+                best, median = max(fps), statistics.median(fps)
                 results.append(
-                    {"variant": name, "size": size, "batch": batch, "fps": fps, "wall_s": first}
+                    {
+                        "variant": name,
+                        "size": size,
+                        "batch": batch,
+                        "best_fps": best,
+                        "median_fps": median,
+                        "samples": fps,
+                    }
                 )
-                print(f"| {name} | {size}² | {batch} | {fps:.1f} | {fps / base:.2f} |")
+                print(
+                    f"| {name} | {size}² | {batch} | {best:.1f} | {median:.1f} | "
+                    f"{best / base:.2f} |"
+                )
+    print(f"load average (1, 5, 15 min) before: {load_before}, after: {os.getloadavg()}")
     extractor = extractor_ms_per_frame()
     print(
         f"\nextractor ({extractor['frame_size']} carphone frames): video mode "
