@@ -18,8 +18,11 @@ import pytest
 
 from dataset_builder.annotation import annotate_by_name
 from dataset_builder.pose import TARGET_MORPH_NAMES
-from dataset_builder.procedural import character_spec, procedural_model_id
+from dataset_builder.procedural import body, character_spec, hair, procedural_model_id
+from dataset_builder.procedural.accessories import accessory_parts
+from dataset_builder.procedural.face import FaceBuilder, FaceState
 from dataset_builder.procedural.model import character_objects
+from dataset_builder.procedural.surface import HeadShape
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,6 +135,53 @@ def test_closed_eye_hides_the_iris():
         lash = (roles == "line") & (np.sign(face.mesh.verts[:, 0]) == side)
         lash &= np.abs(face.mesh.verts[:, 2] - spec.eye_z) < spec.eye_height
         assert closed[mask, 2].min() >= closed[lash, 2].min() - 1e-6
+
+
+def _outward_fraction(mesh, centre: np.ndarray) -> float:
+    """Share of non-degenerate polygons whose normal points away from ``centre``."""
+    starts = np.cumsum(mesh.sizes) - mesh.sizes
+    a, b, c = (mesh.verts[mesh.loops[starts + k]] for k in range(3))
+    normal = np.cross(b - a, c - a)
+    solid = np.linalg.norm(normal, axis=1) > 1e-12
+    away = np.einsum("ij,ij->i", normal, (a + b + c) / 3 - centre) > 0
+    return float(np.mean(away[solid]))
+
+
+@pytest.mark.parametrize("seed", [2, 9])
+def test_normals_point_outward(seed):
+    spec = character_spec(seed)
+    head = HeadShape(spec)
+    centre = np.array([0.0, 0.01, 1.48])
+    assert _outward_fraction(FaceBuilder(spec, head).mesh(FaceState()), centre) > 0.99
+    for part in (hair.cap(spec, head), hair.bangs(spec, head), hair.side_locks(spec, head, 1.4)):
+        assert _outward_fraction(part, centre) > 0.9
+    assert _outward_fraction(body.neck(spec), np.array([0.0, 0.014, 1.37])) == 1.0
+    assert _outward_fraction(body.shoulders(spec), np.array([0.0, 0.014, 1.2])) == 1.0
+
+
+def test_hair_never_covers_the_eyes():
+    for seed in range(0, 240, 4):
+        spec = character_spec(seed)
+        head = HeadShape(spec)
+        face = FaceBuilder(spec, head).mesh(FaceState())
+        roles = _vertex_roles(face)
+        eye = face.verts[(roles == "eye_white") | (roles == "iris")]
+        hair_parts, ties = hair.hair_parts(spec, head)
+        covering = hair_parts + ties
+        if spec.accessory != "glasses":
+            covering += accessory_parts(spec, head)
+        for side in (1, -1):
+            e = eye[np.sign(eye[:, 0]) == side]
+            for part in covering:
+                v = part.verts
+                inside = (
+                    (v[:, 0] > e[:, 0].min())
+                    & (v[:, 0] < e[:, 0].max())
+                    & (v[:, 2] > e[:, 2].min())
+                    & (v[:, 2] < e[:, 2].max())
+                    & (v[:, 1] < e[:, 1].max() + 0.01)
+                )
+                assert not inside.any(), (seed, side)
 
 
 BLENDER_CHECKS = """

@@ -42,28 +42,26 @@ def hairband(spec: CharacterSpec, head: HeadShape) -> Part:
 
 
 def ribbon(spec: CharacterSpec, head: HeadShape) -> Part:
-    """A bow on one side of the head: two wing loops, a knot and two tails."""
+    """A bow on one side of the head facing forward: two wings, a knot and two tails."""
     side = 1.0 if spec.seed % 2 else -1.0
-    beta = np.array([side * 0.32 * np.pi])
-    knot = _over_head(spec, head, beta, 0.006)[0]
-    out = knot - ORIGIN
-    out /= np.linalg.norm(out)
-    along = np.cross(out, [0.0, 1.0, 0.0])
-    along /= np.linalg.norm(along)
-    up = np.cross(along, out)
+    knot = _over_head(spec, head, np.array([side * 0.27 * np.pi]), 0.008)[0]
+    front = np.array([0.0, -1.0, 0.0])
+    tilt = side * 0.45
+    along = np.array([np.cos(tilt), 0.0, np.sin(tilt)])  # wings: in the image plane, tilted
+    radial = np.cross(front, along)  # up-and-out, in the image plane
     s = np.linspace(0.0, 1.0, 10)
     parts = []
     for sign in (1.0, -1.0):
-        wing = knot + np.outer(s, sign * along * 0.032) + np.outer(np.sin(np.pi * s) * 0.004, up)
+        wing = knot + np.outer(s, sign * along * 0.03) + np.outer(np.sin(np.pi * s) * 0.004, radial)
         width = 0.004 + 0.011 * np.sin(np.pi * s**0.8) ** 0.8
         width[-1] = 0.0
-        parts.append(_tube(wing, out, width, 0.003))
-        tail = knot + np.outer(s, sign * along * 0.012 - up * 0.03)
-        tw = 0.0045 * np.ones(10)
-        tw[-1] = 0.0
-        parts.append(_tube(tail, out, tw, 0.0012))
-    knot_path = knot + np.outer(np.linspace(-0.005, 0.005, 4), up)
-    parts.append(_tube(knot_path, out, np.array([0.0, 0.005, 0.005, 0.0]), 0.0045))
+        parts.append(_tube(wing, front, width, 0.003))
+        tail = knot + np.outer(s, sign * along * 0.012 + np.array([0.0, -0.004, -0.03]))
+        tail_width = 0.0045 * np.ones(10)
+        tail_width[-1] = 0.0
+        parts.append(_tube(tail, front, tail_width, 0.0012))
+    knot_path = knot + np.outer(np.linspace(-0.005, 0.005, 4), radial)
+    parts.append(_tube(knot_path, front, np.array([0.0, 0.005, 0.005, 0.0]), 0.0045))
     return join(parts)
 
 

@@ -134,13 +134,20 @@ class Eye:
         )
 
     def _ribbon(
-        self, role: str, u: np.ndarray, centre_v: np.ndarray, below: np.ndarray, above: np.ndarray
+        self,
+        role: str,
+        u: np.ndarray,
+        centre_v: np.ndarray,
+        below: np.ndarray,
+        above: np.ndarray,
+        lift: float = 0.0,
     ) -> Part:
         """A two-row strip along a curve: from ``centre_v - below`` to ``centre_v + above``."""
         v = np.stack([centre_v - below, centre_v + above])
         uu = np.broadcast_to(u[None, :], v.shape)
         uv = np.stack([0.5 + 0.5 * uu, np.broadcast_to(np.array([[0.0], [1.0]]), v.shape)], -1)
-        return make_part(role, self._place(role, uu, v), [grid_faces(2, len(u))], uv.reshape(-1, 2))
+        verts = self._place(role, uu, v, lift)
+        return make_part(role, verts, [grid_faces(2, len(u))], uv.reshape(-1, 2))
 
     def _upper_lash(self, state: EyeState) -> Part:
         u = np.linspace(-1.04, 1.2, 30)
@@ -148,11 +155,11 @@ class Eye:
         up, _ = self.lids(state, uc)
         thick = self.spec.lash_thickness
         rise = np.clip(u - 0.85, 0.0, None)  # the outer wing sweeps up and out
-        profile = 0.45 + 0.55 * np.clip((u + 0.6) / 1.2, 0.0, 1.0)
+        profile = 0.6 + 0.7 * np.clip((u + 0.5) / 1.2, 0.0, 1.0)
         taper = np.clip((1.2 - u) / 0.3, 0.0, 1.0) * np.clip((u + 1.04) / 0.12, 0.25, 1.0)
         centre = up + rise * 0.9 * self.h_up
         return self._ribbon(
-            "line", u, centre, 0.25 * thick * profile * taper, 0.75 * thick * profile * taper
+            "line", u, centre, 0.3 * thick * profile * taper, 0.7 * thick * profile * taper
         )
 
     def _lower_lash(self, state: EyeState) -> Part:
@@ -161,12 +168,22 @@ class Eye:
         thick = 0.35 * self.spec.lash_thickness * np.sin(np.linspace(0.0, np.pi, 12)) ** 0.5
         return self._ribbon("line", u, lo, 0.6 * thick, 0.4 * thick)
 
+    def _crease(self, state: EyeState) -> Part:
+        """A thin eyelid crease above the upper lid; it sinks onto the lash as the eye closes."""
+        u = np.linspace(-0.5, 0.8, 14)
+        up, lo = self.lids(state, u)
+        rest_up, rest_lo = self.lids(EyeState(), u)
+        openness = (up - lo) / np.maximum(rest_up - rest_lo, 1e-9)
+        centre = up + (0.2 * self.h_up + 0.3 * self.spec.lash_thickness) * openness
+        thick = 0.0009 * np.sin(np.linspace(0.0, np.pi, 14)) ** 0.6
+        return self._ribbon("line", u, centre, 0.5 * thick, 0.5 * thick, lift=-0.0002)
+
     def parts(self, state: EyeState) -> list[Part]:
         """All layers of this eye in ``state`` (constant topology for every state)."""
         height = self.h_up + self.h_lo
         iris_u = self.spec.iris_size * state.iris_scale
-        iris_v = iris_u * self.half_w * 1.18
-        iris_c = (0.0, 0.06 * height + state.iris_shift * height)
+        iris_v = iris_u * self.half_w * 1.4
+        iris_c = (0.0, 0.09 * height + state.iris_shift * height)
         pupil = (iris_c[0], iris_c[1] - 0.05 * height)
         glint_c = (iris_c[0] - self.side * 0.38 * iris_u, iris_c[1] + 0.42 * iris_v)
         glint = 0.3 * iris_u * state.highlight_scale
@@ -187,4 +204,6 @@ class Eye:
         parts.append(self._upper_lash(state))
         if self.spec.lower_lash:
             parts.append(self._lower_lash(state))
+        if self.spec.eyelid_crease:
+            parts.append(self._crease(state))
         return parts if self.side > 0 else [flipped(p) for p in parts]  # all facing -Y

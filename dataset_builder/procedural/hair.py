@@ -63,7 +63,7 @@ def cap(spec: CharacterSpec, head: HeadShape) -> Part:
     rim = head.shell(z[-1], theta, 0.0005)[None]
     crown = head.shell(np.array(Z_TOP), np.array(0.0), spec.hair_volume * 1.05 + 0.0015)
     verts = np.concatenate([grid.reshape(-1, 3), rim.reshape(-1, 3), crown[None]])
-    top = fan_faces(len(verts) - 1, np.arange(CAP_COLUMNS))[:, [0, 2, 1]]
+    top = fan_faces(len(verts) - 1, np.arange(CAP_COLUMNS))
     quads = grid_faces(CAP_ROWS + 1, CAP_COLUMNS, closed=True)[:, ::-1]
     return make_part("hair", verts, [quads, top], np.zeros((len(verts), 2)), True)
 
@@ -79,7 +79,7 @@ def _strip(
             points + side * width[:, None],
         ]
     )
-    faces = grid_faces(3, len(points))
+    faces = grid_faces(3, len(points))[:, ::-1]  # outward for the callers' side vectors
     return make_part("hair", rows.reshape(-1, 3), [faces], np.zeros((3 * len(points), 2)), True)
 
 
@@ -94,10 +94,10 @@ def bangs(spec: CharacterSpec, head: HeadShape) -> Part:
     eye_outer = spec.eye_spacing + 0.6 * spec.eye_width
     above_brow = brow_z + spec.brow_arch + 0.6 * spec.brow_thickness + 0.002
     tips = above_brow + 0.024 * (1.0 - spec.bang_length) + rng.uniform(0.0, 0.006, n)
-    beside = np.abs(xs) > eye_outer
-    tips = np.where(beside, eye_top - 0.015 * spec.bang_length, tips)
     spiky = spec.hair_style == "spiky"
     half = (1.3 if spiky else 1.45) * span / n
+    beside = np.abs(xs) - half > eye_outer
+    tips = np.where(beside, eye_top - 0.015 * spec.bang_length, tips)
     s = np.linspace(0.0, 1.0, BANG_SAMPLES)
     strands = []
     for i in range(n):
@@ -264,9 +264,9 @@ def hair_parts(spec: CharacterSpec, head: HeadShape) -> tuple[list[Part], list[P
             )
         )
     if style == "spiky":
-        parts.append(spikes(spec, head, 14, (1.45, 1.6), 0.05, 0.72 * np.pi))
+        parts.append(spikes(spec, head, 14, (1.45, 1.6), 0.05, 0.6 * np.pi))
     elif style in ("short", "ponytail"):
-        parts.append(spikes(spec, head, 9, (1.41, 1.44), 0.025, 0.45 * np.pi))
+        parts.append(spikes(spec, head, 9, (1.41, 1.44), 0.025, 0.35 * np.pi))
     tail_hair, ties = tails(spec, head)
     return parts + tail_hair, ties
 

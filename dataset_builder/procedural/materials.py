@@ -137,6 +137,10 @@ def _skin(graph: Graph, colour: RGB) -> None:
 
 def _hair(graph: Graph, colour: RGB) -> None:
     u, v = graph.uv()
+    normal = graph.node("ShaderNodeSeparateXYZ")
+    graph.link(graph.node("ShaderNodeNewGeometry").outputs["Normal"], normal.inputs["Vector"])
+    up = normal.outputs["Z"]
+    # strand stripes around the head, faded out at the crown (v > 0.9) where they converge
     coords = graph.node("ShaderNodeCombineXYZ")
     graph.link(u, coords.inputs["X"])
     graph.link(v, coords.inputs["Y"])
@@ -145,17 +149,14 @@ def _hair(graph: Graph, colour: RGB) -> None:
     wave.inputs["Distortion"].default_value = 2.0
     wave.inputs["Detail"].default_value = 1.0
     graph.link(coords.outputs["Vector"], wave.inputs["Vector"])
-    stripes = graph.math("MULTIPLY", wave.outputs["Fac"], 0.2)
+    fade = graph.math("SUBTRACT", 0.2, graph.math("MULTIPLY", graph.smoothstep(0.86, 0.93, v), 0.2))
     dark = palette.scale(colour, 0.62)
-    base = graph.mix(stripes, colour, dark)
+    base = graph.mix(graph.math("MULTIPLY", wave.outputs["Fac"], fade), colour, dark)
     # the "angel ring": a light band around the crown (where the normal tilts ~40 degrees up)
     # with a jagged lower edge
-    normal = graph.node("ShaderNodeSeparateXYZ")
-    graph.link(graph.node("ShaderNodeNewGeometry").outputs["Normal"], normal.inputs["Vector"])
     jag = graph.math(
         "MULTIPLY", graph.math("ABSOLUTE", graph.math("SINE", graph.math("MULTIPLY", u, 70.0))), 0.1
     )
-    up = normal.outputs["Z"]
     ring = graph.math(
         "SUBTRACT",
         graph.smoothstep(0.52, 0.55, graph.math("ADD", up, jag)),

@@ -132,6 +132,6 @@ def sweep(
     v = np.broadcast_to(np.linspace(0, 1, n)[:, None], (n, ring))
     return (
         verts.reshape(-1, 3),
-        grid_faces(n, ring, closed=True),
+        grid_faces(n, ring, closed=True)[:, ::-1],  # outward
         np.stack([u, v], -1).reshape(-1, 2),
     )

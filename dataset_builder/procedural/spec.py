@@ -46,6 +46,7 @@ class CharacterSpec:
     iris: RGB
     highlights: int
     lower_lash: bool
+    eyelid_crease: bool
     lash_thickness: float
     # brows
     brow_thickness: float
@@ -125,11 +126,12 @@ def _eyes(rng: random.Random) -> dict:
         "sharp": (0.16, 0.42),
     }[shape]
     width = rng.uniform(0.046, 0.056)
+    height = width * rng.uniform(0.98, 1.2) * (1.06 if shape == "round" else 1.0)
     bucket = rng.choice(tuple(palette.EYE_COLOURS))
     return {
         "eye_shape": shape,
         "eye_width": width,
-        "eye_height": width * rng.uniform(1.0, 1.25) * (1.08 if shape == "round" else 1.0),
+        "eye_height": height,
         "eye_tilt": tilt + rng.uniform(-0.04, 0.04),
         "eye_roundness": roundness + rng.uniform(-0.08, 0.08),
         "eye_spacing": width * 0.5 + rng.uniform(0.016, 0.021),
@@ -137,9 +139,10 @@ def _eyes(rng: random.Random) -> dict:
         "iris_size": rng.uniform(0.66, 0.8),
         "eye_bucket": bucket,
         "iris": palette.jitter_hex(rng.choice(palette.EYE_COLOURS[bucket]), rng, 0.02, 0.1, 0.1),
-        "highlights": rng.choice((1, 2, 2, 3)),
+        "highlights": rng.choice((1, 2, 2)),
         "lower_lash": rng.random() < 0.6,
-        "lash_thickness": rng.uniform(0.0045, 0.0068),
+        "eyelid_crease": rng.random() < 0.5,
+        "lash_thickness": height * rng.uniform(0.08, 0.11),
     }
 
 
