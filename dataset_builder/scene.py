@@ -36,6 +36,8 @@ def configure_render(scene: bpy.types.Scene, resolution: int, threads: int = 0) 
     render.resolution_x = render.resolution_y = resolution
     render.resolution_percentage = 100
     render.film_transparent = True
+    render.use_compositing = False
+    render.use_sequencer = False
     render.use_persistent_data = True
     render.image_settings.file_format = "PNG"
     render.image_settings.color_mode = "RGBA"
@@ -48,12 +50,8 @@ def configure_render(scene: bpy.types.Scene, resolution: int, threads: int = 0) 
     cycles.device = "CPU"
     cycles.use_denoising = False
     cycles.use_adaptive_sampling = False
-    cycles.max_bounces = 2
-    cycles.diffuse_bounces = 1
-    cycles.glossy_bounces = 1
-    cycles.transmission_bounces = 0
-    cycles.volume_bounces = 0
-    cycles.transparent_max_bounces = 8
+    cycles.max_bounces = 0  # direct light only: the styles are unlit or lit by the sun alone
+    cycles.transparent_max_bounces = 8  # alpha-clipped textures (lashes, hair cards)
     cycles.caustics_reflective = cycles.caustics_refractive = False
     scene.view_settings.view_transform = "Standard"
     scene.view_settings.look = "None"
