@@ -238,9 +238,16 @@ meshes = [o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys]
 result["glb_keys"] = [k.name for k in meshes[0].data.shape_keys.key_blocks[1:]] if meshes else []
 result["glb_bones"] = sorted(b.name for o in bpy.data.objects if o.type == "ARMATURE"
                              for b in o.data.bones)
+result["glb_materials"] = {m["animeceleb_role"]: list(m.diffuse_color)[:3]
+                           for m in bpy.data.materials if "animeceleb_role" in m}
 bpy.ops.wm.open_mainfile(filepath=f"{out_dir}/c.blend")
 face = bpy.data.objects[built.face_mesh_name]
 result["blend_keys"] = [k.name for k in face.data.shape_keys.key_blocks[1:]]
+hair = bpy.data.materials["hair"]
+output = next(n for n in hair.node_tree.nodes if n.type == "OUTPUT_MATERIAL")
+result["blend_hair_surface"] = output.inputs["Surface"].links[0].from_node.type
+result["blend_colours"] = {m["animeceleb_role"]: list(m.diffuse_color)[:3]
+                           for m in bpy.data.materials if "animeceleb_role" in m}
 print("RESULT" + json.dumps(result))
 """
 
@@ -295,3 +302,8 @@ def test_glb_and_blend_round_trip(blender_result):
     assert result["glb_keys"] == names
     assert result["blend_keys"] == names
     assert {"chest", "neck", "head"} <= set(result["glb_bones"])
+    # the glb keeps each role and its flat colour; the .blend keeps the procedural look
+    assert result["glb_materials"].keys() == result["blend_colours"].keys()
+    for role, colour in result["blend_colours"].items():
+        np.testing.assert_allclose(result["glb_materials"][role], colour, atol=1e-4)
+    assert result["blend_hair_surface"] == "EMISSION"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import bpy
@@ -10,24 +12,59 @@ import bpy
 from .model import BuiltCharacter
 
 
+@contextmanager
+def _flat_surfaces() -> Iterator[None]:
+    """Temporarily wire every material's output to its flat ``diffuse_color``.
+
+    The glTF exporter cannot express the procedural node trees; a colour wired straight into the
+    output is exported as an unlit (KHR_materials_unlit) material with that base colour.
+    """
+    saved = []
+    for material in bpy.data.materials:
+        tree = material.node_tree
+        if tree is None:
+            continue
+        output = next(
+            (n for n in tree.nodes if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None
+        )
+        if output is None:
+            continue
+        surface = output.inputs["Surface"]
+        previous = [link.from_socket for link in surface.links]
+        flat = tree.nodes.new("ShaderNodeRGB")
+        flat.outputs[0].default_value = material.diffuse_color
+        tree.links.new(flat.outputs[0], surface)
+        saved.append((tree, surface, previous, flat))
+    try:
+        yield
+    finally:
+        for tree, surface, previous, flat in saved:
+            tree.nodes.remove(flat)
+            for socket in previous:
+                tree.links.new(socket, surface)
+
+
 def save_character(built: BuiltCharacter, path: str | os.PathLike) -> None:
-    """Write the scene's character to ``path`` (.blend, or .glb with shape keys and skin)."""
+    """Write the scene's character to ``path``: .blend (everything), or .glb (meshes, skin,
+    shape keys, flat unlit colours, material roles as extras)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     if path.suffix == ".blend":
         bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
     elif path.suffix == ".glb":
-        bpy.ops.export_scene.gltf(
-            filepath=str(tmp),
-            export_format="GLB",
-            use_selection=False,
-            export_apply=False,
-            export_skins=True,
-            export_morph=True,
-            export_morph_normal=False,
-            export_animations=False,
-        )
+        with _flat_surfaces():
+            bpy.ops.export_scene.gltf(
+                filepath=str(tmp),
+                export_format="GLB",
+                use_selection=False,
+                export_apply=False,
+                export_skins=True,
+                export_morph=True,
+                export_morph_normal=False,
+                export_animations=False,
+                export_extras=True,  # keeps mat["animeceleb_role"]
+            )
     else:
         raise ValueError(f"{path}: expected a .blend or .glb file name")
     os.replace(tmp, path)
