@@ -60,7 +60,7 @@ def configure_render(scene: bpy.types.Scene, resolution: int, threads: int = 0) 
     scene.world.color = (0.0, 0.0, 0.0)
 
 
-def add_front_light(scene: bpy.types.Scene, strength: float = 3.0) -> bpy.types.Object:
+def add_front_light(scene: bpy.types.Scene, strength: float = 2.0) -> bpy.types.Object:
     """A sun shining along the character's frontal axis (from the front, slightly above)."""
     light = bpy.data.lights.new("FrontSun", type="SUN")
     light.energy = strength
