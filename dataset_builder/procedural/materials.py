@@ -58,9 +58,9 @@ class Graph:
             self.link(colour, emission.inputs["Color"])
         self.link(emission.outputs["Emission"], self.out.inputs["Surface"])
 
-    def mix(self, factor, a, b, blend: str = "MIX"):
+    def mix(self, factor, a, b):
         """Colour mix node output; ``factor``, ``a``, ``b`` are sockets or constants."""
-        node = self.node("ShaderNodeMix", data_type="RGBA", blend_type=blend)
+        node = self.node("ShaderNodeMix", data_type="RGBA")
         for socket, value in (
             (node.inputs[0], factor),
             (node.inputs[6], a),

@@ -70,11 +70,11 @@ def flipped(part: Part) -> Part:
     return Part(part.role, part.verts, part.loops[order], part.sizes, part.uv, part.smooth)
 
 
-def join(parts: list[Part], role: str | None = None) -> Part:
+def join(parts: list[Part]) -> Part:
     """Parts of the same role concatenated into one part."""
     offsets = np.cumsum([0] + [len(p.verts) for p in parts[:-1]])
     return Part(
-        role or parts[0].role,
+        parts[0].role,
         np.concatenate([p.verts for p in parts]),
         np.concatenate([p.loops + o for p, o in zip(parts, offsets, strict=True)]),
         np.concatenate([p.sizes for p in parts]),

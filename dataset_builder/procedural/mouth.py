@@ -15,7 +15,7 @@ from .surface import HeadShape
 LIFT = {"mouth": 0.0004, "line": 0.0008}
 SAMPLES = 21
 ROWS = 6
-OPEN_HEIGHT = 0.026  # height of the wide-open "a"
+OPEN_HEIGHT = 0.028  # height of the wide-open "a"
 
 # shape -> (width factor, upper lip height, lower lip depth, curve exponent), heights in units of
 # OPEN_HEIGHT; "round" shapes use a half-ellipse (exponent 0.5).

@@ -23,12 +23,6 @@ DOME_EXPONENT = 2.3  # > 2: a fuller, rounder cranium
 DEPTH = 0.108  # half-depth of the cranium at the front
 
 
-def smoothstep(t: np.ndarray) -> np.ndarray:
-    """Hermite ramp on [0, 1] (clamped)."""
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
 class HeadShape:
     """The head surface of one character (metres, Z up, face toward -Y)."""
 
@@ -98,10 +92,6 @@ class HeadShape:
         normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
         base = np.stack([x, y, z], axis=-1)
         return base + normal * np.asarray(lift)[..., None]
-
-    def half_width(self, z: np.ndarray) -> np.ndarray:
-        """Half-width of the head at height z."""
-        return self.profile(z)[0]
 
     def inside(self, points: np.ndarray) -> np.ndarray:
         """Whether points (..., 3) are inside the head."""
