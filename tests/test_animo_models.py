@@ -244,3 +244,11 @@ def test_warp_identity_and_direction():
     assert torch.allclose(shifted[..., -1], features[..., -1])  # border padding
     # A low-resolution flow is resized to the features.
     assert warp(features, torch.zeros(1, 2, 2, 2)).shape == features.shape
+
+
+def test_inverse_mapping_works_in_half_precision_weights():
+    mapping = PoseMapping().to(torch.bfloat16)
+    motion = PoseMapping()(pose_of(mouth_o=0.8))
+    expression = mapping.expression_from_blendshapes(motion[:, :52].to(torch.bfloat16))
+    assert expression.dtype == torch.float32
+    assert expression[0, POSE_INDEX["mouth_o"]] == pytest.approx(0.8, abs=0.02)

@@ -121,10 +121,11 @@ class PoseMapping(StrictLoadingMixin, ModelMixin, ConfigMixin):
                 f"blendshapes: expected shape (N, {NUM_BLENDSHAPES}), "
                 f"got {tuple(blendshapes.shape)}"
             )
-        gram = self.phi @ self.phi.T
+        phi = self.phi.float()  # solved in float32 whatever the weights' dtype
+        gram = phi @ phi.T
         eye = torch.eye(EXPRESSION_DIM, dtype=gram.dtype, device=gram.device)
         ridge = self.config.inverse_ridge * eye
-        expression = torch.linalg.solve(gram + ridge, self.phi @ blendshapes.to(gram.dtype).T).T
+        expression = torch.linalg.solve(gram + ridge, phi @ blendshapes.float().T).T
         return expression.clamp(0.0, 1.0)
 
     def pose_from_motion(self, motion: torch.Tensor) -> torch.Tensor:
