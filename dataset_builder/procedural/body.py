@@ -6,6 +6,7 @@ import numpy as np
 
 from .meshdata import Part, grid_faces, make_part, sweep
 from .spec import CharacterSpec
+from .surface import face_uv
 
 NECK_BOTTOM = 1.27
 NECK_TOP = 1.47
@@ -30,14 +31,14 @@ def neck(spec: CharacterSpec) -> Part:
     """The neck: a vertical tube from inside the collar up into the head."""
     z = np.linspace(NECK_BOTTOM, NECK_TOP, 8)
     path = np.stack([np.zeros(8), np.full(8, NECK_Y), z], -1)
-    verts, quads, uv = sweep(
+    verts, quads, _ = sweep(
         path,
         np.array([0.0, -1.0, 0.0]),
         np.full(8, NECK_RADIUS[0]),
         np.full(8, NECK_RADIUS[1]),
         ring=24,
     )
-    return make_part("skin", verts, [quads], uv, True)
+    return make_part("skin", verts, [quads], face_uv(verts), True)
 
 
 def shoulders(spec: CharacterSpec) -> Part:

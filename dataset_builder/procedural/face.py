@@ -16,7 +16,7 @@ from .eyes import Eye, EyeState
 from .meshdata import MeshData, Part, fan_faces, grid_faces, make_part, merge, sweep
 from .mouth import mouth_parts
 from .spec import CharacterSpec
-from .surface import Z_CHIN, Z_TOP, HeadShape
+from .surface import Z_CHIN, Z_TOP, HeadShape, face_uv
 
 RINGS = 44
 SEGMENTS = 64
@@ -52,7 +52,7 @@ def _skin(spec: CharacterSpec, head: HeadShape, cheek_puff: float) -> list[Part]
     n = len(verts) - 2
     bottom = fan_faces(n, np.arange(SEGMENTS))[:, [0, 2, 1]]
     top = fan_faces(n + 1, (RINGS - 2) * SEGMENTS + np.arange(SEGMENTS))
-    uv = np.stack([0.5 + verts[:, 0] / 0.3, (verts[:, 2] - Z_CHIN) / 0.3], -1)
+    uv = face_uv(verts)
     faces = [grid_faces(RINGS - 1, SEGMENTS, closed=True), bottom, top]
     return [make_part("skin", verts, faces, uv, True)]
 
@@ -70,8 +70,8 @@ def _ears(spec: CharacterSpec, head: HeadShape) -> list[Part]:
             + np.outer(np.sin(np.pi * t), [side * 0.008, 0.004, 0])
         )
         widths = 0.011 * np.sin(np.pi * np.clip(t, 0.02, 0.98)) ** 0.6
-        verts, quads, uv = sweep(path, np.array([side, 0.3, 0.0]), widths, widths * 0.35, ring=8)
-        parts.append(make_part("skin", verts, [quads], uv, True))
+        verts, quads, _ = sweep(path, np.array([side, 0.3, 0.0]), widths, widths * 0.35, ring=8)
+        parts.append(make_part("skin", verts, [quads], face_uv(verts), True))
     return parts
 
 

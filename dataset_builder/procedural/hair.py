@@ -83,17 +83,21 @@ def _strip(
     return make_part("hair", rows.reshape(-1, 3), [faces], np.zeros((3 * len(points), 2)), True)
 
 
+def bang_tip_z(spec: CharacterSpec) -> float:
+    """Height of the lowest bang tips in front of the eyes: just above the brows' top."""
+    brow_top = spec.eye_z + 0.6 * spec.eye_height + spec.brow_gap + spec.brow_arch
+    return brow_top + 0.6 * spec.brow_thickness + 0.002 + 0.024 * (1.0 - spec.bang_length)
+
+
 def bangs(spec: CharacterSpec, head: HeadShape) -> Part:
     """Bang strands over the forehead; tips stop above the brows in front of the eyes."""
     rng = _rng(spec, 1)
     n = spec.bangs
     span = 0.74 * spec.face_width
     xs = np.linspace(-span, span, n) + rng.uniform(-0.15, 0.15, n) * (2 * span / n)
-    brow_z = spec.eye_z + 0.6 * spec.eye_height + spec.brow_gap
     eye_top = spec.eye_z + 0.6 * spec.eye_height
     eye_outer = spec.eye_spacing + 0.6 * spec.eye_width
-    above_brow = brow_z + spec.brow_arch + 0.6 * spec.brow_thickness + 0.002
-    tips = above_brow + 0.024 * (1.0 - spec.bang_length) + rng.uniform(0.0, 0.006, n)
+    tips = bang_tip_z(spec) + rng.uniform(0.0, 0.006, n)
     spiky = spec.hair_style == "spiky"
     half = (1.3 if spiky else 1.45) * span / n
     beside = np.abs(xs) - half > eye_outer

@@ -12,7 +12,9 @@ from __future__ import annotations
 import bpy
 
 from . import palette
+from .hair import bang_tip_z
 from .spec import CharacterSpec
+from .surface import face_uv_v
 
 RGB = palette.RGB
 LIGHT = (-0.35, -0.8, 0.5)  # toward the light: from the viewer's upper left
@@ -119,7 +121,11 @@ class Graph:
         return node.outputs["Result"]
 
 
-def _skin(graph: Graph, colour: RGB) -> None:
+def _skin(graph: Graph, colour: RGB, bang_tip: float) -> None:
+    """Skin: cheek blush, a shadow band under the bangs and under the chin, a cel step.
+
+    The UVs are face coordinates (``surface.face_uv``); ``bang_tip`` is the lowest bang tip's v.
+    """
     u, v = graph.uv()
     side = graph.math("ABSOLUTE", graph.math("SUBTRACT", u, 0.5))
     du = graph.math("DIVIDE", graph.math("SUBTRACT", side, 0.205), 0.075)
@@ -131,8 +137,16 @@ def _skin(graph: Graph, colour: RGB) -> None:
         "MULTIPLY", graph.math("SUBTRACT", 1.0, graph.smoothstep(0.2, 1.0, dist)), 0.45
     )
     base = graph.mix(blush, colour, palette.hex_to_linear("#ff8a9a"))
-    shade = graph.mix(0.28, base, palette.mix(colour, palette.hex_to_linear("#d06070"), 0.4))
-    graph.emit(graph.cel(base, shade))
+    shade_colour = palette.mix(colour, palette.hex_to_linear("#c05868"), 0.3)
+    forehead = graph.smoothstep(bang_tip - 0.04, bang_tip - 0.01, v)
+    chin = graph.math(
+        "SUBTRACT",
+        graph.smoothstep(-0.1, -0.07, v),
+        graph.smoothstep(-0.004, 0.0, v),
+    )
+    shadow = graph.math("MULTIPLY", graph.math("MAXIMUM", forehead, chin), 0.75)
+    lit = graph.mix(shadow, base, shade_colour)
+    graph.emit(graph.cel(lit, graph.mix(0.5, base, shade_colour)))
 
 
 def _hair(graph: Graph, colour: RGB) -> None:
@@ -211,7 +225,6 @@ def _flat(graph: Graph, colour: RGB) -> None:
 
 
 LOOKS = {
-    "skin": _skin,
     "hair": _hair,
     "iris": _iris,
     "eye_white": _eye_white,
@@ -250,6 +263,9 @@ def make_materials(spec: CharacterSpec, roles: set[str]) -> dict[str, bpy.types.
         material = bpy.data.materials.new(role)
         material["animeceleb_role"] = role
         material.diffuse_color = (*colours[role], 1.0)
-        LOOKS.get(role, _flat)(Graph(material), colours[role])
+        if role == "skin":
+            _skin(Graph(material), colours[role], face_uv_v(bang_tip_z(spec)))
+        else:
+            LOOKS.get(role, _flat)(Graph(material), colours[role])
         materials[role] = material
     return materials

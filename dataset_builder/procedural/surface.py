@@ -23,6 +23,16 @@ DOME_EXPONENT = 2.3  # > 2: a fuller, rounder cranium
 DEPTH = 0.108  # half-depth of the cranium at the front
 
 
+def face_uv_v(z: np.ndarray | float) -> np.ndarray | float:
+    """The v of face UVs at height z (0 at the chin, 1 per 0.3 m)."""
+    return (z - Z_CHIN) / 0.3
+
+
+def face_uv(verts: np.ndarray) -> np.ndarray:
+    """Face UVs: a front projection, u = 0.5 + x / 0.3, v = ``face_uv_v(z)``."""
+    return np.stack([0.5 + verts[:, 0] / 0.3, face_uv_v(verts[:, 2])], -1)
+
+
 class HeadShape:
     """The head surface of one character (metres, Z up, face toward -Y)."""
 
