@@ -1,7 +1,7 @@
 """The four shader styles, built from each material's role, base colour and base texture.
 
 - ``cel``: flat two-tone cel shading (emission through a constant ramp on N·L).
-- ``cel_outline``: ``cel`` plus Freestyle outlines.
+- ``cel_outline``: ``cel`` with ink lines along silhouettes and folds (from the facing ratio).
 - ``soft``: soft diffuse shading lit by the frontal sun, with an ambient term.
 - ``original``: the model's own materials (the procedural characters' textured look, a VRM's MToon).
 
@@ -17,7 +17,8 @@ from .styles import STYLES
 
 FLAT_ROLES = {"eye_white", "iris", "pupil", "highlight", "line", "mouth"}
 SHADOW_TINT = (0.70, 0.62, 0.76, 1.0)
-OUTLINE_COLOR = (0.06, 0.04, 0.05)
+INK_COLOR = (0.08, 0.05, 0.06, 1.0)
+INK_THRESHOLD = 0.6  # facing ratio from which a surface is drawn as a line
 
 
 def _base_color_socket(material: bpy.types.Material, source: bpy.types.Material):
@@ -70,34 +71,57 @@ def _new_material(name: str) -> bpy.types.Material:
     return material
 
 
-def cel_material(source: bpy.types.Material) -> bpy.types.Material:
-    material = _new_material(f"{source.name}.cel")
+def cel_material(source: bpy.types.Material, ink: bool = False) -> bpy.types.Material:
+    """Two-tone cel shading; with ``ink``, dark lines where the surface turns away from the view.
+
+    The lines come from the facing ratio (``1 - |N·I|``) in the shader itself, so outlines cost
+    no extra render pass (Freestyle costs about 0.2 s per 256² image here).
+    """
+    material = _new_material(f"{source.name}.{'cel_outline' if ink else 'cel'}")
     nodes, links = material.node_tree.nodes, material.node_tree.links
     color, alpha = _base_color_socket(material, source)
     emission = nodes.new("ShaderNodeEmission")
     if source.get("animeceleb_role") in FLAT_ROLES:
         links.new(color, emission.inputs["Color"])
-    else:
-        geometry = nodes.new("ShaderNodeNewGeometry")
-        dot = nodes.new("ShaderNodeVectorMath")
-        dot.operation = "DOT_PRODUCT"
-        dot.inputs[1].default_value = tuple(light_direction())
-        links.new(geometry.outputs["Normal"], dot.inputs[0])
-        ramp = nodes.new("ShaderNodeValToRGB")
-        ramp.color_ramp.interpolation = "CONSTANT"
-        ramp.color_ramp.elements[0].color = SHADOW_TINT
-        ramp.color_ramp.elements[1].position = 0.25
-        ramp.color_ramp.elements[1].color = (1.0, 1.0, 1.0, 1.0)
-        links.new(dot.outputs["Value"], ramp.inputs["Fac"])
-        shade = nodes.new("ShaderNodeMix")
-        shade.data_type = "RGBA"
-        shade.blend_type = "MULTIPLY"
-        shade.inputs["Factor"].default_value = 1.0
-        links.new(color, shade.inputs["A"])
-        links.new(ramp.outputs["Color"], shade.inputs["B"])
-        links.new(shade.outputs["Result"], emission.inputs["Color"])
+        _finish(material, emission.outputs[0], alpha)
+        return material
+    geometry = nodes.new("ShaderNodeNewGeometry")
+    dot = nodes.new("ShaderNodeVectorMath")
+    dot.operation = "DOT_PRODUCT"
+    dot.inputs[1].default_value = tuple(light_direction())
+    links.new(geometry.outputs["Normal"], dot.inputs[0])
+    shaded = _multiply(
+        material, color, _step(material, dot.outputs["Value"], 0.25, SHADOW_TINT, (1, 1, 1, 1))
+    )
+    if ink:
+        facing = nodes.new("ShaderNodeLayerWeight")
+        facing.inputs["Blend"].default_value = 0.5  # facing = 1 - |N·I|, linear
+        line = _step(material, facing.outputs["Facing"], INK_THRESHOLD, (1, 1, 1, 1), INK_COLOR)
+        shaded = _multiply(material, shaded, line)
+    links.new(shaded, emission.inputs["Color"])
     _finish(material, emission.outputs[0], alpha)
     return material
+
+
+def _step(material: bpy.types.Material, value, position: float, below, above):
+    """A constant colour ramp: ``below`` under ``position``, ``above`` from it on."""
+    ramp = material.node_tree.nodes.new("ShaderNodeValToRGB")
+    ramp.color_ramp.interpolation = "CONSTANT"
+    ramp.color_ramp.elements[0].color = below
+    ramp.color_ramp.elements[1].position = position
+    ramp.color_ramp.elements[1].color = above
+    material.node_tree.links.new(value, ramp.inputs["Fac"])
+    return ramp.outputs["Color"]
+
+
+def _multiply(material: bpy.types.Material, a, b):
+    mix = material.node_tree.nodes.new("ShaderNodeMix")
+    mix.data_type = "RGBA"
+    mix.blend_type = "MULTIPLY"
+    mix.inputs["Factor"].default_value = 1.0
+    material.node_tree.links.new(a, mix.inputs["A"])
+    material.node_tree.links.new(b, mix.inputs["B"])
+    return mix.outputs["Result"]
 
 
 def soft_material(source: bpy.types.Material) -> bpy.types.Material:
@@ -116,45 +140,24 @@ def soft_material(source: bpy.types.Material) -> bpy.types.Material:
     return material
 
 
-def configure_outlines(scene: bpy.types.Scene, resolution: int) -> None:
-    """Freestyle silhouette and border lines (enabled per style by ``StyleSwitcher``)."""
-    scene.render.line_thickness_mode = "ABSOLUTE"
-    scene.render.line_thickness = max(1.0, 1.4 * resolution / 256)
-    view_layer = scene.view_layers[0]
-    view_layer.use_freestyle = True
-    settings = view_layer.freestyle_settings
-    lineset = settings.linesets[0] if settings.linesets else settings.linesets.new("Outline")
-    lineset.select_by_visibility = True
-    lineset.select_by_edge_types = True
-    lineset.select_silhouette = True
-    lineset.select_border = True
-    lineset.select_crease = False
-    linestyle = bpy.data.linestyles.new("OutlineStyle")
-    linestyle.color = OUTLINE_COLOR
-    linestyle.thickness = 1.0
-    lineset.linestyle = linestyle
-
-
 class StyleSwitcher:
     """Swaps every material slot of the character's meshes between the four styles.
 
     Style materials are built once per model; switching only reassigns slots.
     """
 
-    def __init__(self, scene: bpy.types.Scene, meshes: list[bpy.types.Object], resolution: int):
+    def __init__(self, scene: bpy.types.Scene, meshes: list[bpy.types.Object]):
         self.scene = scene
         self.slots = [slot for obj in meshes for slot in obj.material_slots if slot.material]
         self.originals = [slot.material for slot in self.slots]
         unique = set(self.originals)
-        cel = {m: cel_material(m) for m in unique}
         self.by_style = {
-            "cel": cel,
-            "cel_outline": cel,
+            "cel": {m: cel_material(m) for m in unique},
+            "cel_outline": {m: cel_material(m, ink=True) for m in unique},
             "soft": {m: soft_material(m) for m in unique},
             "original": {},
         }
-        configure_outlines(scene, resolution)
-        for material in (*unique, *cel.values(), *self.by_style["soft"].values()):
+        for material in (*unique, *(m for s in self.by_style.values() for m in s.values())):
             # Emissive surfaces are not light sources here: without this Cycles rebuilds a light
             # distribution over every emissive triangle after each shape-key change (2x slower).
             material.cycles.emission_sampling = "NONE"
@@ -165,5 +168,4 @@ class StyleSwitcher:
         mapping = self.by_style[style]
         for slot, original in zip(self.slots, self.originals, strict=True):
             slot.material = mapping.get(original, original)
-        self.scene.render.use_freestyle = style == "cel_outline"
         self.scene.cycles.samples = STYLES[style].samples

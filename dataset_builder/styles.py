@@ -16,7 +16,7 @@ STYLES: dict[str, Style] = {
     s.name: s
     for s in (
         Style("cel", "flat two-tone cel shading", 2),
-        Style("cel_outline", "cel shading with Freestyle outlines", 2),
+        Style("cel_outline", "cel shading with ink outlines", 2),
         Style("soft", "soft diffuse shading under the frontal light", 4),
         Style("original", "the model's own materials (textured)", 4),
     )

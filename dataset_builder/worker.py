@@ -199,7 +199,7 @@ class BlenderModel:
         if self._switcher is None:
             from .shaders import StyleSwitcher
 
-            self._switcher = StyleSwitcher(self.scene, self.loaded.meshes, self.resolution)
+            self._switcher = StyleSwitcher(self.scene, self.loaded.meshes)
         return self._switcher
 
     def render(
