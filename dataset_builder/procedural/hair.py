@@ -245,6 +245,20 @@ def spikes(
     return join(parts)
 
 
+def ahoge(spec: CharacterSpec, head: HeadShape) -> Part:
+    """A single strand springing up from the crown and curling forward (an "ahoge")."""
+    root = head.shell(np.array(1.615), np.array(0.35 * np.pi * (1 if spec.seed % 2 else -1)), 0.0)
+    root = root + np.array([0.0, 0.0, spec.hair_volume])
+    t = np.linspace(0.0, 1.0, 12)[:, None]
+    lean = 0.4 * (1.0 if spec.seed % 4 < 2 else -1.0)
+    path = root + 0.042 * np.hstack(
+        [lean * np.sin(2.2 * t), -0.5 * np.sin(np.pi * t), np.sin(2.6 * t)]
+    )
+    width = 0.0065 * np.sin(np.pi * np.clip(t[:, 0], 0.03, 1.0) ** 0.6)
+    verts, quads, uv = sweep(path, np.array([0.0, -1.0, 0.0]), width, 0.35 * width, ring=8)
+    return make_part("hair", verts, [quads], uv, True)
+
+
 def hair_parts(spec: CharacterSpec, head: HeadShape) -> tuple[list[Part], list[Part]]:
     """All hair parts of the character's style and the hair ties (accessory parts)."""
     style = spec.hair_style
@@ -271,6 +285,8 @@ def hair_parts(spec: CharacterSpec, head: HeadShape) -> tuple[list[Part], list[P
         parts.append(spikes(spec, head, 14, (1.45, 1.6), 0.05, 0.6 * np.pi))
     elif style in ("short", "ponytail"):
         parts.append(spikes(spec, head, 9, (1.41, 1.44), 0.025, 0.35 * np.pi))
+    if spec.ahoge:
+        parts.append(ahoge(spec, head))
     tail_hair, ties = tails(spec, head)
     return parts + tail_hair, ties
 

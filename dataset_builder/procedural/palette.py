@@ -114,3 +114,19 @@ def scale(colour: RGB, factor: float) -> RGB:
 def mix(a: RGB, b: RGB, t: float) -> RGB:
     """Linear interpolation between two linear colours."""
     return tuple(x + (y - x) * t for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+
+
+def contrasting(
+    rng: random.Random, codes: tuple[str, ...], against: RGB, min_distance: float = 0.35
+) -> RGB:
+    """A jittered colour from ``codes`` that stands out against ``against`` (distance measured
+    on gamma-encoded values); the last candidate when none does."""
+    colour = against
+    for code in rng.sample(codes, len(codes)):
+        colour = jitter_hex(code, rng, 0.01, 0.05, 0.05)
+        gap = sum(
+            (a ** (1 / 2.2) - b ** (1 / 2.2)) ** 2 for a, b in zip(colour, against, strict=True)
+        )
+        if gap**0.5 >= min_distance:
+            break
+    return colour

@@ -65,6 +65,7 @@ class CharacterSpec:
     bang_length: float  # how far the bangs reach toward the brows (0..1)
     parting: float  # x offset of the bang parting
     hair_volume: float
+    ahoge: bool  # a single strand springing up from the crown
     # accessories and clothes
     accessory: str
     accessory_colour: RGB
@@ -181,10 +182,9 @@ def character_spec(seed: int) -> CharacterSpec:
         bang_length=rng.uniform(0.55, 1.0),
         parting=rng.uniform(-0.02, 0.02) if rng.random() < 0.5 else 0.0,
         hair_volume=rng.uniform(0.006, 0.014),
+        ahoge=rng.random() < 0.25,
         accessory=accessory,
-        accessory_colour=palette.jitter_hex(
-            rng.choice(palette.ACCESSORY_COLOURS), rng, 0.01, 0.05, 0.05
-        ),
+        accessory_colour=palette.contrasting(rng, palette.ACCESSORY_COLOURS, hair),
         cloth=palette.jitter_hex(rng.choice(palette.CLOTH_COLOURS), rng, 0.01, 0.05, 0.05),
         ears=rng.random() < 0.5,
         naming_scheme=scheme,
