@@ -38,7 +38,9 @@ def neck(spec: CharacterSpec) -> Part:
         np.full(8, NECK_RADIUS[1]),
         ring=24,
     )
-    return make_part("skin", verts, [quads], face_uv(verts), True)
+    uv = face_uv(verts)
+    uv[:, 1] = np.minimum(uv[:, 1], -0.03)  # the skin look shades the neck below the chin
+    return make_part("skin", verts, [quads], uv, True)
 
 
 def shoulders(spec: CharacterSpec) -> Part:
