@@ -52,10 +52,18 @@ def test_import_does_not_import_bpy():
     assert out.strip() == "False"
 
 
-def test_spec_is_deterministic_and_seeded():
+def test_spec_and_geometry_are_deterministic():
     assert character_spec(123) == character_spec(123)
     assert character_spec(123) != character_spec(124)
     assert procedural_model_id(42) == "procedural-000042"
+    first, again = character_objects(character_spec(123)), character_objects(character_spec(123))
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a.mesh.verts, b.mesh.verts)
+        for (name_a, keys_a), (name_b, keys_b) in zip(a.shape_keys, b.shape_keys, strict=True):
+            assert name_a == name_b
+            np.testing.assert_array_equal(keys_a, keys_b)
+    other = character_objects(character_spec(124))[0].mesh.verts
+    assert other.shape != first[0].mesh.verts.shape or not np.allclose(other, first[0].mesh.verts)
 
 
 def test_thousands_of_distinct_identities():
@@ -265,6 +273,8 @@ def test_blender_build_matches_numpy_and_spec(blender_result):
     spec = character_spec(5)
     built = result["built"]
     assert built["shape_key_names"] == list(spec.shape_key_names)
+    annotation = annotate_by_name(procedural_model_id(5), built["shape_key_names"])
+    assert set(annotation.targets) == set(spec.present_targets)
     assert built["neck_bone"] == "neck" and built["head_bone"] == "head"
     assert built["face_mesh_name"] in built["mesh_names"]
     assert all(v == 0.0 for v in result["key_values"][1:])

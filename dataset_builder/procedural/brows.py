@@ -18,7 +18,7 @@ def brow_part(spec: CharacterSpec, head: HeadShape, side: int, mode: str) -> lis
     s = np.linspace(0.0, 1.0, SAMPLES)  # 0 = inner end, 1 = outer end
     inner = spec.eye_spacing - 0.5 * spec.eye_width
     outer = spec.eye_spacing + 0.62 * spec.eye_width
-    base_z = spec.eye_z + 0.6 * spec.eye_height + spec.brow_gap
+    base_z = spec.brow_z
     x = inner + s * (outer - inner)
     z = base_z + spec.brow_arch * 4 * s * (1 - s) - 0.004 * s**2
     if mode == "troubled":

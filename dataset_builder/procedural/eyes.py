@@ -37,8 +37,8 @@ class Eye:
     def __init__(self, spec: CharacterSpec, head: HeadShape, side: int) -> None:
         self.spec, self.head, self.side = spec, head, side
         self.half_w = spec.eye_width / 2
-        self.h_up = spec.eye_height * 0.6
-        self.h_lo = spec.eye_height * 0.4
+        self.h_up = spec.eye_top - spec.eye_z
+        self.h_lo = spec.eye_height - self.h_up
         self.centre = np.array([side * spec.eye_spacing, spec.eye_z])
         self.cos_t, self.sin_t = np.cos(spec.eye_tilt), np.sin(spec.eye_tilt)
 

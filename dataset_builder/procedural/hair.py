@@ -26,7 +26,7 @@ def _edge_z(spec: CharacterSpec, theta: np.ndarray) -> np.ndarray:
     """Height of the cap's lower edge around the head (hairline at the front, nape at the back)."""
     t = np.abs((theta + np.pi) % (2 * np.pi) - np.pi)
     back = 1.43 if spec.hair_style == "spiky" else 1.395
-    front = spec.eye_z + 0.6 * spec.eye_height + spec.brow_gap + 0.03  # hidden by the bangs
+    front = spec.brow_z + 0.03  # hidden by the bangs
     return np.interp(
         t,
         [0.0, 0.28 * np.pi, 0.5 * np.pi, 0.75 * np.pi, np.pi],
@@ -85,7 +85,7 @@ def _strip(
 
 def bang_tip_z(spec: CharacterSpec) -> float:
     """Height of the lowest bang tips in front of the eyes: just above the brows' top."""
-    brow_top = spec.eye_z + 0.6 * spec.eye_height + spec.brow_gap + spec.brow_arch
+    brow_top = spec.brow_z + spec.brow_arch
     return brow_top + 0.6 * spec.brow_thickness + 0.002 + 0.024 * (1.0 - spec.bang_length)
 
 
@@ -95,13 +95,12 @@ def bangs(spec: CharacterSpec, head: HeadShape) -> Part:
     n = spec.bangs
     span = 0.74 * spec.face_width
     xs = np.linspace(-span, span, n) + rng.uniform(-0.15, 0.15, n) * (2 * span / n)
-    eye_top = spec.eye_z + 0.6 * spec.eye_height
     eye_outer = spec.eye_spacing + 0.6 * spec.eye_width
     tips = bang_tip_z(spec) + rng.uniform(0.0, 0.006, n)
     spiky = spec.hair_style == "spiky"
     half = (1.3 if spiky else 1.45) * span / n
     beside = np.abs(xs) - half > eye_outer
-    tips = np.where(beside, eye_top - 0.015 * spec.bang_length, tips)
+    tips = np.where(beside, spec.eye_top - 0.015 * spec.bang_length, tips)
     s = np.linspace(0.0, 1.0, BANG_SAMPLES)
     strands = []
     for i in range(n):

@@ -18,6 +18,7 @@ HAIR_STYLES = ("short", "bob", "long", "twintails", "ponytail", "spiky")
 ACCESSORIES = ("none", "hairband", "ribbon", "glasses", "hairclip")
 ACCESSORY_WEIGHTS = (4, 1, 1.2, 1, 1.2)
 FACE_SHAPES = ("round", "oval", "sharp", "long")
+UPPER_LID_SHARE = 0.6  # of the eye height above the eye centre
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,16 @@ class CharacterSpec:
     present_targets: tuple[str, ...]
     target_names: tuple[tuple[str, str], ...]  # (target morph, shape-key name), model order
     extra_morphs: tuple[tuple[str, str], ...]  # (shape-key name, effect) of non-target morphs
+
+    @property
+    def eye_top(self) -> float:
+        """Height of the upper lid's peak (the upper lid takes ``UPPER_LID_SHARE`` of the eye)."""
+        return self.eye_z + UPPER_LID_SHARE * self.eye_height
+
+    @property
+    def brow_z(self) -> float:
+        """Height of the brows' centre line at rest (before their arch)."""
+        return self.eye_top + self.brow_gap
 
     @property
     def shape_key_names(self) -> tuple[str, ...]:
