@@ -1,6 +1,7 @@
 """Whole builds through the CLI: determinism, load_dataset round trip, resume after a kill, and
 clear errors for bad input. Real Blender renders at small size."""
 
+import json
 import os
 import signal
 import subprocess
@@ -139,3 +140,61 @@ def test_pose_outside_its_range_is_refused(tmp_path, capsys):
     assert main(["render", "--pose", pose, "--out", str(tmp_path / "r")]) == 2
     assert "yaw = 25 is outside its range [-20, 20]" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_unreadable_model_is_skipped_with_its_reason(tmp_path):
+    broken = tmp_path / "broken.glb"
+    broken.write_bytes(b"glTF not really")
+    out = tmp_path / "mixed"
+    result = _cli(
+        "build", "--out", str(out), "--procedural", "1", "--models", str(broken),
+        "--license", "cc0-1.0", "--attribution", "nobody", "--workers", "1", *BUILD_ARGS,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "report.json").read_text())["summary"]
+    assert summary["models_rendered"] == 1
+    ((model_id, reason),) = summary["models_skipped"].items()
+    assert model_id.startswith("gltf-") and "broken.glb" in reason
+    assert len(_rows(out / "hub")) == IMAGES_PER_MODEL
+
+
+def test_ray_backend_renders_the_same_parts(built, tmp_path):
+    out = tmp_path / "ray"
+    result = _cli(
+        "build", "--out", str(out), "--procedural", "2", "--workers", "2", "--backend", "ray",
+        *BUILD_ARGS,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    for part in sorted((built / "render").glob("*.parquet")):
+        assert pq.read_table(part).equals(pq.read_table(out / "render" / part.name)), part.name
+
+
+def test_publish_pushes_the_hub_folder(built, monkeypatch):
+    calls = []
+
+    class RecordingApi:
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs))
+            return "https://huggingface.co/datasets/org/name/commit/0"
+
+    monkeypatch.setattr("dataset_builder.publisher.HfApi", RecordingApi)
+    hub = str(built / "hub")
+    assert main(["publish", "--hub-dir", hub, "--repo-id", "org/name", "--token", "t"]) == 0
+    assert calls[0] == ("init", "t")
+    assert calls[1] == (
+        "create_repo",
+        "org/name",
+        {"repo_type": "dataset", "private": False, "exist_ok": True},
+    )
+    assert calls[2][1]["folder_path"] == hub and calls[2][1]["repo_type"] == "dataset"
+
+
+def test_publish_refuses_a_folder_that_is_not_a_build(tmp_path, capsys):
+    assert main(["publish", "--hub-dir", str(tmp_path), "--repo-id", "org/name"]) == 2
+    assert "not a published folder" in capsys.readouterr().err
