@@ -164,8 +164,8 @@ def test_normals_point_outward(seed):
     assert _outward_fraction(FaceBuilder(spec, head).mesh(FaceState()), centre) > 0.97
     for part in (hair.cap(spec, head), hair.bangs(spec, head), hair.side_locks(spec, head, 1.4)):
         assert _outward_fraction(part, centre) > 0.9
-    assert _outward_fraction(body.neck(spec), np.array([0.0, 0.014, 1.37])) == 1.0
-    assert _outward_fraction(body.shoulders(spec), np.array([0.0, 0.014, 1.2])) == 1.0
+    assert _outward_fraction(body.neck(), np.array([0.0, 0.014, 1.37])) == 1.0
+    assert _outward_fraction(body.shoulders(), np.array([0.0, 0.014, 1.2])) == 1.0
 
 
 def test_hair_never_covers_the_eyes():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .meshdata import Part, grid_faces, make_part, sweep
-from .spec import CharacterSpec
 from .surface import face_uv
 
 NECK_BOTTOM = 1.27
@@ -27,7 +26,7 @@ SHOULDER_RINGS = np.array(
 )
 
 
-def neck(spec: CharacterSpec) -> Part:
+def neck() -> Part:
     """The neck: a vertical tube from inside the collar up into the head."""
     z = np.linspace(NECK_BOTTOM, NECK_TOP, 8)
     path = np.stack([np.zeros(8), np.full(8, NECK_Y), z], -1)
@@ -43,7 +42,7 @@ def neck(spec: CharacterSpec) -> Part:
     return make_part("skin", verts, [quads], uv, True)
 
 
-def shoulders(spec: CharacterSpec) -> Part:
+def shoulders() -> Part:
     """Shoulders and upper chest (open at the bottom, out of frame)."""
     segments = 48
     theta = np.linspace(0.0, 2 * np.pi, segments, endpoint=False)
@@ -57,7 +56,7 @@ def shoulders(spec: CharacterSpec) -> Part:
     return make_part("cloth", verts.reshape(-1, 3), [faces], np.zeros((verts.size // 3, 2)), True)
 
 
-def collar(spec: CharacterSpec) -> Part:
+def collar() -> Part:
     """A rolled collar around the neck opening."""
     angle = np.linspace(0.0, 2 * np.pi, 33)
     path = np.stack([0.033 * np.sin(angle), NECK_Y - 0.031 * np.cos(angle), np.full(33, 1.316)], -1)

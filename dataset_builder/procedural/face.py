@@ -35,7 +35,7 @@ class FaceState:
     sneer_left: float = 0.0
 
 
-def _skin(spec: CharacterSpec, head: HeadShape, cheek_puff: float) -> list[Part]:
+def _skin(head: HeadShape, cheek_puff: float) -> list[Part]:
     """The closed head surface (poles at chin and crown), smooth shaded."""
     k = np.arange(1, RINGS)
     z = Z_CHIN + (Z_TOP - Z_CHIN) * (1 - np.cos(np.pi * k / RINGS)) / 2
@@ -57,7 +57,7 @@ def _skin(spec: CharacterSpec, head: HeadShape, cheek_puff: float) -> list[Part]
     return [make_part("skin", verts, faces, uv, True)]
 
 
-def _ears(spec: CharacterSpec, head: HeadShape) -> list[Part]:
+def _ears(head: HeadShape) -> list[Part]:
     """Two small flattened ears on the sides of the head (skin)."""
     parts = []
     for side in (1.0, -1.0):
@@ -112,7 +112,7 @@ class FaceBuilder:
     def __init__(self, spec: CharacterSpec, head: HeadShape) -> None:
         self.spec, self.head = spec, head
         self.eyes = {side: Eye(spec, head, side) for side in (1, -1)}
-        self.ears = _ears(spec, head) if spec.ears else []
+        self.ears = _ears(head) if spec.ears else []
         self._cache: dict[tuple, list[Part]] = {}
 
     def _parts(self, key: tuple, make: Callable[[], list[Part]]) -> list[Part]:
@@ -123,9 +123,7 @@ class FaceBuilder:
     def mesh(self, state: FaceState) -> MeshData:
         """The face mesh (skin + features) in ``state``."""
         spec, head = self.spec, self.head
-        parts = self._parts(
-            ("skin", state.cheek_puff), partial(_skin, spec, head, state.cheek_puff)
-        )
+        parts = self._parts(("skin", state.cheek_puff), partial(_skin, head, state.cheek_puff))
         parts = parts + self.ears
         for side, eye_state in zip((1, -1), state.eyes, strict=True):
             parts += self._parts(

@@ -57,8 +57,8 @@ def character_objects(spec: CharacterSpec) -> list[ObjectData]:
         acc = merge(extras)
         objects.append(ObjectData("Accessory", acc, {HEAD_BONE: np.arange(len(acc.verts))}, []))
 
-    neck_part = neck(spec)
-    body = merge([neck_part, shoulders(spec), collar(spec)])
+    neck_part = neck()
+    body = merge([neck_part, shoulders(), collar()])
     n_neck = len(neck_part.verts)
     objects.append(
         ObjectData(
