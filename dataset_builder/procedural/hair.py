@@ -234,7 +234,7 @@ def spikes(
     for th, zz in zip(theta, z, strict=True):
         base = head.shell(zz, th, spec.hair_volume * 0.6)
         normal = head.normal(max(zz, Z_EQ), th)
-        direction = normal + np.array([0.0, 0.15, -0.9])
+        direction = normal + np.array([0.0, 0.3, -0.7])
         direction /= np.linalg.norm(direction)
         size = length * rng.uniform(0.7, 1.2)
         path = base + np.outer(np.linspace(0.0, 1.0, 6), direction * size)
@@ -281,7 +281,7 @@ def hair_parts(spec: CharacterSpec, head: HeadShape) -> tuple[list[Part], list[P
             )
         )
     if style == "spiky":
-        parts.append(spikes(spec, head, 14, (1.45, 1.6), 0.05, 0.6 * np.pi))
+        parts.append(spikes(spec, head, 14, (1.48, 1.61), 0.05, 0.6 * np.pi))
     elif style in ("short", "ponytail"):
         parts.append(spikes(spec, head, 9, (1.41, 1.44), 0.025, 0.35 * np.pi))
     if spec.ahoge:
