@@ -18,7 +18,7 @@ import PIL.Image
 import torch
 
 from .image_utils import ImageInput, image_to_array
-from .motion_space import NUM_BLENDSHAPES, compose_motion
+from .motion_space import BLENDSHAPE_NAMES, compose_motion
 from .video import read_video
 
 FrameInput = str | os.PathLike | ImageInput | Sequence[ImageInput]
@@ -45,6 +45,15 @@ def head_angles(rotation: np.ndarray) -> np.ndarray:
     pitch = np.arcsin(np.clip(rotation[1, 2], -1.0, 1.0))
     roll = np.arctan2(-rotation[1, 0], rotation[1, 1])
     return np.array([yaw, pitch, roll], dtype=np.float32)
+
+
+def _rgb_uint8(frame: ImageInput, what: str) -> np.ndarray:
+    """A contiguous (H, W, 3) uint8 RGB array of ``frame`` (no copy for such arrays already)."""
+    uint8_rgb = isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
+    if uint8_rgb and frame.shape[2] in (3, 4):
+        return np.ascontiguousarray(frame[..., :3])
+    rgb = image_to_array(frame, what=what)[..., :3]
+    return np.round(rgb * 255).astype(np.uint8)
 
 
 @dataclass
@@ -191,8 +200,9 @@ class HumanPoseExtractor:
         step_ms = max(1, round(1000.0 / (fps or 30.0)))
         poses = []
         for i, frame in enumerate(frames):
-            rgb = np.round(image_to_array(frame, what=f"{name}[{i}]")[..., :3] * 255)
-            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb.astype(np.uint8))
+            image = mp.Image(
+                image_format=mp.ImageFormat.SRGB, data=_rgb_uint8(frame, f"{name}[{i}]")
+            )
             if self.running_mode == "image":
                 result = self._landmarker.detect(image)
             else:
@@ -215,12 +225,13 @@ class HumanPoseExtractor:
                 return (*self._last, False)
             held = " and there is no earlier pose to hold" if self.on_missing_face == "hold" else ""
             raise ValueError(f"{name}: no face found in frame {index}{held}")
-        scores = np.array([c.score for c in result.face_blendshapes[0]], dtype=np.float32)
-        if scores.shape != (NUM_BLENDSHAPES,):
+        categories = result.face_blendshapes[0]
+        if tuple(c.category_name for c in categories) != BLENDSHAPE_NAMES:
             raise ValueError(
-                f"face landmarker {self.model_path}: expected {NUM_BLENDSHAPES} blendshapes, "
-                f"got {scores.shape[0]}"
+                f"face landmarker {self.model_path}: expected the blendshapes {BLENDSHAPE_NAMES}, "
+                f"got {[c.category_name for c in categories]}"
             )
+        scores = np.array([c.score for c in categories], dtype=np.float32)
         matrix = np.asarray(result.facial_transformation_matrixes[0], dtype=np.float64)
         pose = _FramePose(scores, matrix[:3, :3], matrix[:3, 3].astype(np.float32))
         if self.relative:
