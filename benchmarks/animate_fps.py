@@ -24,8 +24,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import torch
@@ -52,21 +52,27 @@ def make_pipeline() -> AniMoPipeline:
     return pipe
 
 
-def frames_per_second(
-    step: Callable[[], object], batch: int, seconds: float, threads: int | None = None
-) -> float:
-    """Run ``step`` (one batch) for about ``seconds`` with ``threads`` intra-op threads (torch's
-    default if None); frames / second."""
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Use ``threads`` intra-op threads inside the block (torch's default if None)."""
     default_threads = torch.get_num_threads()
     torch.set_num_threads(threads or default_threads)
     try:
+        yield
+    finally:
+        torch.set_num_threads(default_threads)
+
+
+def frames_per_second(
+    step: Callable[[], object], batch: int, seconds: float, threads: int | None = None
+) -> float:
+    """Run ``step`` (one batch) for about ``seconds``; frames / second."""
+    with torch_threads(threads):
         count, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             step()
             count += 1
         return count * batch / (time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(default_threads)
 
 
 def channels_last_copy(pipe: AniMoPipeline) -> AniMoPipeline:
@@ -150,9 +156,11 @@ def peak_memory() -> dict[str, float]:
 
 
 def profile_top_ops(pipe: AniMoPipeline, size: int, rows: int = 8) -> str:
+    """Operator profile of 20 animate calls at batch 1 on one thread (two threads on a core shared
+    with other work spend their time waiting for each other, which hides where the work is)."""
     source = torch.rand(1, 3, size, size) * 2 - 1
     poses = sample_poses(1, torch.Generator().manual_seed(0))
-    with torch.inference_mode():
+    with torch_threads(1), torch.inference_mode():
         features = pipe.encode_source(source)
         for _ in range(3):
             pipe.animate(features, poses)
@@ -244,7 +252,7 @@ def main() -> None:
         f"pipeline peak RSS (import + 64 frames at 256², batch 8): {memory['peak_mib']:.0f} MiB "
         f"({memory['after_import_mib']:.0f} MiB after imports)"
     )
-    print("\nprofile of animate at 256², batch 1 (20 calls):")
+    print("\nprofile of animate at 256², batch 1, one thread (20 calls):")
     print(profile_top_ops(pipe, 256))
     if args.json:
         args.json.write_text(
