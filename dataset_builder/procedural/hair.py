@@ -140,11 +140,14 @@ def side_locks(spec: CharacterSpec, head: HeadShape, bottom: float) -> Part:
     return join(strands)
 
 
-def skirt(spec: CharacterSpec, head: HeadShape, bottom: float, flare: float) -> Part:
-    """Back hair from the cap edge down to ``bottom`` with pointed strand tips; open at the face."""
+def skirt(
+    spec: CharacterSpec, head: HeadShape, bottom: float, flare: float, opening: float
+) -> Part:
+    """Back hair from the cap edge down to ``bottom`` with pointed strand tips, open at the face
+    for |theta| < ``opening``."""
     rng = _rng(spec, 2)
     cols, rows = 60, 16
-    theta0 = 0.38 * np.pi
+    theta0 = opening
     theta = np.linspace(theta0, 2 * np.pi - theta0, cols)
     clumps = 9 + rng.integers(0, 4)
     tri = np.abs(((theta - theta0) / (2 * np.pi - 2 * theta0) * clumps) % 1.0 - 0.5) * 2
@@ -271,15 +274,13 @@ def hair_parts(spec: CharacterSpec, head: HeadShape) -> tuple[list[Part], list[P
         "spiky": 1.44,
     }
     parts.append(side_locks(spec, head, bottoms[style]))
-    if style in ("bob", "long", "twintails"):
-        parts.append(
-            skirt(
-                spec,
-                head,
-                {"bob": 1.385, "long": 1.24, "twintails": 1.38}[style],
-                0.22 if style == "long" else 0.12,
-            )
-        )
+    skirts = {  # style: (bottom, flare, opening)
+        "bob": (1.375, 0.16, 0.31 * np.pi),
+        "long": (1.24, 0.22, 0.38 * np.pi),
+        "twintails": (1.38, 0.12, 0.38 * np.pi),
+    }
+    if style in skirts:
+        parts.append(skirt(spec, head, *skirts[style]))
     if style == "spiky":
         parts.append(spikes(spec, head, 14, (1.48, 1.61), 0.05, 0.6 * np.pi))
     elif style in ("short", "ponytail"):

@@ -166,6 +166,10 @@ def _hair(graph: Graph, colour: RGB) -> None:
     fade = graph.math("SUBTRACT", 0.2, graph.math("MULTIPLY", graph.smoothstep(0.86, 0.93, v), 0.2))
     dark = palette.scale(colour, 0.62)
     base = graph.mix(graph.math("MULTIPLY", wave.outputs["Fac"], fade), colour, dark)
+    ends = graph.math(
+        "SUBTRACT", 0.35, graph.math("MULTIPLY", graph.smoothstep(0.1, 0.45, v), 0.35)
+    )
+    base = graph.mix(ends, base, dark)  # long hair darkens toward its ends
     # the "angel ring": a light band around the crown (where the normal tilts ~40 degrees up)
     # with a jagged lower edge
     jag = graph.math(
@@ -196,6 +200,14 @@ def _iris(graph: Graph, colour: RGB) -> None:
     radial = graph.ramp(
         radius, [(0.0, bright), (0.55, colour), (0.82, palette.scale(colour, 0.7)), (0.92, rim)]
     )
+    # fine radial streaks between pupil and rim
+    angle = graph.math("ARCTAN2", dv, du)
+    streaks = graph.math(
+        "MULTIPLY",
+        graph.math("ABSOLUTE", graph.math("SINE", graph.math("MULTIPLY", angle, 14.0))),
+        graph.math("MULTIPLY", graph.smoothstep(0.35, 0.6, radius), 0.14),
+    )
+    radial = graph.mix(streaks, radial, palette.mix(colour, (1.0, 1.0, 1.0), 0.3))
     top = graph.smoothstep(0.55, 0.95, v)
     shaded = graph.mix(graph.math("MULTIPLY", top, 0.65), radial, rim)
     glow = graph.math("MULTIPLY", graph.math("SUBTRACT", 1.0, graph.smoothstep(0.1, 0.4, v)), 0.35)
