@@ -1,4 +1,4 @@
-"""Command line: ``python -m dataset_builder {build,publish,render,demo}``.
+"""Command line: ``python -m dataset_builder {build,demo,render,publish,character}``.
 
 Bad input exits with status 2 and one line naming the value and what was expected.
 """
@@ -117,6 +117,15 @@ def cmd_render(args: argparse.Namespace) -> None:
         print(path)
 
 
+def cmd_character(args: argparse.Namespace) -> None:
+    from .worker import run_in_blender, save_procedural_character
+
+    if args.out.suffix not in (".blend", ".glb"):
+        raise ValueError(f"{args.out}: expected a .blend or .glb file name")
+    run_in_blender(save_procedural_character, args.seed, str(args.out))
+    print(f"saved procedural character {args.seed} to {args.out}")
+
+
 def _parse_pose(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",")]
@@ -163,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--resolution", type=int, default=256)
     render.add_argument("--out", type=Path, default=Path("outputs/render"))
     render.set_defaults(func=cmd_render)
+    character = sub.add_parser("character", help="save a procedural character as .blend or .glb")
+    character.add_argument("--seed", type=int, required=True)
+    character.add_argument("--out", type=Path, required=True, help="a .blend or .glb file")
+    character.set_defaults(func=cmd_character)
     return parser
 
 

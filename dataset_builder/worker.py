@@ -135,6 +135,18 @@ def _angles(pose) -> tuple[float, float, float]:
     return yaw, pitch, roll
 
 
+def save_procedural_character(seed: int, path: str) -> None:
+    """Build procedural character ``seed`` in a fresh scene and save it as .blend or .glb.
+
+    Runs in a Blender worker (see ``run_in_blender``).
+    """
+    from .procedural import build_character, character_spec, save_character
+    from .scene import reset_scene
+
+    reset_scene()
+    save_character(build_character(character_spec(seed)), path)
+
+
 def run_in_blender(function: Callable, /, *args, **kwargs):
     """Run ``function(*args, **kwargs)`` in a fresh worker process (spawn) and return its result.
 

@@ -198,3 +198,23 @@ def test_publish_pushes_the_hub_folder(built, monkeypatch):
 def test_publish_refuses_a_folder_that_is_not_a_build(tmp_path, capsys):
     assert main(["publish", "--hub-dir", str(tmp_path), "--repo-id", "org/name"]) == 2
     assert "not a published folder" in capsys.readouterr().err
+
+
+def test_saved_procedural_character_builds_through_the_gltf_loader(tmp_path):
+    from dataset_builder.procedural import character_spec
+
+    glb = tmp_path / "character.glb"
+    result = _cli("character", "--seed", "5", "--out", str(glb))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "from-glb"
+    result = _cli(
+        "build", "--out", str(out), "--models", str(glb), "--license", "cc-by-4.0",
+        "--attribution", "procedural 5", "--workers", "1", *BUILD_ARGS,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (annotation,) = (out / "annotations").glob("gltf-*.json")
+    targets = json.loads(annotation.read_text())["targets"]
+    assert set(targets) == set(character_spec(5).present_targets)
+    rows = _rows(out / "hub")
+    assert {r["source"] for r in rows} == {"gltf"}
+    assert len(rows) == IMAGES_PER_MODEL
