@@ -238,6 +238,8 @@ result["neck_turn_moves_head"] = float(np.abs(turned - rest).max())
 pose.rotation_euler = (0.0, 0.0, 0.0)
 bpy.context.view_layer.update()
 
+camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+bpy.context.scene.collection.objects.link(camera)
 save_character(built, f"{out_dir}/c.glb")
 save_character(built, f"{out_dir}/c.blend")
 bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -246,6 +248,7 @@ meshes = [o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys]
 result["glb_keys"] = [k.name for k in meshes[0].data.shape_keys.key_blocks[1:]] if meshes else []
 result["glb_bones"] = sorted(b.name for o in bpy.data.objects if o.type == "ARMATURE"
                              for b in o.data.bones)
+result["glb_objects"] = sorted(o.type for o in bpy.data.objects if o.type != "MESH")
 result["glb_materials"] = {m["animeceleb_role"]: list(m.diffuse_color)[:3]
                            for m in bpy.data.materials if "animeceleb_role" in m}
 bpy.ops.wm.open_mainfile(filepath=f"{out_dir}/c.blend")
@@ -312,6 +315,7 @@ def test_glb_and_blend_round_trip(blender_result):
     assert result["glb_keys"] == names
     assert result["blend_keys"] == names
     assert {"chest", "neck", "head"} <= set(result["glb_bones"])
+    assert result["glb_objects"] == ["ARMATURE"]  # the character only, not the camera
     # the glb keeps each role and its flat colour; the .blend keeps the procedural look
     assert result["glb_materials"].keys() == result["blend_colours"].keys()
     for role, colour in result["blend_colours"].items():

@@ -44,20 +44,34 @@ def _flat_surfaces() -> Iterator[None]:
                 tree.links.new(socket, surface)
 
 
+@contextmanager
+def _selected(names: list[str]) -> Iterator[None]:
+    """Temporarily select exactly the objects named ``names``."""
+    before = {obj.name: obj.select_get() for obj in bpy.context.view_layer.objects}
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj.name in names)
+    try:
+        yield
+    finally:
+        for obj in bpy.context.view_layer.objects:
+            obj.select_set(before.get(obj.name, False))
+
+
 def save_character(built: BuiltCharacter, path: str | os.PathLike) -> None:
-    """Write the scene's character to ``path``: .blend (everything), or .glb (meshes, skin,
-    shape keys, flat unlit colours, material roles as extras)."""
+    """Write the character to ``path``: .blend (a copy of the whole file), or .glb (the
+    armature and meshes of ``built``: skin, shape keys, flat unlit colours, roles as extras)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    if path.suffix == ".blend":
+    suffix = path.suffix.lower()
+    if suffix == ".blend":
         bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
-    elif path.suffix == ".glb":
-        with _flat_surfaces():
+    elif suffix == ".glb":
+        with _flat_surfaces(), _selected([built.armature_name, *built.mesh_names]):
             bpy.ops.export_scene.gltf(
                 filepath=str(tmp),
                 export_format="GLB",
-                use_selection=False,
+                use_selection=True,  # the character only (not cameras or lights)
                 export_apply=False,
                 export_skins=True,
                 export_morph=True,
