@@ -26,7 +26,7 @@ def _edge_z(spec: CharacterSpec, theta: np.ndarray) -> np.ndarray:
     """Height of the cap's lower edge around the head (hairline at the front, nape at the back)."""
     t = np.abs((theta + np.pi) % (2 * np.pi) - np.pi)
     back = 1.43 if spec.hair_style == "spiky" else 1.395
-    front = spec.brow_z + 0.03  # hidden by the bangs
+    front = spec.brow_z + 0.045  # hidden by the bangs
     return np.interp(
         t,
         [0.0, 0.28 * np.pi, 0.5 * np.pi, 0.75 * np.pi, np.pi],
@@ -90,24 +90,36 @@ def bang_tip_z(spec: CharacterSpec) -> float:
 
 
 def bangs(spec: CharacterSpec, head: HeadShape) -> Part:
-    """Bang strands over the forehead; tips stop above the brows in front of the eyes."""
+    """Bang strands over the forehead; tips stop above the brows in front of the eyes.
+
+    ``spec.bang_style``: blunt (level tips), jagged (alternating lengths), parted (shorter and
+    leaning outward at the parting, a V opening) or swept (all leaning to one side).
+    """
     rng = _rng(spec, 1)
     n = spec.bangs
     span = 0.74 * spec.face_width
     xs = np.linspace(-span, span, n) + rng.uniform(-0.15, 0.15, n) * (2 * span / n)
-    eye_outer = spec.eye_spacing + 0.6 * spec.eye_width
-    tips = bang_tip_z(spec) + rng.uniform(0.0, 0.006, n)
     spiky = spec.hair_style == "spiky"
     half = (1.3 if spiky else 1.45) * span / n
-    beside = np.abs(xs) - half > eye_outer
+    lean = np.sign(xs - spec.parting) * (0.006 + 0.008 * np.abs(xs) / span)
+    tips = bang_tip_z(spec) + rng.uniform(0.0, 0.003, n)
+    if spec.bang_style == "jagged" or spiky:
+        tips += 0.012 * (np.arange(n) % 2) + rng.uniform(0.0, 0.004, n)
+        lean *= 2.0 if spiky else 1.0
+    elif spec.bang_style == "parted":
+        tips += 0.03 * np.clip(1.0 - np.abs(xs - spec.parting) / (0.5 * span), 0.0, 1.0)
+        lean *= 2.2
+    elif spec.bang_style == "swept":
+        direction = 1.0 if spec.seed % 2 else -1.0
+        lean = direction * (0.016 + 0.008 * rng.uniform(0.0, 1.0, n))
+        tips += 0.016 * (1.0 - direction * xs / span) / 2
+    eye_outer = spec.eye_spacing + 0.6 * spec.eye_width
+    beside = np.minimum(np.abs(xs), np.abs(xs + lean)) - half > eye_outer
     tips = np.where(beside, spec.eye_top - 0.015 * spec.bang_length, tips)
     s = np.linspace(0.0, 1.0, BANG_SAMPLES)
     strands = []
     for i in range(n):
-        lean = np.sign(xs[i] - spec.parting) * (0.006 + 0.008 * abs(xs[i]) / span)
-        if spiky:
-            lean *= 2.0
-        x = xs[i] * 0.58 + (xs[i] - xs[i] * 0.58) * s + lean * s**2
+        x = xs[i] * 0.58 + (xs[i] - xs[i] * 0.58) * s + lean[i] * s**2
         z = 1.597 + (tips[i] - 1.597) * s
         lift = spec.hair_volume * 0.85 + 0.002 + 0.0004 * (i % 3)
         centre = head.project(x, z, lift)

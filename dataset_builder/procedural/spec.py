@@ -15,6 +15,7 @@ from .naming import draw_names, draw_present_targets
 RGB = palette.RGB
 
 HAIR_STYLES = ("short", "bob", "long", "twintails", "ponytail", "spiky")
+BANG_STYLES = ("blunt", "jagged", "parted", "swept")
 ACCESSORIES = ("none", "hairband", "ribbon", "glasses", "hairclip")
 ACCESSORY_WEIGHTS = (4, 1, 1.2, 1, 1.2)
 FACE_SHAPES = ("round", "oval", "sharp", "long")
@@ -65,6 +66,7 @@ class CharacterSpec:
     bangs: int  # number of bang strands
     bang_length: float  # how far the bangs reach toward the brows (0..1)
     parting: float  # x offset of the bang parting
+    bang_style: str  # one of BANG_STYLES
     hair_volume: float
     ahoge: bool  # a single strand springing up from the crown
     # accessories and clothes
@@ -192,6 +194,7 @@ def character_spec(seed: int) -> CharacterSpec:
         bangs=rng.randint(8, 12) if hair_style != "spiky" else rng.randint(5, 7),
         bang_length=rng.uniform(0.55, 1.0),
         parting=rng.uniform(-0.02, 0.02) if rng.random() < 0.5 else 0.0,
+        bang_style=rng.choice(BANG_STYLES),
         hair_volume=rng.uniform(0.006, 0.014),
         ahoge=rng.random() < 0.25,
         accessory=accessory,
