@@ -1,8 +1,9 @@
 """Hair: a cap over the cranium, bangs, side locks and a style-specific back (numpy only).
 
-Styles: short, bob, long, twintails, ponytail, spiky. Bangs are strips that follow the forehead
-and end above the brows (except beside the eyes); the back hair hangs from the eye-line
-cross-section so it never cuts into the face. Hair ties are returned as accessory parts.
+Styles: short, bob, long, twintails, ponytail, spiky; bangs blunt, jagged, parted or swept; an
+optional ahoge. Bangs are strips that follow the forehead and end above the brows (except beside
+the eyes); the back hair hangs from the eye-line cross-section so it never cuts into the face.
+Hair ties are returned as accessory parts.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Every material stores its role in ``mat["animeceleb_role"]`` and its flat base colour in
 ``mat.diffuse_color``; its node tree is the character's own look: emission-only shading (fast in
 Cycles at few samples) with a two-tone cel step on a fixed light direction, plus procedural detail
-(hair strand stripes and an "angel ring" highlight, an iris gradient with a dark rim and darker
-top, a soft cheek blush, a shadowed top of the eye white). Only imported inside Blender.
+(hair strand stripes, an "angel ring" highlight and darker ends; an iris gradient with streaks,
+a dark rim and a darker top; a cheek blush and shadow bands under the bangs and the chin; a
+shadowed top of the eye white). Only imported inside Blender.
 """
 
 from __future__ import annotations
