@@ -23,6 +23,7 @@ class LoadedModel:
     frame_bones: list[str]
     meshes: list[bpy.types.Object]
     source_morphs: dict[str, Binds]  # source morph name -> shape keys and weights, model order
+    frame_meshes: list[bpy.types.Object] | None = None  # meshes to frame on (default: all)
 
 
 def load_procedural(source: ModelSource) -> LoadedModel:
@@ -37,6 +38,8 @@ def load_procedural(source: ModelSource) -> LoadedModel:
         frame_bones=bone_and_descendants(armature, built.head_bone),
         meshes=meshes,
         source_morphs=shape_key_morphs(meshes),
+        # Frame on the face so long hair and twin tails do not shrink the head in the image.
+        frame_meshes=[bpy.data.objects[built.face_mesh_name]],
     )
 
 

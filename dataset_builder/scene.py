@@ -13,7 +13,7 @@ from mathutils import Matrix, Vector
 
 FRONT = Vector((0.0, -1.0, 0.0))  # the character's frontal direction (Blender's front view)
 LIGHT_ELEVATION_DEG = 15.0  # the sun sits a little above the frontal axis
-FRAME_MARGIN = 1.45  # head extent -> orthographic scale; leaves room for +-20 degree turns
+FRAME_MARGIN = 1.55  # head extent -> orthographic scale; leaves room for +-20 degree turns
 
 
 def reset_scene() -> bpy.types.Scene:

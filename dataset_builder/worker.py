@@ -187,7 +187,9 @@ class BlenderModel:
         except (RuntimeError, OSError, ValueError, KeyError) as error:
             raise ModelLoadError(f"{source.path or source.model_id}: {error}") from error
         scene.add_front_light(self.scene)
-        points = scene.weighted_vertices(self.loaded.meshes, self.loaded.frame_bones)
+        points = scene.weighted_vertices(
+            self.loaded.frame_meshes or self.loaded.meshes, self.loaded.frame_bones
+        )
         scene.frame_camera(self.scene, points)
         self.rotator = scene.HeadRotator(self.loaded.armature, self.loaded.rotate_bone)
         self._morph_setter = morphs.MorphSetter
