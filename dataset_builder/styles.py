@@ -18,7 +18,7 @@ STYLES: dict[str, Style] = {
         Style("cel", "flat two-tone cel shading", 2),
         Style("cel_outline", "cel shading with ink outlines", 2),
         Style("soft", "soft diffuse shading under the frontal light", 4),
-        Style("original", "the model's own materials (textured)", 4),
+        Style("original", "the model's own materials (textured)", 2),
     )
 }
 STYLE_NAMES: tuple[str, ...] = tuple(STYLES)
