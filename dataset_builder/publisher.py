@@ -42,6 +42,12 @@ def write_hub_folder(
             output_dir=str(prepared), file_format="parquet", max_shard_size=max_shard_size
         )
         split_sizes = _move_shards(prepared, staging / "data")
+        dataset_info = builder.info._to_yaml_dict()
+        # The Parquet bytes: load_dataset keys its cache of a local folder on this YAML, so a
+        # rebuilt folder must not describe itself exactly like the previous build.
+        dataset_info["download_size"] = sum(
+            p.stat().st_size for p in (staging / "data").glob("*.parquet")
+        )
         shutil.rmtree(staging / ".cache", ignore_errors=True)
         shutil.rmtree(prepared)
         if contact_sheet:
@@ -52,7 +58,9 @@ def write_hub_folder(
                 staging / "samples" / "contact_sheet.png"
             )
         licenses, attributions = _licenses(staging / "data")
-        write_card(staging / "README.md", split_sizes, licenses, attributions, contact_sheet)
+        write_card(
+            staging / "README.md", split_sizes, dataset_info, licenses, attributions, contact_sheet
+        )
         _replace_dir(staging, hub_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -107,11 +115,13 @@ def _size_category(n: int) -> str:
 def write_card(
     path: Path,
     split_sizes: dict[str, int],
+    dataset_info: dict,
     licenses: list[str],
     attributions: list[str],
     has_contact_sheet: bool,
 ) -> None:
-    """The dataset card: YAML (configs, features, licence, pose dims) and a description."""
+    """The dataset card: YAML (configs, dataset_info with features and splits, licence, pose dims)
+    and a description."""
     card_data = DatasetCardData(
         license=licenses[0] if len(licenses) == 1 else "other",
         pretty_name="AnimeCeleb-HF",
@@ -126,6 +136,7 @@ def write_card(
                 ],
             }
         ],
+        dataset_info=dataset_info,
         pose_dims=list(POSE_NAMES),
         pose_ranges=[list(r) for r in POSE_RANGES],
         target_morphs=list(TARGET_MORPH_NAMES),

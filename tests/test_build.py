@@ -218,3 +218,19 @@ def test_saved_procedural_character_builds_through_the_gltf_loader(tmp_path):
     rows = _rows(out / "hub")
     assert {r["source"] for r in rows} == {"gltf"}
     assert len(rows) == IMAGES_PER_MODEL
+
+
+def test_rebuilt_folder_is_not_served_from_a_stale_cache(built, tmp_path):
+    from dataset_builder.publisher import write_hub_folder
+
+    one_model = tmp_path / "one"
+    one_model.mkdir()
+    first_part = sorted((built / "render").glob("*.parquet"))[0]
+    (one_model / first_part.name).write_bytes(first_part.read_bytes())
+    hub = tmp_path / "hub"
+    write_hub_folder(one_model, hub, contact_sheet=False)
+    assert sum(len(ds) for ds in load_dataset(str(hub)).values()) == IMAGES_PER_MODEL
+    write_hub_folder(built / "render", hub, contact_sheet=False)
+    assert sum(len(ds) for ds in load_dataset(str(hub)).values()) == 2 * IMAGES_PER_MODEL
+    card = (hub / "README.md").read_text()
+    assert "dataset_info:" in card and "num_examples" in card
