@@ -18,6 +18,7 @@ from animo_hf import (
     EditingNetwork,
     HumanPoseExtractor,
     MotionNetwork,
+    PIRendererGenerator,
     PoseMapping,
     WarpingNetwork,
     export_to_mp4,
@@ -295,3 +296,15 @@ def test_export_to_mp4_round_trip(pipe, tmp_path):
     assert back[0][0, 0].min() > 230
     with pytest.raises(ValueError, match="at least one frame"):
         export_to_mp4([], tmp_path / "empty.mp4")
+
+
+def test_pirenderer_baseline_has_the_same_interface(pipe):
+    torch.manual_seed(0)
+    baseline = PIRendererGenerator().eval()
+    source = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
+    p = poses(4)
+    with torch.no_grad():
+        results = [model.animate(model.encode_source(source), p) for model in (pipe, baseline)]
+    for result in results:
+        assert result.image.shape == (4, 3, SIZE, SIZE)
+        assert result.flow.shape == (4, 2, SIZE // 4, SIZE // 4)
