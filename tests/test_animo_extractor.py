@@ -14,7 +14,7 @@ import pytest
 import torch
 from skimage import data
 
-from animo_hf import BLENDSHAPE_NAMES, HumanPoseExtractor, read_video
+from animo_hf import BLENDSHAPE_NAMES, HumanPoseExtractor, head_angles, read_video
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BS = {name: i for i, name in enumerate(BLENDSHAPE_NAMES)}
@@ -196,3 +196,22 @@ def test_no_traceback_at_exit_and_no_mediapipe_at_import():
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_head_angles_decomposition_and_signs():
+    def rotation(axis: int, angle: float) -> np.ndarray:
+        """Right-handed rotation about x (0), y (1) or z (2)."""
+        c, s = np.cos(angle), np.sin(angle)
+        i, j = [k for k in range(3) if k != axis]
+        sign = -1 if axis == 1 else 1
+        r = np.eye(3)
+        r[i, i], r[i, j], r[j, i], r[j, j] = c, -s * sign, s * sign, c
+        return r
+
+    yaw, pitch, roll = np.radians([15.0, -8.0, 12.0])
+    matrix = rotation(1, yaw) @ rotation(0, -pitch) @ rotation(2, -roll)
+    assert head_angles(matrix) == pytest.approx([yaw, pitch, roll], abs=1e-6)
+    # Camera space: x to the image's right, y up, z toward the viewer; columns are head axes.
+    assert rotation(1, yaw)[0, 2] > 0  # yaw > 0: the face (head +z) turns to the image's right
+    assert rotation(0, -pitch)[1, 2] < 0  # pitch < 0: the face points down
+    assert rotation(2, -roll)[0, 1] > 0  # roll > 0: the top of the head (+y) goes right
