@@ -138,7 +138,6 @@ def render_all(
                 part_path=str(part),
                 annotation_path=str(out_dir / "annotations" / f"{source.model_id}.json"),
                 n_samples=settings.samples_per_model,
-                threads=threads_per_worker(workers),
             )
         )
     logger.info(
@@ -167,11 +166,6 @@ def render_all(
 
 
 BACKENDS = ("processes", "ray")
-
-
-def threads_per_worker(workers: int) -> int:
-    """Cycles threads for each of ``workers`` concurrent workers (0: all cores, for one worker)."""
-    return 0 if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
 
 
 def _render_tasks(

