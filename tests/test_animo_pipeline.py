@@ -13,18 +13,22 @@ import PIL.Image
 import pytest
 import torch
 
+import animo_hf.pipelines.pipeline_animo as pipeline_module
 from animo_hf import (
     AniMoPipeline,
     EditingNetwork,
     HumanPoseExtractor,
+    HumanPoseSequence,
     MotionNetwork,
     PIRendererGenerator,
     PoseMapping,
     WarpingNetwork,
     export_to_mp4,
     read_video,
+    sample_poses,
 )
-from dataset_builder.pose import POSE_DIM, POSE_INDEX
+from dataset_builder.pose import POSE_DIM, POSE_INDEX, TARGET_MORPH_NAMES
+from dataset_builder.sampling import sample_items
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SIZE = 64
@@ -126,6 +130,25 @@ def test_generator_makes_random_poses_reproducible(pipe):
     # Like the dataset sampler: at most one eye, one brow and one mouth morph, angles in ±20°.
     assert (np.abs(first.poses[:, 17:]) <= 20).all()
     assert ((first.poses[:, 12:17] > 0).sum(1) <= 1).all()
+
+
+def test_random_poses_are_the_dataset_samplers_rotated_items():
+    seed = int(torch.randint(2**62, (1,), generator=torch.Generator().manual_seed(3)))
+    items = sample_items("random", TARGET_MORPH_NAMES, seed=seed, n_samples=6)
+    expected = np.stack([item.pose for item in items if item.group == "rotated"])
+    drawn = sample_poses(6, torch.Generator().manual_seed(3))
+    assert drawn.dtype == torch.float32 and drawn.shape == (6, POSE_DIM)
+    assert np.array_equal(drawn.numpy(), expected)
+    # Without a generator the seed comes from torch's global generator.
+    torch.manual_seed(5)
+    first = sample_poses(4)
+    torch.manual_seed(5)
+    assert torch.equal(first, sample_poses(4))
+    for bad in (2.5, 0, True, "3"):
+        with pytest.raises(
+            ValueError, match=f"num_poses: expected a positive integer, got {bad!r}"
+        ):
+            sample_poses(bad)
 
 
 def test_blendshape_dicts_drive_the_matching_pose_dims(pipe):
@@ -256,11 +279,47 @@ def test_missing_component_and_config_mismatch_are_refused(saved, tmp_path):
         ({"pose": np.zeros((1, 20)), "background": (0, 0, 255)}, ValueError, "background"),
         ({"pose": np.zeros((1, 20)), "batch_size": 0}, ValueError, "batch_size"),
         ({"driving_video": "/no/such/video.mp4"}, FileNotFoundError, "/no/such/video.mp4"),
+        # The source is checked before any driving video is read.
+        ({"driving_video": "/no/such/video.mp4", "height": 72}, ValueError, "height: expected"),
+        (
+            {"blendshapes": {"yaw": float("nan")}},
+            ValueError,
+            r"\[0\]\['yaw'\] = nan: expected a fin",
+        ),
+        ({"blendshapes": [{}, {"jawOpen": float("inf")}]}, ValueError, r"\[1\]\['jawOpen'\] = inf"),
+        ({"blendshapes": {"jawOpen": "x"}}, ValueError, r"\['jawOpen'\] = 'x': expected a number"),
+        ({"blendshapes": {"jawOpen": None}}, ValueError, r"\['jawOpen'\] = None: expected a num"),
+        ({"blendshapes": "abc"}, ValueError, "blendshapes: expected a HumanPoseSequence.*str"),
+        ({"blendshapes": 3.0}, ValueError, "blendshapes: expected a HumanPoseSequence.*float"),
+        ({"blendshapes": [{"jawOpen": 1.0}, 3]}, ValueError, r"blendshapes\[1\]: expected a dict"),
+        ({"pose": np.zeros((1, 20)), "height": 64.0}, ValueError, "height: .*integer, got 64.0"),
+        ({"pose": np.zeros((1, 20)), "width": "64"}, ValueError, "width: .*integer, got '64'"),
+        ({"pose": np.zeros((1, 20)), "batch_size": 2.5}, ValueError, "batch_size: .*got 2.5"),
+        ({"num_random_poses": 2.5}, ValueError, "num_random_poses: .*integer, got 2.5"),
+        ({"num_random_poses": 0}, ValueError, "num_random_poses: .*integer, got 0"),
     ],
 )
 def test_bad_driving_input(pipe, kwargs, error, message):
     with pytest.raises(error, match=message):
         pipe(rgba_source(), **{"height": SIZE, "width": SIZE, **kwargs})
+
+
+def test_non_finite_poses_from_any_branch_are_refused(pipe, monkeypatch):
+    nan = np.full((2, 3), np.nan, np.float32)
+    human = HumanPoseSequence(
+        blendshapes=np.zeros((2, 52), np.float32),
+        rotation=nan,
+        translation=np.zeros((2, 3), np.float32),
+        face_found=np.ones(2, bool),
+    )
+    with pytest.raises(ValueError, match=r"pose from blendshapes\[0\]: expected finite values"):
+        call(pipe, blendshapes=human)
+    monkeypatch.setattr(pipeline_module, "sample_poses", lambda n, g: torch.full((n, 20), np.nan))
+    with pytest.raises(ValueError, match=r"pose from num_random_poses\[0\]: expected finite"):
+        call(pipe, num_random_poses=2)
+    monkeypatch.setattr(pipeline_module.HumanPoseExtractor, "extract", lambda self, frames: human)
+    with pytest.raises(ValueError, match=r"pose from driving_video\[0\]: expected finite"):
+        call(pipe, driving_video="any.mp4")
 
 
 @pytest.mark.parametrize(

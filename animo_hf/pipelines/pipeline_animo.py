@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from diffusers.utils import BaseOutput
 
 from dataset_builder.pose import ANGLE_NAMES, POSE_DIM, validate_pose
 
+from .._checks import positive_int
 from ..extractor import FrameInput, HumanPoseExtractor, HumanPoseSequence
 from ..image_utils import ImageInput, composite, image_to_array
 from ..loading import check_model_folder
@@ -134,6 +136,7 @@ class AniMoPipeline(DiffusionPipeline):
         """Returns the network input (1, 3, height, width) in [-1, 1] (an RGBA image composited
         over ``background``) and the alpha channel (1, 1, height, width) in [0, 1], or None for
         an RGB image."""
+        height, width = positive_int("height", height), positive_int("width", width)
         for name, size in (("height", height), ("width", width)):
             if size < self.size_multiple or size % self.size_multiple:
                 raise ValueError(f"{name}: expected a multiple of {self.size_multiple}, got {size}")
@@ -153,20 +156,45 @@ class AniMoPipeline(DiffusionPipeline):
             motion = human.to_motion()
         else:
             human = [human] if isinstance(human, Mapping) else human
+            if isinstance(human, str | bytes) or not isinstance(human, Sequence):
+                raise ValueError(
+                    "blendshapes: expected a HumanPoseSequence, a dict or a sequence of dicts, "
+                    f"got {type(human).__name__} {human!r:.80}"
+                )
             if len(human) == 0:
                 raise ValueError("blendshapes: expected a dict or a non-empty sequence of dicts")
             blendshapes = torch.zeros(len(human), NUM_BLENDSHAPES)
             angles = torch.zeros(len(human), 3)
             for i, frame in enumerate(human):
+                if not isinstance(frame, Mapping):
+                    raise ValueError(
+                        f"blendshapes[{i}]: expected a dict of blendshape scores and angles, "
+                        f"got {type(frame).__name__} {frame!r:.80}"
+                    )
                 for key, value in frame.items():
-                    if key in ANGLE_NAMES:
-                        angles[i, ANGLE_NAMES.index(key)] = float(value)
-                    elif key in BLENDSHAPE_INDEX and 0.0 <= float(value) <= 1.0:
-                        blendshapes[i, BLENDSHAPE_INDEX[key]] = float(value)
-                    else:
+                    if key not in ANGLE_NAMES and key not in BLENDSHAPE_INDEX:
                         raise ValueError(
                             f"blendshapes[{i}][{key!r}] = {value!r}: expected a MediaPipe "
                             f"blendshape name with a score in [0, 1] or one of {ANGLE_NAMES}"
+                        )
+                    try:
+                        number = float(value)
+                    except (TypeError, ValueError):
+                        raise ValueError(
+                            f"blendshapes[{i}][{key!r}] = {value!r:.80}: expected a number"
+                        ) from None
+                    if not math.isfinite(number):
+                        raise ValueError(
+                            f"blendshapes[{i}][{key!r}] = {number}: expected a finite number"
+                        )
+                    if key in ANGLE_NAMES:
+                        angles[i, ANGLE_NAMES.index(key)] = number
+                    elif 0.0 <= number <= 1.0:
+                        blendshapes[i, BLENDSHAPE_INDEX[key]] = number
+                    else:
+                        raise ValueError(
+                            f"blendshapes[{i}][{key!r}] = {value!r}: expected a MediaPipe "
+                            "blendshape score in [0, 1]"
                         )
             motion = compose_motion(blendshapes, torch.deg2rad(angles))
         return self.pose_mapping.pose_from_motion(motion.to(self.device, self.pose_mapping.dtype))
@@ -202,17 +230,20 @@ class AniMoPipeline(DiffusionPipeline):
             array = array[None] if array.ndim == 1 else array
             if array.ndim != 2 or array.shape[1] != POSE_DIM or len(array) == 0:
                 raise ValueError(f"pose: expected shape (N, {POSE_DIM}), got {array.shape}")
-            poses = torch.from_numpy(
-                np.stack([validate_pose(p, what=f"pose[{i}]") for i, p in enumerate(array)])
-            )
+            poses = array
         elif num_random_poses is not None:
-            poses = sample_poses(num_random_poses, generator)
+            poses = sample_poses(positive_int("num_random_poses", num_random_poses), generator)
         else:
             if driving_video is not None:
                 extractor = HumanPoseExtractor(relative=relative, on_missing_face=on_missing_face)
                 blendshapes = extractor.extract(driving_video)
             poses = self.poses_from_human(blendshapes)
-        return poses.to(self.device, self.pose_mapping.dtype)
+        # Every branch ends here: finite values in the pose vector's ranges, or a ValueError.
+        if isinstance(poses, torch.Tensor):
+            poses = poses.detach().float().cpu().numpy()
+        what = "pose" if pose is not None else f"pose from {given[0]}"
+        poses = np.stack([validate_pose(p, what=f"{what}[{i}]") for i, p in enumerate(poses)])
+        return torch.from_numpy(poses).to(self.device, self.pose_mapping.dtype)
 
     def postprocess(
         self, images: torch.Tensor, output_type: Literal["pil", "np", "pt"]
@@ -257,7 +288,10 @@ class AniMoPipeline(DiffusionPipeline):
             num_random_poses: draw this many poses like the AnimeCeleb sampler (uses ``generator``).
             height, width: output size, multiples of :attr:`size_multiple` (16 by default).
             background: RGB in [0, 1] under an RGBA source for the networks.
-            relative: with ``driving_video``, make the first frame the neutral reference.
+            relative: with ``driving_video``, make the first frame with a face the neutral
+                reference, so every pose is relative to it. A single-frame driving video (one
+                image) then always gives the neutral pose: pass ``relative=False`` to use its
+                absolute expression and head angles.
             on_missing_face: with ``driving_video``, ``"error"`` or ``"hold"`` the last pose.
             batch_size: frames animated per forward pass.
             generator: random generator for ``num_random_poses``.
@@ -270,19 +304,20 @@ class AniMoPipeline(DiffusionPipeline):
         # 1. Check the arguments
         if output_type not in ("pil", "np", "pt"):
             raise ValueError(f"output_type: expected 'pil', 'np' or 'pt', got {output_type!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+        batch_size = positive_int("batch_size", batch_size)
 
-        # 2. Driving poses, one (20,) vector a frame
+        # 2. The source first: a bad image or size fails before a video is read
+        source, alpha = self.prepare_source(image, height, width, background)
+
+        # 3. Driving poses, one (20,) vector a frame
         poses = self.prepare_poses(
             pose, blendshapes, driving_video, num_random_poses, generator, relative, on_missing_face
         )
 
-        # 3. Encode the source once
-        source, alpha = self.prepare_source(image, height, width, background)
+        # 4. Encode the source once
         features = self.encode_source(source)
 
-        # 4. Animate in batches
+        # 5. Animate in batches
         frames = []
         for start in self.progress_bar(range(0, len(poses), batch_size)):
             animation = self.animate(features, poses[start : start + batch_size])
@@ -292,7 +327,7 @@ class AniMoPipeline(DiffusionPipeline):
                 frame = torch.cat([frame, warped_alpha], dim=1)
             frames.append(frame.clamp(0, 1))
 
-        # 5. Convert
+        # 6. Convert
         output = self.postprocess(torch.cat(frames), output_type)
         poses = poses.float().cpu().numpy()
         if not return_dict:
