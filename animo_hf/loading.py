@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 
 from diffusers.utils import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+
+def local_folder(path: str | os.PathLike, subfolder: str | None = None) -> Path | None:
+    """``path / subfolder`` (``~`` expanded) if ``path`` is meant as a local folder, ``None`` if it
+    is a Hub repo id.
+
+    ``path`` is local when it exists, is absolute, starts with ``.`` or ``~``, or is not a valid
+    repo id (``name`` or ``org/name``), so a mistyped local folder such as ``weights/animo/v1``
+    raises ``FileNotFoundError`` here rather than a network error from the Hub.
+    """
+    text = os.fsdecode(os.fspath(path))
+    root = Path(text).expanduser()
+    try:
+        validate_repo_id(text)
+        repo_id = True
+    except HFValidationError:
+        repo_id = False
+    if not (root.exists() or root.is_absolute() or text.startswith((".", "~")) or not repo_id):
+        return None
+    folder = root / subfolder if subfolder else root
+    if not folder.is_dir():
+        hint = "" if repo_id else " (and it is not a Hub repo id either: 'name' or 'org/name')"
+        raise FileNotFoundError(f"model folder not found: {folder}{hint}")
+    return folder
 
 
 def check_safetensors_file(path: Path) -> None:

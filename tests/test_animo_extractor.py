@@ -14,10 +14,10 @@ import pytest
 import torch
 from skimage import data
 
-from animo_hf import BLENDSHAPE_NAMES, HumanPoseExtractor, head_angles, read_video
+from animo_hf import HumanPoseExtractor, head_angles, read_video
+from animo_hf.motion_space import BLENDSHAPE_INDEX as BS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-BS = {name: i for i, name in enumerate(BLENDSHAPE_NAMES)}
 
 
 def carphone_path() -> Path:

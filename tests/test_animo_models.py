@@ -17,10 +17,10 @@ from animo_hf import (
     WarpingNetwork,
 )
 from animo_hf.models.layers import warp
+from animo_hf.motion_space import BLENDSHAPE_INDEX as BS
 from dataset_builder.pose import EXPRESSION_DIM, POSE_DIM, POSE_INDEX, POSE_NAMES
 
 SIZE = 64
-BS = {name: i for i, name in enumerate(BLENDSHAPE_NAMES)}
 
 
 def seeded(cls, **kwargs):
@@ -164,6 +164,23 @@ def test_truncated_or_missing_weights_are_refused(tmp_path):
         EditingNetwork.from_pretrained(tmp_path)
     with pytest.raises(FileNotFoundError, match="no_such_folder"):
         EditingNetwork.from_pretrained(tmp_path / "no_such_folder")
+
+
+def test_local_paths_and_subfolders(tmp_path, monkeypatch):
+    seeded(MotionNetwork).save_pretrained(tmp_path / "weights" / "motion")
+    monkeypatch.chdir(tmp_path)
+    # Relative folders that exist, with or without a subfolder (None is diffusers' default).
+    assert MotionNetwork.from_pretrained("weights/motion") is not None
+    assert MotionNetwork.from_pretrained("weights", subfolder="motion") is not None
+    assert MotionNetwork.from_pretrained("weights/motion", subfolder=None) is not None
+    # A mistyped local folder is not sent to the Hub: it is not a repo id ("org/name").
+    with pytest.raises(FileNotFoundError, match=r"weights/animo/v1 \(and it is not a Hub repo"):
+        MotionNetwork.from_pretrained("weights/animo/v1")
+    with pytest.raises(FileNotFoundError, match="weights/nothing"):
+        MotionNetwork.from_pretrained("weights", subfolder="nothing")
+    for path in ("./motion", "~/no_such_animo_folder"):
+        with pytest.raises(FileNotFoundError, match="motion|no_such_animo_folder"):
+            MotionNetwork.from_pretrained(path)
 
 
 def pose_of(**values):

@@ -246,6 +246,21 @@ def test_broken_folders_are_refused(saved, tmp_path):
         AniMoPipeline.from_pretrained(folder)
 
 
+def test_local_paths_and_one_check_per_component(saved, monkeypatch):
+    import animo_hf.models.modeling as modeling
+
+    checked = []
+    original = modeling.check_model_folder
+    monkeypatch.setattr(modeling, "check_model_folder", lambda f: (checked.append(f), original(f)))
+    monkeypatch.chdir(saved.parent)
+    assert AniMoPipeline.from_pretrained(saved.name) is not None  # relative, and a valid repo id
+    assert sorted(Path(f).name for f in checked) == sorted(COMPONENTS)  # each folder once
+    with pytest.raises(FileNotFoundError, match=r"weights/animo/v1 \(and it is not a Hub repo"):
+        AniMoPipeline.from_pretrained("weights/animo/v1")
+    with pytest.raises(FileNotFoundError, match=r"no_such_folder"):
+        AniMoPipeline.from_pretrained("./no_such_folder")
+
+
 def test_missing_component_and_config_mismatch_are_refused(saved, tmp_path):
     folder = copy_of(saved, tmp_path)
     index = json.loads((folder / "model_index.json").read_text())

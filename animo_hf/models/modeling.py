@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..loading import check_model_folder
+from ..loading import check_model_folder, local_folder
 
 
 class StrictLoadingMixin:
@@ -20,9 +20,11 @@ class StrictLoadingMixin:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-        local = Path(pretrained_model_name_or_path) / kwargs.get("subfolder", "")
-        if local.exists() or Path(pretrained_model_name_or_path).is_absolute():
-            check_model_folder(local)
+        folder = local_folder(pretrained_model_name_or_path, kwargs.get("subfolder"))
+        if folder is not None:
+            check_model_folder(folder)
+            pretrained_model_name_or_path = Path(pretrained_model_name_or_path).expanduser()
+        kwargs.setdefault("use_safetensors", True)
         wants_info = kwargs.pop("output_loading_info", False)
         model, info = super().from_pretrained(
             pretrained_model_name_or_path, output_loading_info=True, **kwargs

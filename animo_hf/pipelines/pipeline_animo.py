@@ -6,7 +6,6 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -21,7 +20,7 @@ from dataset_builder.pose import ANGLE_NAMES, POSE_DIM, validate_pose
 from .._checks import positive_int
 from ..extractor import FrameInput, HumanPoseExtractor, HumanPoseSequence
 from ..image_utils import ImageInput, composite, image_to_array
-from ..loading import check_model_folder
+from ..loading import local_folder
 from ..models import EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from ..models.layers import warp
 from ..motion_space import BLENDSHAPE_INDEX, NUM_BLENDSHAPES, compose_motion
@@ -94,10 +93,14 @@ class AniMoPipeline(DiffusionPipeline):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-        """diffusers' loader, after checking a local folder: ``model_index.json``, and a config
-        and a complete safetensors file for every component not passed in ``kwargs``."""
-        folder = Path(pretrained_model_name_or_path)
-        if folder.exists() or folder.is_absolute():
+        """diffusers' loader (safetensors only), after checking a local folder: it has
+        ``model_index.json`` and a folder for every component not passed in ``kwargs`` (each
+        component's own ``from_pretrained`` then checks its config and weights).
+
+        A path that exists, is absolute, starts with ``.`` or ``~``, or is not a valid Hub repo id
+        is a local folder (``FileNotFoundError`` if missing); anything else is a Hub repo id."""
+        folder = local_folder(pretrained_model_name_or_path)
+        if folder is not None:
             if not (folder / "model_index.json").is_file():
                 raise FileNotFoundError(f"{folder}: expected model_index.json, not found")
             index = cls.load_config(folder)
@@ -106,7 +109,10 @@ class AniMoPipeline(DiffusionPipeline):
                     continue
                 if name not in index or index[name][0] is None:
                     raise ValueError(f"{folder}: model_index.json has no component {name!r}")
-                check_model_folder(folder / name)
+                if not (folder / name).is_dir():
+                    raise FileNotFoundError(f"{folder}: component folder {name!r} not found")
+            pretrained_model_name_or_path = folder
+        kwargs.setdefault("use_safetensors", True)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     def encode_source(self, image: torch.Tensor) -> AniMoSourceFeatures:
