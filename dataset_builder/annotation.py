@@ -211,10 +211,6 @@ class Annotation:
     unmatched: list[str] = field(default_factory=list)
     method: str = "name"
 
-    @property
-    def n_targets(self) -> int:
-        return len(self.targets)
-
     def save(self, path: str | os.PathLike) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,13 +14,17 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .sources import ModelSource
-from .styles import STYLE_NAMES, check_resolution
+from .styles import STYLE_NAMES, check_resolution, check_style
 from .worker import ModelReport, RenderTask, init_worker, render_model
 
 logger = logging.getLogger("dataset_builder")
@@ -42,8 +46,7 @@ class BuildSettings:
             raise ValueError("no models to render: expected at least one model")
         check_resolution(self.resolution)
         for style in self.styles:
-            if style not in STYLE_NAMES:
-                raise ValueError(f"unknown style {style!r}; expected some of {STYLE_NAMES}")
+            check_style(style)
         if self.samples_per_model is not None and self.samples_per_model < 0:
             raise ValueError(f"samples per model must be >= 0, got {self.samples_per_model}")
         ids = [s.model_id for s in self.sources]
@@ -121,7 +124,13 @@ def render_all(
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
     out_dir = Path(out_dir)
     prepare_build_dir(out_dir, settings)
-    _log_to(out_dir / "build.log")
+    with _log_to(out_dir / "build.log"):
+        return _render_missing(settings, out_dir, workers, progress, backend)
+
+
+def _render_missing(
+    settings: BuildSettings, out_dir: Path, workers: int, progress: bool, backend: str
+) -> BuildReport:
     report = BuildReport()
     tasks = []
     for source in settings.sources:
@@ -220,18 +229,33 @@ def _render_with_processes(tasks, workers, log_path, finished, bar) -> None:
     watcher = threading.Thread(target=count_images, daemon=True)
     watcher.start()
     try:
-        with context.Pool(workers, initializer=init_worker, initargs=(queue, log_path)) as pool:
-            for report in pool.imap_unordered(render_model, tasks):
-                finished(report)
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=init_worker, initargs=(queue, log_path)
+        ) as pool:
+            futures = {pool.submit(render_model, task): task for task in tasks}
+            for future in as_completed(futures):
+                try:
+                    finished(future.result())
+                except BrokenProcessPool:
+                    model_id = futures[future].source.model_id
+                    raise RuntimeError(
+                        f"a Blender worker died while rendering {model_id} (see {log_path}); "
+                        "finished models are kept: run the same command again to resume"
+                    ) from None
     finally:
         stop.set()
         watcher.join()
 
 
-def _log_to(path: Path) -> None:
-    if any(getattr(h, "baseFilename", None) == str(path.resolve()) for h in logger.handlers):
-        return
+@contextmanager
+def _log_to(path: Path) -> Iterator[None]:
+    """Also log to ``path`` while the block runs."""
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()

@@ -16,7 +16,7 @@ from .build import BACKENDS, BuildSettings, render_all
 from .pose import POSE_DIM, validate_pose
 from .publisher import DEFAULT_MAX_SHARD_SIZE, push_to_hub, write_hub_folder
 from .sources import file_sources, procedural_sources
-from .styles import STYLE_NAMES, check_resolution, parse_styles
+from .styles import STYLE_NAMES, check_resolution, check_style, parse_styles
 
 logger = logging.getLogger("dataset_builder")
 
@@ -108,6 +108,7 @@ def cmd_render(args: argparse.Namespace) -> None:
 
     poses = [_parse_pose(text) for text in args.pose]
     check_resolution(args.resolution)
+    check_style(args.style)
     source = procedural_sources(1, args.model_seed)[0]
     images = run_in_blender(render_poses, source, poses, args.style, args.resolution)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +121,7 @@ def cmd_render(args: argparse.Namespace) -> None:
 def cmd_character(args: argparse.Namespace) -> None:
     from .worker import run_in_blender, save_procedural_character
 
-    if args.out.suffix not in (".blend", ".glb"):
+    if args.out.suffix.lower() not in (".blend", ".glb"):
         raise ValueError(f"{args.out}: expected a .blend or .glb file name")
     run_in_blender(save_procedural_character, args.seed, str(args.out))
     print(f"saved procedural character {args.seed} to {args.out}")
@@ -168,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render given pose vectors of one procedural character")
     render.add_argument("--model-seed", type=int, default=0)
     render.add_argument("--pose", action="append", required=True, help="20 comma-separated values")
-    render.add_argument("--style", default="cel", choices=STYLE_NAMES)
+    render.add_argument("--style", default="cel", help=f"one of {STYLE_NAMES}")
     render.add_argument("--resolution", type=int, default=256)
     render.add_argument("--out", type=Path, default=Path("outputs/render"))
     render.set_defaults(func=cmd_render)
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.setLevel(logging.INFO)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError, RuntimeError) as error:  # bad input, files, Blender, workers
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -161,4 +161,8 @@ def load_model(source: ModelSource) -> LoadedModel:
             f"{source.model_id}: no loader for source kind {source.kind!r}; "
             f"supported: {sorted(LOADERS)}"
         )
-    return LOADERS[source.kind](source)
+    model = LOADERS[source.kind](source)
+    for obj in list(bpy.context.scene.objects):  # a model's own lights and cameras: ours only
+        if obj.type in {"LIGHT", "CAMERA"}:
+            bpy.data.objects.remove(obj)
+    return model

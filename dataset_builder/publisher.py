@@ -23,6 +23,14 @@ from .styles import STYLES
 
 logger = logging.getLogger(__name__)
 DEFAULT_MAX_SHARD_SIZE = "500MB"
+# Licence ids the Hub accepts in a card (a subset: those 3D model licences use). Anything else
+# (VRM's unversioned "cc-by", a licence URL, mixed licences) is written as "other".
+HUB_LICENSES = {
+    "apache-2.0", "mit", "bsd-3-clause", "gpl-3.0", "cc0-1.0", "cc-by-2.0", "cc-by-2.5",
+    "cc-by-3.0", "cc-by-4.0", "cc-by-sa-3.0", "cc-by-sa-4.0", "cc-by-nc-2.0", "cc-by-nc-3.0",
+    "cc-by-nc-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-3.0", "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0",
+    "cc-by-nc-sa-3.0", "cc-by-nc-sa-4.0", "odc-by", "odbl", "pddl",
+}  # fmt: skip
 
 
 def write_hub_folder(
@@ -122,8 +130,10 @@ def write_card(
 ) -> None:
     """The dataset card: YAML (configs, dataset_info with features and splits, licence, pose dims)
     and a description."""
+    single = licenses[0] if len(licenses) == 1 and licenses[0] in HUB_LICENSES else None
     card_data = DatasetCardData(
-        license=licenses[0] if len(licenses) == 1 else "other",
+        license=single or "other",
+        license_name=None if single else "per-example-licences",
         pretty_name="AnimeCeleb-HF",
         task_categories=["image-to-image"],
         tags=["anime", "head-reenactment", "synthetic", "blender", "pose"],

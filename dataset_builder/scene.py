@@ -105,6 +105,9 @@ def weighted_vertices(
             continue
         evaluated = obj.evaluated_get(depsgraph)
         mesh = evaluated.to_mesh()
+        if len(mesh.vertices) != len(obj.data.vertices):  # a modifier changed the topology
+            evaluated.to_mesh_clear()
+            mesh = obj.data
         co = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
         mesh.vertices.foreach_get("co", co)
         evaluated.to_mesh_clear()

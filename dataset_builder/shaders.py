@@ -10,6 +10,8 @@ bpy-side module: imported only inside Blender worker processes.
 
 from __future__ import annotations
 
+import functools
+
 import bpy
 
 from .scene import light_direction
@@ -23,21 +25,14 @@ INK_THRESHOLD = 0.6  # facing ratio from which a surface is drawn as a line
 
 def _base_color_socket(material: bpy.types.Material, source: bpy.types.Material):
     """A colour output: the source's first image texture times its diffuse colour, or the colour."""
-    nodes, links = material.node_tree.nodes, material.node_tree.links
-    color = nodes.new("ShaderNodeRGB")
+    color = material.node_tree.nodes.new("ShaderNodeRGB")
     color.outputs[0].default_value = tuple(source.diffuse_color)
     image = _first_image(source)
     if image is None:
         return color.outputs[0], None
-    texture = nodes.new("ShaderNodeTexImage")
+    texture = material.node_tree.nodes.new("ShaderNodeTexImage")
     texture.image = image
-    multiply = nodes.new("ShaderNodeMix")
-    multiply.data_type = "RGBA"
-    multiply.blend_type = "MULTIPLY"
-    multiply.inputs["Factor"].default_value = 1.0
-    links.new(texture.outputs["Color"], multiply.inputs["A"])
-    links.new(color.outputs[0], multiply.inputs["B"])
-    return multiply.outputs["Result"], texture.outputs["Alpha"]
+    return _multiply(material, texture.outputs["Color"], color.outputs[0]), texture.outputs["Alpha"]
 
 
 def _first_image(material: bpy.types.Material) -> bpy.types.Image | None:
@@ -143,29 +138,37 @@ def soft_material(source: bpy.types.Material) -> bpy.types.Material:
 class StyleSwitcher:
     """Swaps every material slot of the character's meshes between the four styles.
 
-    Style materials are built once per model; switching only reassigns slots.
+    A style's materials are built the first time it is used, once per model; switching only
+    reassigns slots.
     """
 
     def __init__(self, scene: bpy.types.Scene, meshes: list[bpy.types.Object]):
         self.scene = scene
         self.slots = [slot for obj in meshes for slot in obj.material_slots if slot.material]
         self.originals = [slot.material for slot in self.slots]
-        unique = set(self.originals)
-        self.by_style = {
-            "cel": {m: cel_material(m) for m in unique},
-            "cel_outline": {m: cel_material(m, ink=True) for m in unique},
-            "soft": {m: soft_material(m) for m in unique},
-            "original": {},
-        }
-        for material in (*unique, *(m for s in self.by_style.values() for m in s.values())):
-            # Emissive surfaces are not light sources here: without this Cycles rebuilds a light
-            # distribution over every emissive triangle after each shape-key change (2x slower).
-            material.cycles.emission_sampling = "NONE"
+        self.by_style: dict[str, dict[bpy.types.Material, bpy.types.Material]] = {}
+
+    def _materials(self, style: str) -> dict[bpy.types.Material, bpy.types.Material]:
+        if style not in self.by_style:
+            unique = set(self.originals)
+            build = STYLE_MATERIALS.get(style)
+            mapping = {m: build(m) for m in unique} if build else {m: m for m in unique}
+            for material in mapping.values():
+                # Emissive surfaces are not light sources here: otherwise Cycles rebuilds a light
+                # distribution over every emissive triangle after each shape-key change (2x).
+                material.cycles.emission_sampling = "NONE"
+            self.by_style[style] = mapping
+        return self.by_style[style]
 
     def apply(self, style: str) -> None:
-        if style not in STYLES:
-            raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
-        mapping = self.by_style[style]
+        mapping = self._materials(style)
         for slot, original in zip(self.slots, self.originals, strict=True):
             slot.material = mapping.get(original, original)
         self.scene.cycles.samples = STYLES[style].samples
+
+
+STYLE_MATERIALS = {
+    "cel": cel_material,
+    "cel_outline": functools.partial(cel_material, ink=True),
+    "soft": soft_material,
+}  # "original" keeps the model's own materials

@@ -75,7 +75,7 @@ def file_sources(
     sources = []
     for path in files:
         kind = MODEL_SUFFIXES[path.suffix.lower()]
-        meta = vrm_meta(path) if kind == "vrm" else {}
+        meta = _readable_vrm_meta(path) if kind == "vrm" else {}
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         sources.append(
             ModelSource(
@@ -87,6 +87,21 @@ def file_sources(
             )
         )
     return sources
+
+
+def _readable_vrm_meta(path: Path) -> dict[str, str]:
+    """``vrm_meta``, or nothing for a file it cannot read (the loader then skips that model with
+    its reason, like any unreadable model, instead of stopping the whole build)."""
+    try:
+        return vrm_meta(path)
+    except ValueError:
+        return {}
+
+
+def _credit(title: str, authors: str) -> str:
+    if not (title or authors):
+        return ""
+    return f'"{title}" by {authors}' if title else f"by {authors}"
 
 
 def vrm_meta(path: str | Path) -> dict[str, str]:
@@ -102,13 +117,15 @@ def vrm_meta(path: str | Path) -> dict[str, str]:
             document = json.loads(handle.read(length))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path}: unreadable glTF JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: the glTF JSON is not an object")
     extensions = document.get("extensions", {})
     if "VRMC_vrm" in extensions:  # VRM 1.0
         meta = extensions["VRMC_vrm"].get("meta", {})
         authors = ", ".join(meta.get("authors", []))
         return {
             "license": meta.get("licenseUrl", ""),
-            "attribution": f'"{meta.get("name", "")}" by {authors}'.strip(),
+            "attribution": _credit(meta.get("name", ""), authors),
         }
     meta = extensions.get("VRM", {}).get("meta", {})  # VRM 0.x
     license_name = meta.get("licenseName", "")
@@ -116,5 +133,5 @@ def vrm_meta(path: str | Path) -> dict[str, str]:
         license_name = meta.get("otherLicenseUrl", "") or "other"
     return {
         "license": license_name.lower().replace("_", "-"),
-        "attribution": f'"{meta.get("title", "")}" by {meta.get("author", "")}',
+        "attribution": _credit(meta.get("title", ""), meta.get("author", "")),
     }

@@ -31,10 +31,14 @@ def parse_styles(text: str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in text.split(",") if part.strip())
     if not names:
         raise ValueError(f"no style given in {text!r}; expected 'all' or some of {STYLE_NAMES}")
-    for name in names:
-        if name not in STYLES:
-            raise ValueError(f"unknown style {name!r}; expected 'all' or some of {STYLE_NAMES}")
-    return tuple(dict.fromkeys(names))
+    return tuple(dict.fromkeys(check_style(name) for name in names))
+
+
+def check_style(name: str) -> str:
+    """``name`` if it is one of the four styles, else ``ValueError``."""
+    if name not in STYLES:
+        raise ValueError(f"unknown style {name!r}; expected one of {STYLE_NAMES}")
+    return name
 
 
 MAX_RESOLUTION = 8192

@@ -25,7 +25,7 @@ from .png import strip_png_metadata
 from .pose import ANGLE_SLICE
 from .sampling import RenderItem, sample_items
 from .sources import ModelSource
-from .styles import STYLES, check_resolution
+from .styles import check_resolution, check_style
 
 PART_SCHEMA = pa.schema(
     [
@@ -88,8 +88,7 @@ def render_model(task: RenderTask) -> ModelReport:
     model_id = task.source.model_id
     try:
         with BlenderModel(task.source, task.resolution) as model:
-            annotation = annotate_by_name(model_id, model.loaded.source_morphs)
-            annotation.save(task.annotation_path)
+            annotation = _annotation_for(model, task.annotation_path)
             available = model.use_annotation(annotation)
             if not available:
                 return ModelReport(model_id, "skipped", "no target morphs")
@@ -104,6 +103,16 @@ def render_model(task: RenderTask) -> ModelReport:
     )
 
 
+def _annotation_for(model: BlenderModel, path: str) -> Annotation:
+    """The model's saved annotation when there is one (it may have been corrected by hand or by
+    inspection), else a new one by name, saved to ``path``."""
+    if os.path.exists(path):
+        return Annotation.load(path)
+    annotation = annotate_by_name(model.source.model_id, model.loaded.source_morphs)
+    annotation.save(path)
+    return annotation
+
+
 def render_poses(
     source: ModelSource, poses: Sequence[Sequence[float]], style: str, resolution: int
 ) -> list[bytes]:
@@ -114,8 +123,7 @@ def render_poses(
     from .pose import morphs_from_pose, validate_pose
 
     check_resolution(resolution)
-    if style not in STYLES:
-        raise ValueError(f"unknown style {style!r}; expected one of {tuple(STYLES)}")
+    check_style(style)
     checked = [validate_pose(p, what=f"pose {i}") for i, p in enumerate(poses)]
     with BlenderModel(source, resolution) as model:
         available = model.use_annotation(
@@ -175,24 +183,23 @@ class BlenderModel:
     """
 
     def __init__(self, source: ModelSource, resolution: int) -> None:
-        from . import loaders, morphs, scene
+        from . import loaders, scene
 
         self.source = source
         self.resolution = resolution
         self.scene = scene.reset_scene()
         scene.configure_render(self.scene, resolution)
-        try:
+        try:  # everything that depends on the model: a bad model is skipped with its reason
             self.loaded = loaders.load_model(source)
+            scene.add_front_light(self.scene)
+            points = scene.weighted_vertices(
+                self.loaded.frame_meshes or self.loaded.meshes, self.loaded.frame_bones
+            )
+            scene.frame_camera(self.scene, points)
+            self.rotator = scene.HeadRotator(self.loaded.armature, self.loaded.rotate_bone)
         except (RuntimeError, OSError, ValueError, KeyError) as error:
             raise ModelLoadError(f"{source.path or source.model_id}: {error}") from error
-        scene.add_front_light(self.scene)
-        points = scene.weighted_vertices(
-            self.loaded.frame_meshes or self.loaded.meshes, self.loaded.frame_bones
-        )
-        scene.frame_camera(self.scene, points)
-        self.rotator = scene.HeadRotator(self.loaded.armature, self.loaded.rotate_bone)
-        self._morph_setter = morphs.MorphSetter
-        self.morphs: morphs.MorphSetter | None = None
+        self.morphs = None
         self._switcher = None
         self._tmpdir = tempfile.TemporaryDirectory(prefix="animeceleb-", dir=_fast_tmp())
 
@@ -204,7 +211,9 @@ class BlenderModel:
 
     def use_annotation(self, annotation: Annotation) -> list[str]:
         """Drive shape keys through ``annotation``; returns the target morphs the model has."""
-        self.morphs = self._morph_setter(self.loaded.source_morphs, annotation)
+        from .morphs import MorphSetter
+
+        self.morphs = MorphSetter(self.loaded.source_morphs, annotation)
         return self.morphs.available
 
     @property

@@ -143,18 +143,26 @@ def test_pose_outside_its_range_is_refused(tmp_path, capsys):
 
 
 def test_unreadable_model_is_skipped_with_its_reason(tmp_path):
-    broken = tmp_path / "broken.glb"
-    broken.write_bytes(b"glTF not really")
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "broken.glb").write_bytes(b"glTF not really")
+    (models / "broken.vrm").write_bytes(b"not even glTF")
     out = tmp_path / "mixed"
     result = _cli(
-        "build", "--out", str(out), "--procedural", "1", "--models", str(broken),
+        "build", "--out", str(out), "--procedural", "1", "--models", str(models),
         "--license", "cc0-1.0", "--attribution", "nobody", "--workers", "1", *BUILD_ARGS,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / "report.json").read_text())["summary"]
     assert summary["models_rendered"] == 1
-    ((model_id, reason),) = summary["models_skipped"].items()
-    assert model_id.startswith("gltf-") and "broken.glb" in reason
+    skipped = summary["models_skipped"]
+    assert sorted(m.split("-")[0] for m in skipped) == ["gltf", "vrm"]
+    assert {
+        name for name in ("broken.glb", "broken.vrm") for r in skipped.values() if name in r
+    } == {
+        "broken.glb",
+        "broken.vrm",
+    }
     assert len(_rows(out / "hub")) == IMAGES_PER_MODEL
 
 
@@ -234,3 +242,36 @@ def test_rebuilt_folder_is_not_served_from_a_stale_cache(built, tmp_path):
     assert sum(len(ds) for ds in load_dataset(str(hub)).values()) == 2 * IMAGES_PER_MODEL
     card = (hub / "README.md").read_text()
     assert "dataset_info:" in card and "num_examples" in card
+
+
+def test_a_corrected_annotation_is_kept_on_resume(tmp_path):
+    out = tmp_path / "inspected"
+    args = ["build", "--out", str(out), "--procedural", "1", "--workers", "1", *BUILD_ARGS]
+    assert _cli(*args).returncode == 0
+    (path,) = (out / "annotations").glob("*.json")
+    annotation = json.loads(path.read_text())
+    annotation["targets"] = {k: v for k, v in annotation["targets"].items() if "mouth" not in k}
+    annotation["method"] = "inspection"
+    path.write_text(json.dumps(annotation))
+    for part in (out / "render").glob("*.parquet"):
+        part.unlink()  # render that model again, with the corrected annotation
+
+    result = _cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(path.read_text())["method"] == "inspection"
+    poses = np.array([r["pose"] for r in _rows(out / "hub")])
+    assert poses[:, 12:17].max() == 0, "a removed mouth target was still sampled"
+    assert poses[:, :12].max() > 0
+
+
+def test_card_licence_is_a_hub_id_or_other(tmp_path):
+    from dataset_builder.publisher import write_card
+
+    info = {"features": [], "splits": []}
+    write_card(tmp_path / "a.md", {"train": 1}, info, ["cc-by-4.0"], ["x"], False)
+    assert "license: cc-by-4.0" in (tmp_path / "a.md").read_text()
+    write_card(tmp_path / "b.md", {"train": 1}, info, ["cc-by"], ["x"], False)  # VRM 0.x name
+    card = (tmp_path / "b.md").read_text()
+    assert "license: other" in card and "license_name: per-example-licences" in card
+    write_card(tmp_path / "c.md", {"train": 1}, info, ["cc-by-4.0", "cc0-1.0"], ["x"], False)
+    assert "license: other" in (tmp_path / "c.md").read_text()
