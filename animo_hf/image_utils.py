@@ -13,8 +13,8 @@ def image_to_array(image: ImageInput, *, what: str = "image") -> np.ndarray:
     """Return ``image`` as a float32 (H, W, C) array in [0, 1] with C = 3 (RGB) or 4 (RGBA).
 
     Accepted: a PIL image (any mode; RGBA/LA/P-with-transparency keep their alpha), a numpy
-    array (H, W), (H, W, 3) or (H, W, 4), uint8 or float in [0, 1], or a tensor (3|4, H, W) or
-    (1, 3|4, H, W) float in [0, 1].
+    array (H, W), (H, W, 3) or (H, W, 4), or a tensor (3|4, H, W) or (1, 3|4, H, W); arrays and
+    tensors hold uint8 values (0-255) or floats in [0, 1].
     """
     if isinstance(image, PIL.Image.Image):
         has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
@@ -28,7 +28,10 @@ def image_to_array(image: ImageInput, *, what: str = "image") -> np.ndarray:
                 f"{what}: expected a tensor of shape (3|4, H, W) or (1, 3|4, H, W), "
                 f"got {tuple(image.shape)}"
             )
-        image = tensor.permute(1, 2, 0).float().numpy()
+        tensor = tensor.permute(1, 2, 0)
+        # Floats (any precision) as float32; other dtypes keep theirs, so a uint8 tensor is read
+        # as 0-255 like a uint8 array, and e.g. int32 is refused naming its dtype.
+        image = (tensor.float() if tensor.is_floating_point() else tensor).numpy()
     elif not isinstance(image, np.ndarray):
         raise ValueError(f"{what}: expected a PIL image, numpy array or tensor, got {type(image)}")
     array = image[..., None] if image.ndim == 2 else image
@@ -40,8 +43,13 @@ def image_to_array(image: ImageInput, *, what: str = "image") -> np.ndarray:
         array = array.astype(np.float32) / 255.0
     elif np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32)
-        if not (np.isfinite(array).all() and array.min() >= 0.0 and array.max() <= 1.0):
-            raise ValueError(f"{what}: expected float values in [0, 1]")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{what}: expected float values in [0, 1], got non-finite values")
+        if not (array.min() >= 0.0 and array.max() <= 1.0):
+            raise ValueError(
+                f"{what}: expected float values in [0, 1], got values in "
+                f"[{array.min():g}, {array.max():g}] (uint8 images are read as 0-255)"
+            )
     else:
         raise ValueError(f"{what}: expected uint8 or float values, got dtype {array.dtype}")
     return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array

@@ -52,19 +52,28 @@ def export_to_mp4(
         raise ValueError("frames: expected at least one frame, got none")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = [composite(image_to_array(f, what="frame"), background) for f in frames]
-    height, width = arrays[0].shape[:2]
+
+    # One frame converted at a time: float32 copies of a whole clip can take gigabytes.
+    def converted(i: int, frame: ImageInput) -> np.ndarray:
+        return composite(image_to_array(frame, what=f"frame {i}"), background)
+
+    first = converted(0, frames[0])  # checks the first frame and the background before writing
+    height, width = first.shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
         raise ValueError(f"{path}: OpenCV could not open an MP4 writer")
     try:
-        for i, array in enumerate(arrays):
+        for i, frame in enumerate(frames):
+            array = first if i == 0 else converted(i, frame)
             if array.shape[:2] != (height, width):
                 raise ValueError(
                     f"frame {i}: expected size {(height, width)}, got {array.shape[:2]}"
                 )
             rgb = np.round(array * 255).astype(np.uint8)
             writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    finally:
+    except BaseException:
         writer.release()
+        path.unlink(missing_ok=True)  # no half-written video
+        raise
+    writer.release()
     return path

