@@ -157,12 +157,8 @@ def test_unreadable_model_is_skipped_with_its_reason(tmp_path):
     assert summary["models_rendered"] == 1
     skipped = summary["models_skipped"]
     assert sorted(m.split("-")[0] for m in skipped) == ["gltf", "vrm"]
-    assert {
-        name for name in ("broken.glb", "broken.vrm") for r in skipped.values() if name in r
-    } == {
-        "broken.glb",
-        "broken.vrm",
-    }
+    reasons = " ".join(skipped.values())
+    assert "broken.glb" in reasons and "broken.vrm" in reasons
     assert len(_rows(out / "hub")) == IMAGES_PER_MODEL
 
 
