@@ -139,7 +139,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     """Build a small dataset from procedural characters, load it back, write a contact sheet."""
     from datasets import load_dataset
 
-    from .contact_sheet import contact_sheet
+    from .contact_sheet import contact_sheet, rows_from_dataset
 
     hub_dir = cmd_build(args)
     loaded = load_dataset(str(hub_dir))
@@ -147,7 +147,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(f"load_dataset: {split}: {len(ds)} examples, features: {list(ds.features)}")
     train = loaded["train"] if "train" in loaded else next(iter(loaded.values()))
     sheet_path = args.out / "contact_sheet.png"
-    contact_sheet(train).save(sheet_path)
+    contact_sheet(rows_from_dataset(train)).save(sheet_path)
     print(f"contact sheet: {sheet_path}")
 
 

@@ -2,41 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import datasets
+import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
+
+from .styles import STYLE_NAMES
 
 BACKGROUND = (206, 212, 222, 255)
 LABEL_HEIGHT = 18
 COLUMNS = (("basis", 0), ("frontal", 0), ("frontal", 1), ("rotated", 0), ("rotated", 1))
 
 
-def contact_sheet(ds: datasets.Dataset, *, n_identities: int = 6, tile: int = 128) -> Image.Image:
-    """Lay out ``ds`` (AnimeCeleb features) as identities x (styles x expressions) tiles.
+def contact_sheet(rows: Iterable[dict], *, n_identities: int = 6, tile: int = 128) -> Image.Image:
+    """Lay out examples as identities x (styles x expressions) tiles.
 
-    Columns per style: the neutral basis, two frontal expressions and two rotated ones (the
-    first pairs of each identity). Transparent backgrounds are shown on a light grey.
+    ``rows`` are examples with ``model_id``, ``style`` and ``group`` names, ``pair_id`` and
+    ``image`` (PNG bytes or a PIL image). Columns per style: the neutral basis, two frontal
+    expressions and two rotated ones (the first pairs of each identity). Transparent backgrounds
+    are shown on a light grey.
     """
-    meta = ds.select_columns(["model_id", "style", "group", "pair_id"]).to_dict()
-    style_names = ds.features["style"].names
-    group_names = ds.features["group"].names
-    models = sorted(set(meta["model_id"]))[:n_identities]
-    styles = [s for s in style_names if style_names.index(s) in set(meta["style"])]
-    pair_rank: dict[tuple[str, str], int] = {}
-    for model in models:
-        pairs = sorted(
-            {p for m, p in zip(meta["model_id"], meta["pair_id"], strict=True) if m == model}
-        )
-        pairs = [p for p in pairs if not p.endswith("-basis")]
-        pair_rank.update({(model, p): i for i, p in enumerate(pairs)})
-    index: dict[tuple[str, str, str, int], int] = {}
-    for i, (model, style, group, pair) in enumerate(
-        zip(meta["model_id"], meta["style"], meta["group"], meta["pair_id"], strict=True)
-    ):
-        rank = 0 if group_names[group] == "basis" else pair_rank.get((model, pair), -1)
-        index[(model, style_names[style], group_names[group], rank)] = i
+    rows = list(rows)
+    models = sorted({r["model_id"] for r in rows})[:n_identities]
+    styles = [s for s in STYLE_NAMES if any(r["style"] == s for r in rows)]
+    pairs = {
+        m: sorted({r["pair_id"] for r in rows if r["model_id"] == m and r["group"] != "basis"})
+        for m in models
+    }
+    tiles = {}
+    for r in rows:
+        if r["model_id"] in pairs:
+            rank = 0 if r["group"] == "basis" else pairs[r["model_id"]].index(r["pair_id"])
+            tiles[(r["model_id"], r["style"], r["group"], rank)] = r["image"]
 
     width = tile * len(COLUMNS) * len(styles)
     sheet = Image.new("RGBA", (width, LABEL_HEIGHT + tile * len(models)), BACKGROUND)
@@ -46,15 +46,34 @@ def contact_sheet(ds: datasets.Dataset, *, n_identities: int = 6, tile: int = 12
     for r, model in enumerate(models):
         for s, style in enumerate(styles):
             for c, (group, rank) in enumerate(COLUMNS):
-                i = index.get((model, style, group, rank))
-                if i is None:
+                image = tiles.get((model, style, group, rank))
+                if image is None:
                     continue
-                image = ds[i]["image"].convert("RGBA").resize((tile, tile), Image.LANCZOS)
-                x = (s * len(COLUMNS) + c) * tile
-                sheet.alpha_composite(image, (x, LABEL_HEIGHT + r * tile))
+                if isinstance(image, bytes):
+                    image = Image.open(io.BytesIO(image))
+                image = image.convert("RGBA").resize((tile, tile), Image.LANCZOS)
+                sheet.alpha_composite(
+                    image, ((s * len(COLUMNS) + c) * tile, LABEL_HEIGHT + r * tile)
+                )
     return sheet
 
 
-def contact_sheet_from_parquet(files: Sequence[str | Path], **kwargs) -> Image.Image:
-    ds = datasets.Dataset.from_parquet([str(f) for f in files], keep_in_memory=True)
-    return contact_sheet(ds, **kwargs)
+def rows_from_parts(part_files: Sequence[str | Path], n_identities: int = 6) -> list[dict]:
+    """The examples of the first ``n_identities`` render parts (one part per model)."""
+    files = sorted(map(str, part_files))[:n_identities]
+    return pq.read_table(files).to_pylist() if files else []
+
+
+def rows_from_dataset(ds: datasets.Dataset) -> list[dict]:
+    """A loaded AnimeCeleb split as plain rows (label names, undecoded PNG bytes)."""
+    raw = ds.cast_column("image", datasets.Image(decode=False))
+    style, group = ds.features["style"], ds.features["group"]
+    return [
+        {
+            **r,
+            "style": style.int2str(r["style"]),
+            "group": group.int2str(r["group"]),
+            "image": r["image"]["bytes"],
+        }
+        for r in raw.select_columns(["model_id", "style", "group", "pair_id", "image"])
+    ]

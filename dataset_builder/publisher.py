@@ -59,12 +59,12 @@ def write_hub_folder(
         shutil.rmtree(staging / ".cache", ignore_errors=True)
         shutil.rmtree(prepared)
         if contact_sheet:
-            from .contact_sheet import contact_sheet_from_parquet
+            from .contact_sheet import contact_sheet as lay_out
+            from .contact_sheet import rows_from_parts
 
             (staging / "samples").mkdir()
-            contact_sheet_from_parquet(sorted((staging / "data").glob("*.parquet"))).save(
-                staging / "samples" / "contact_sheet.png"
-            )
+            rows = rows_from_parts(list(Path(parts_dir).glob("*.parquet")))
+            lay_out(rows).save(staging / "samples" / "contact_sheet.png")
         licenses, attributions = _licenses(staging / "data")
         write_card(
             staging / "README.md", split_sizes, dataset_info, licenses, attributions, contact_sheet

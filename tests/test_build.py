@@ -271,3 +271,14 @@ def test_card_licence_is_a_hub_id_or_other(tmp_path):
     assert "license: other" in card and "license_name: per-example-licences" in card
     write_card(tmp_path / "c.md", {"train": 1}, info, ["cc-by-4.0", "cc0-1.0"], ["x"], False)
     assert "license: other" in (tmp_path / "c.md").read_text()
+
+
+def test_contact_sheet_is_the_same_from_parts_and_from_load_dataset(built):
+    from dataset_builder.contact_sheet import contact_sheet, rows_from_dataset, rows_from_parts
+
+    from_parts = contact_sheet(rows_from_parts(list((built / "render").glob("*.parquet"))))
+    loaded = load_dataset(str(built / "hub"))
+    rows = [row for ds in loaded.values() for row in rows_from_dataset(ds)]
+    from_dataset = contact_sheet(rows)
+    assert from_parts.size == (2 * 5 * 128, 18 + 2 * 128)  # 2 styles x 5 columns, 2 identities
+    assert np.array_equal(np.asarray(from_parts), np.asarray(from_dataset))
