@@ -269,3 +269,12 @@ def test_inverse_mapping_works_in_half_precision_weights():
     expression = mapping.expression_from_blendshapes(motion[:, :52].to(torch.bfloat16))
     assert expression.dtype == torch.float32
     assert expression[0, POSE_INDEX["mouth_o"]] == pytest.approx(0.8, abs=0.02)
+
+
+def test_shared_heads_keep_state_dict_keys_and_identity_start():
+    for model in (seeded(WarpingNetwork), seeded(PIRendererGenerator)):
+        keys = set(model.state_dict())
+        assert {"to_flow.weight", "to_flow.bias"} <= keys
+        assert model.to_flow.bias.abs().max() == 0 and model.to_flow.weight.abs().max() < 0.01
+    for model in (seeded(EditingNetwork), seeded(PIRendererGenerator)):
+        assert {"to_image.0.weight", "to_image.0.bias"} <= set(model.state_dict())

@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
-from torch import nn
 
-from .layers import AdaINDecoder, SourceEncoder, warp
+from .layers import AdaINDecoder, SourceEncoder, image_head, warp
 from .modeling import StrictLoadingMixin
 
 
@@ -39,11 +38,7 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         super().__init__()
         self.encoder = SourceEncoder(in_channels, tuple(block_out_channels), downscale)
         self.decoder = AdaINDecoder(tuple(block_out_channels), latent_dim)
-        self.to_image = nn.Sequential(
-            nn.Conv2d(block_out_channels[0], out_channels * downscale**2, 3, padding=1),
-            nn.PixelShuffle(downscale),
-            nn.Tanh(),
-        )
+        self.to_image = image_head(block_out_channels[0], out_channels, downscale)
 
     def encode_source(self, source: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Args: source (N, in_channels, H, W) in [-1, 1]. Returns multi-scale features, level k

@@ -92,6 +92,26 @@ class AdaINDecoder(nn.Module):
         return x
 
 
+def flow_head(channels: int) -> nn.Conv2d:
+    """Decoder features (N, channels, h, w) → flow (N, 2, h, w), initialised close to the
+    identity warp (small weights, zero bias)."""
+    head = nn.Conv2d(channels, 2, 3, padding=1)
+    with torch.no_grad():
+        head.weight.mul_(0.01)
+        head.bias.zero_()
+    return head
+
+
+def image_head(channels: int, out_channels: int, downscale: int) -> nn.Sequential:
+    """Decoder features (N, channels, h, w) → image (N, out_channels, h * downscale,
+    w * downscale) in [-1, 1] (conv, pixel shuffle, tanh)."""
+    return nn.Sequential(
+        nn.Conv2d(channels, out_channels * downscale**2, 3, padding=1),
+        nn.PixelShuffle(downscale),
+        nn.Tanh(),
+    )
+
+
 def warp(features: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Backward-warp ``features`` with ``flow`` (``grid_sample``, bilinear, border padding).
 

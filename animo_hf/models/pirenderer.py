@@ -12,7 +12,7 @@ from torch import nn
 
 from dataset_builder.pose import POSE_DIM
 
-from .layers import AdaINDecoder, SourceEncoder, warp
+from .layers import AdaINDecoder, SourceEncoder, flow_head, image_head, warp
 from .modeling import StrictLoadingMixin
 from .motion_network import ResidualMLPBlock
 
@@ -74,17 +74,10 @@ class PIRendererGenerator(StrictLoadingMixin, ModelMixin, ConfigMixin):
         )
         self.warp_encoder = SourceEncoder(3, tuple(warp_block_out_channels), downscale)
         self.warp_decoder = AdaINDecoder(tuple(warp_block_out_channels), latent_dim)
-        self.to_flow = nn.Conv2d(warp_block_out_channels[0], 2, 3, padding=1)
-        with torch.no_grad():  # start close to the identity warp
-            self.to_flow.weight.mul_(0.01)
-            self.to_flow.bias.zero_()
+        self.to_flow = flow_head(warp_block_out_channels[0])
         self.edit_encoder = SourceEncoder(6, tuple(edit_block_out_channels), downscale)
         self.edit_decoder = AdaINDecoder(tuple(edit_block_out_channels), latent_dim)
-        self.to_image = nn.Sequential(
-            nn.Conv2d(edit_block_out_channels[0], 3 * downscale**2, 3, padding=1),
-            nn.PixelShuffle(downscale),
-            nn.Tanh(),
-        )
+        self.to_image = image_head(edit_block_out_channels[0], 3, downscale)
 
     def encode_source(self, source: torch.Tensor) -> PIRendererSourceFeatures:
         """Args: source (N, 3, H, W) in [-1, 1]. Returns the per-source cache."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
-from torch import nn
 
-from .layers import AdaINDecoder, SourceEncoder
+from .layers import AdaINDecoder, SourceEncoder, flow_head
 from .modeling import StrictLoadingMixin
 
 
@@ -37,10 +36,7 @@ class WarpingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         super().__init__()
         self.encoder = SourceEncoder(in_channels, tuple(block_out_channels), downscale)
         self.decoder = AdaINDecoder(tuple(block_out_channels), latent_dim)
-        self.to_flow = nn.Conv2d(block_out_channels[0], 2, 3, padding=1)
-        with torch.no_grad():  # start close to the identity warp
-            self.to_flow.weight.mul_(0.01)
-            self.to_flow.bias.zero_()
+        self.to_flow = flow_head(block_out_channels[0])
 
     def encode_source(self, source: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Args: source (N, in_channels, H, W) in [-1, 1], H and W divisible by
