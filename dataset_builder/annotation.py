@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .files import write_atomic
 from .pose import TARGET_MORPH_NAMES
 
 NAMING_SCHEMES = ("vrm", "vroid", "mmd", "arkit")
@@ -212,11 +213,8 @@ class Annotation:
     method: str = "name"
 
     def save(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Annotation:

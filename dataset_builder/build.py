@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-import os
 import threading
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .files import write_atomic
 from .sources import ModelSource
 from .styles import STYLE_NAMES, check_resolution, check_style
 from .worker import ModelReport, RenderTask, init_worker, render_model
@@ -100,9 +100,7 @@ def prepare_build_dir(out_dir: Path, settings: BuildSettings) -> None:
         )
     for sub in ("render", "annotations", "logs"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
-    tmp = settings_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(wanted, indent=1, sort_keys=True))
-    os.replace(tmp, settings_path)
+    write_atomic(settings_path, json.dumps(wanted, indent=1, sort_keys=True))
 
 
 def render_all(
@@ -166,11 +164,10 @@ def _render_missing(
             logger.warning("skipped %s: %s", model.model_id, model.reason)
     summary = report.summary()
     logger.info("render summary: %s", json.dumps(summary))
-    tmp = out_dir / "report.json.tmp"
-    tmp.write_text(
-        json.dumps({"summary": summary, "models": [asdict(m) for m in report.models]}, indent=1)
+    models = [asdict(m) for m in report.models]
+    write_atomic(
+        out_dir / "report.json", json.dumps({"summary": summary, "models": models}, indent=1)
     )
-    os.replace(tmp, out_dir / "report.json")
     return report
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData, HfApi
 
+from .files import write_atomic
 from .hf_builder import CITATION, AnimeCeleb
 from .pose import POSE_NAMES, POSE_RANGES, TARGET_MORPH_NAMES
 from .sampling import GROUPS
@@ -206,9 +207,7 @@ rendered from these sources must keep that attribution:
 ```
 """
     card = DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(str(card), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, str(card))
 
 
 def push_to_hub(
