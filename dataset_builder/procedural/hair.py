@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .meshdata import Part, fan_faces, grid_faces, join, make_part, sweep
+from .meshdata import Part, fan_faces, frames, grid_faces, join, make_part, sweep
 from .spec import CharacterSpec
 from .surface import Z_EQ, Z_TOP, HeadShape
 
@@ -145,9 +145,7 @@ def side_locks(spec: CharacterSpec, head: HeadShape, bottom: float) -> Part:
             th = side * np.pi * (theta + 0.03 * s)
             centre = head.shell(z, th, lift)
             normal = head.normal(np.maximum(z, Z_EQ), th)
-            tangent = np.gradient(centre, axis=0)
-            across = np.cross(tangent, normal)
-            across /= np.linalg.norm(across, axis=1, keepdims=True)
+            _, across, _ = frames(centre, normal)
             w = width * (1.0 - s**2.2) ** 0.7 + 0.0005
             strands.append(_strip(centre, across, normal, w, 0.003 * (1 - s) + 0.001))
     return join(strands)

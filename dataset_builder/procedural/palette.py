@@ -87,18 +87,22 @@ def srgb_to_linear(value: float) -> float:
     return ((value + 0.055) / 1.055) ** 2.4
 
 
-def hex_to_linear(code: str) -> RGB:
-    """'#rrggbb' (sRGB) to a linear RGB tuple."""
+def hex_to_srgb(code: str) -> RGB:
+    """'#rrggbb' to an sRGB tuple in [0, 1]."""
     code = code.lstrip("#")
     r, g, b = (int(code[i : i + 2], 16) / 255.0 for i in (0, 2, 4))
+    return (r, g, b)
+
+
+def hex_to_linear(code: str) -> RGB:
+    """'#rrggbb' (sRGB) to a linear RGB tuple."""
+    r, g, b = hex_to_srgb(code)
     return (srgb_to_linear(r), srgb_to_linear(g), srgb_to_linear(b))
 
 
 def jitter_hex(code: str, rng: random.Random, hue: float, sat: float, val: float) -> RGB:
     """A sRGB colour jittered in HSV by at most (hue, sat, val), returned in linear RGB."""
-    code = code.lstrip("#")
-    r, g, b = (int(code[i : i + 2], 16) / 255.0 for i in (0, 2, 4))
-    h, s, v = colorsys.rgb_to_hsv(r, g, b)
+    h, s, v = colorsys.rgb_to_hsv(*hex_to_srgb(code))
     h = (h + rng.uniform(-hue, hue)) % 1.0
     s = min(1.0, max(0.0, s * (1.0 + rng.uniform(-sat, sat))))
     v = min(1.0, max(0.0, v * (1.0 + rng.uniform(-val, val))))
