@@ -282,3 +282,20 @@ def test_contact_sheet_is_the_same_from_parts_and_from_load_dataset(built):
     from_dataset = contact_sheet(rows)
     assert from_parts.size == (2 * 5 * 128, 18 + 2 * 128)  # 2 styles x 5 columns, 2 identities
     assert np.array_equal(np.asarray(from_parts), np.asarray(from_dataset))
+
+
+@pytest.mark.slow
+def test_full_size_build_with_the_papers_sampling(tmp_path):
+    """The defaults users run: 256², all four styles, 100 pairs per model (20 for poor models)."""
+    from dataset_builder.procedural import character_spec
+    from dataset_builder.sampling import samples_for
+
+    out = tmp_path / "full"
+    result = _cli("build", "--out", str(out), "--procedural", "2", "--workers", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _rows(out / "hub")
+    expected = sum(
+        4 * (1 + 2 * samples_for(len(character_spec(s).present_targets))) for s in (0, 1)
+    )
+    assert len(rows) == expected
+    assert {len(r["pose"]) for r in rows} == {20}
