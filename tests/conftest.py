@@ -1,6 +1,7 @@
 """Test-wide settings: no network, no telemetry, Blender's cache inside the project."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,8 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_MODELS = PROJECT_ROOT.parent / "shared" / "models"
 
+# A fresh Hugging Face home: no user token, no datasets cache from earlier runs.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="animeceleb-tests-hf-")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
