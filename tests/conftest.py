@@ -1,6 +1,8 @@
 """Test-wide settings: no network, no telemetry, Blender's cache inside the project."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,6 +13,7 @@ SHARED_MODELS = PROJECT_ROOT.parent / "shared" / "models"
 
 # A fresh Hugging Face home: no user token, no datasets cache from earlier runs.
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="animeceleb-tests-hf-")
+atexit.register(shutil.rmtree, os.environ["HF_HOME"], True)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
