@@ -218,11 +218,20 @@ class Annotation:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Annotation:
-        data = json.loads(Path(path).read_text())
-        unknown = set(data.get("targets", {})) - set(TARGET_MORPH_NAMES)
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            annotation = cls(**data)
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as error:
+            raise ValueError(
+                f"{path}: not an annotation (expected model_id, targets, unmatched, method): "
+                f"{error}"
+            ) from None
+        unknown = set(annotation.targets) - set(TARGET_MORPH_NAMES)
         if unknown:
-            raise ValueError(f"{path}: unknown target morphs {sorted(unknown)}")
-        return cls(**data)
+            raise ValueError(
+                f"{path}: unknown target morphs {sorted(unknown)}; expected {TARGET_MORPH_NAMES}"
+            )
+        return annotation
 
 
 def annotate_by_name(model_id: str, source_names: Iterable[str]) -> Annotation:

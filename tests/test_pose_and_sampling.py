@@ -72,6 +72,12 @@ def test_annotation_covers_every_scheme(tmp_path):
     assert annotation.unmatched == ["瞳小", "cheekPuff"]
     annotation.save(tmp_path / "m.json")
     assert Annotation.load(tmp_path / "m.json") == annotation
+    (tmp_path / "bad.json").write_text('{"model_id": "m", "targets": {"eye_shut": "x"}}')
+    with pytest.raises(ValueError, match="bad.json: unknown target morphs"):
+        Annotation.load(tmp_path / "bad.json")
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ValueError, match="broken.json: not an annotation"):
+        Annotation.load(tmp_path / "broken.json")
 
 
 def test_sampling_follows_the_paper():
