@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from animeceleb.pose import TARGET_MORPH_NAMES
+
 from .files import write_atomic
-from .pose import TARGET_MORPH_NAMES
 
 NAMING_SCHEMES = ("vrm", "vroid", "mmd", "arkit")
 

@@ -12,8 +12,9 @@ import os
 import sys
 from pathlib import Path
 
+from animeceleb.pose import POSE_DIM, validate_pose
+
 from .build import BACKENDS, BuildSettings, render_all
-from .pose import POSE_DIM, validate_pose
 from .publisher import DEFAULT_MAX_SHARD_SIZE, push_to_hub, write_hub_folder
 from .sources import file_sources, procedural_sources
 from .styles import STYLE_NAMES, check_resolution, check_style, parse_styles

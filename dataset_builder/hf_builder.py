@@ -11,8 +11,9 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 
-from .pose import POSE_DIM, POSE_NAMES
-from .sampling import GROUPS, SPLITS, identity_split
+from animeceleb.pose import POSE_DIM, POSE_NAMES
+from animeceleb.sampling import GROUPS, SPLITS, identity_split
+
 from .styles import STYLE_NAMES
 
 DESCRIPTION = (

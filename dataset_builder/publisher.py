@@ -16,10 +16,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData, HfApi
 
+from animeceleb.pose import POSE_NAMES, POSE_RANGES, TARGET_MORPH_NAMES
+from animeceleb.sampling import GROUPS
+
 from .files import write_atomic
 from .hf_builder import CITATION, AnimeCeleb
-from .pose import POSE_NAMES, POSE_RANGES, TARGET_MORPH_NAMES
-from .sampling import GROUPS
 from .styles import STYLES
 
 logger = logging.getLogger(__name__)

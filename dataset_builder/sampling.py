@@ -1,28 +1,15 @@
-"""Pose sampling per model, as in the paper's data-sampling section (see DESIGN.md).
-
-Per model: one neutral ``basis`` image; then per sample, for each part (eye, brow, mouth) one of the
-model's available target morphs at a value ~ U(0, 1), rendered ``frontal`` (angles 0) and again
-``rotated`` (yaw, pitch, roll ~ U(-20, 20) degrees), both sharing a ``pair_id``. 100 samples when a
-model has more than 5 annotated target morphs, else 20. Everything is a pure function of
-(seed, model id, available targets), so the same build settings give the same poses and keys.
-"""
+"""The images to render per model: the neutral ``basis``, then each sample of the AnimeCeleb
+sampler (``animeceleb.sampling``) as a ``frontal`` and a ``rotated`` item sharing a ``pair_id``."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .pose import ANGLE_LIMIT_DEG, PARTS, TARGET_MORPH_BY_NAME, pose_from_morphs
-
-GROUPS = ("basis", "frontal", "rotated")
-SPLITS = ("train", "test")
-TEST_FRACTION = 0.08
-RICH_MODEL_SAMPLES = 100
-POOR_MODEL_SAMPLES = 20
-RICH_MODEL_MIN_TARGETS = 6  # "more than five annotated target morphs"
+from animeceleb.pose import pose_from_morphs
+from animeceleb.sampling import NO_ANGLES, sample_pairs
 
 
 @dataclass(frozen=True)
@@ -39,57 +26,16 @@ class RenderItem:
         return pose_from_morphs(self.morphs, self.angles)
 
 
-def stable_hash(text: str) -> int:
-    """A 64-bit hash of ``text`` that is the same in every process and Python version."""
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
-
-
-def identity_split(model_id: str) -> str:
-    """Train/test split by identity: a stable hash of the model id, test ≈ 8%."""
-    return "test" if stable_hash(model_id) % 10_000 < TEST_FRACTION * 10_000 else "train"
-
-
-def samples_for(n_targets: int) -> int:
-    return RICH_MODEL_SAMPLES if n_targets >= RICH_MODEL_MIN_TARGETS else POOR_MODEL_SAMPLES
-
-
-def sample_items(
+def render_items(
     model_id: str,
     available_targets: Iterable[str],
     *,
     seed: int = 0,
     n_samples: int | None = None,
 ) -> list[RenderItem]:
-    """The render items of one model: ``basis``, then ``frontal``/``rotated`` pairs.
-
-    Args:
-        model_id: the model's id (part of the random stream, so models differ).
-        available_targets: the target morphs the model has (after annotation).
-        seed: the build seed.
-        n_samples: samples per model; ``None`` uses the paper's rule (100, or 20 for models with
-            at most 5 target morphs).
-    """
-    available = sorted(set(available_targets))
-    unknown = [name for name in available if name not in TARGET_MORPH_BY_NAME]
-    if unknown:
-        raise ValueError(f"{model_id}: unknown target morphs {unknown}")
-    by_part = {
-        part: [n for n in available if TARGET_MORPH_BY_NAME[n].part == part] for part in PARTS
-    }
-    n = samples_for(len(available)) if n_samples is None else n_samples
-    if n < 0:
-        raise ValueError(f"samples per model must be >= 0, got {n}")
-
-    rng = np.random.default_rng([seed, stable_hash(model_id)])
-    items = [RenderItem("basis", f"{model_id}-basis", {}, (0.0, 0.0, 0.0))]
-    for index in range(n):
-        morphs = {}
-        for part in PARTS:
-            if by_part[part]:
-                name = by_part[part][int(rng.integers(len(by_part[part])))]
-                morphs[name] = round(float(rng.uniform(0.0, 1.0)), 4)
-        angles = rng.uniform(-ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG, size=3).round(3)
-        pair_id = f"{model_id}-{index:04d}"
-        items.append(RenderItem("frontal", pair_id, morphs, (0.0, 0.0, 0.0)))
-        items.append(RenderItem("rotated", pair_id, morphs, tuple(float(a) for a in angles)))
+    """``basis``, then a ``frontal``/``rotated`` pair per sample (arguments as ``sample_pairs``)."""
+    items = [RenderItem("basis", f"{model_id}-basis", {}, NO_ANGLES)]
+    for sample in sample_pairs(model_id, available_targets, seed=seed, n_samples=n_samples):
+        items.append(RenderItem("frontal", sample.pair_id, sample.morphs, NO_ANGLES))
+        items.append(RenderItem("rotated", sample.pair_id, sample.morphs, sample.angles))
     return items

@@ -20,10 +20,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from animeceleb.pose import ANGLE_SLICE
+
 from .annotation import Annotation, annotate_by_name
 from .png import strip_png_metadata
-from .pose import ANGLE_SLICE
-from .sampling import RenderItem, sample_items
+from .sampling import RenderItem, render_items
 from .sources import ModelSource
 from .styles import check_resolution, check_style
 
@@ -92,7 +93,7 @@ def render_model(task: RenderTask) -> ModelReport:
             available = model.use_annotation(annotation)
             if not available:
                 return ModelReport(model_id, "skipped", "no target morphs")
-            items = sample_items(model_id, available, seed=task.seed, n_samples=task.n_samples)
+            items = render_items(model_id, available, seed=task.seed, n_samples=task.n_samples)
             rows = model.render(items, task.styles, on_image=_report_progress)
     except ModelLoadError as error:
         return ModelReport(model_id, "skipped", str(error))
@@ -120,7 +121,7 @@ def render_poses(
 
     Runs in a Blender worker (see ``run_in_blender``).
     """
-    from .pose import morphs_from_pose, validate_pose
+    from animeceleb.pose import morphs_from_pose, validate_pose
 
     check_resolution(resolution)
     check_style(style)

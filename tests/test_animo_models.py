@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from animeceleb.pose import EXPRESSION_DIM, POSE_DIM, POSE_INDEX, POSE_NAMES
 from animo_hf import (
     BLENDSHAPE_NAMES,
     MOTION_DIM,
@@ -18,7 +19,6 @@ from animo_hf import (
 )
 from animo_hf.models.layers import warp
 from animo_hf.motion_space import BLENDSHAPE_INDEX as BS
-from dataset_builder.pose import EXPRESSION_DIM, POSE_DIM, POSE_INDEX, POSE_NAMES
 
 SIZE = 64
 

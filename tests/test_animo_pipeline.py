@@ -14,6 +14,8 @@ import torch
 from test_animo_extractor import carphone_path
 
 import animo_hf.pipelines.pipeline_animo as pipeline_module
+from animeceleb.pose import POSE_DIM, POSE_INDEX, TARGET_MORPH_NAMES
+from animeceleb.sampling import sample_pairs
 from animo_hf import (
     AniMoPipeline,
     EditingNetwork,
@@ -27,8 +29,6 @@ from animo_hf import (
     read_video,
     sample_poses,
 )
-from dataset_builder.pose import POSE_DIM, POSE_INDEX, TARGET_MORPH_NAMES
-from dataset_builder.sampling import sample_items
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SIZE = 64
@@ -132,10 +132,10 @@ def test_generator_makes_random_poses_reproducible(pipe):
     assert ((first.poses[:, 12:17] > 0).sum(1) <= 1).all()
 
 
-def test_random_poses_are_the_dataset_samplers_rotated_items():
+def test_random_poses_are_the_dataset_samplers_rotated_poses():
     seed = int(torch.randint(2**62, (1,), generator=torch.Generator().manual_seed(3)))
-    items = sample_items("random", TARGET_MORPH_NAMES, seed=seed, n_samples=6)
-    expected = np.stack([item.pose for item in items if item.group == "rotated"])
+    samples = sample_pairs("random", TARGET_MORPH_NAMES, seed=seed, n_samples=6)
+    expected = np.stack([sample.rotated_pose for sample in samples])
     drawn = sample_poses(6, torch.Generator().manual_seed(3))
     assert drawn.dtype == torch.float32 and drawn.shape == (6, POSE_DIM)
     assert np.array_equal(drawn.numpy(), expected)

@@ -287,8 +287,8 @@ def test_contact_sheet_is_the_same_from_parts_and_from_load_dataset(built):
 @pytest.mark.slow
 def test_full_size_build_with_the_papers_sampling(tmp_path):
     """The defaults users run: 256², all four styles, 100 pairs per model (20 for poor models)."""
+    from animeceleb.sampling import samples_for
     from dataset_builder.procedural import character_spec
-    from dataset_builder.sampling import samples_for
 
     out = tmp_path / "full"
     result = _cli("build", "--out", str(out), "--procedural", "2", "--workers", "2")

@@ -6,8 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from dataset_builder.annotation import NAME_DICTIONARY, Annotation, annotate_by_name
-from dataset_builder.pose import (
+from animeceleb.pose import (
     POSE_DIM,
     POSE_INDEX,
     POSE_NAMES,
@@ -16,7 +15,9 @@ from dataset_builder.pose import (
     pose_from_morphs,
     validate_pose,
 )
-from dataset_builder.sampling import identity_split, sample_items
+from animeceleb.sampling import identity_split
+from dataset_builder.annotation import NAME_DICTIONARY, Annotation, annotate_by_name
+from dataset_builder.sampling import render_items
 from dataset_builder.styles import parse_styles
 
 
@@ -81,7 +82,7 @@ def test_annotation_covers_every_scheme(tmp_path):
 
 
 def test_sampling_follows_the_paper():
-    items = sample_items("procedural-000007", TARGET_MORPH_NAMES, seed=3)
+    items = render_items("procedural-000007", TARGET_MORPH_NAMES, seed=3)
     assert [i.group for i in items[:3]] == ["basis", "frontal", "rotated"]
     assert len(items) == 1 + 2 * 100
     frontal, rotated = items[1::2], items[2::2]
@@ -90,15 +91,15 @@ def test_sampling_follows_the_paper():
         assert f.angles == (0, 0, 0) and all(-20 <= a <= 20 for a in r.angles)
         assert {n.split("_")[0] for n in f.morphs} == {"eye", "brow", "mouth"}
         assert all(0 <= v <= 1 for v in f.morphs.values())
-    poor = sample_items("m", ["eye_close", "mouth_a", "mouth_o"], seed=3)
+    poor = render_items("m", ["eye_close", "mouth_a", "mouth_o"], seed=3)
     assert len(poor) == 1 + 2 * 20
     assert all(set(i.morphs) <= {"eye_close", "mouth_a", "mouth_o"} for i in poor)
 
 
 def test_sampling_is_deterministic_and_differs_by_model():
-    a = [i.pose for i in sample_items("model-a", TARGET_MORPH_NAMES, seed=0, n_samples=5)]
-    b = [i.pose for i in sample_items("model-a", TARGET_MORPH_NAMES, seed=0, n_samples=5)]
-    c = [i.pose for i in sample_items("model-b", TARGET_MORPH_NAMES, seed=0, n_samples=5)]
+    a = [i.pose for i in render_items("model-a", TARGET_MORPH_NAMES, seed=0, n_samples=5)]
+    b = [i.pose for i in render_items("model-a", TARGET_MORPH_NAMES, seed=0, n_samples=5)]
+    c = [i.pose for i in render_items("model-b", TARGET_MORPH_NAMES, seed=0, n_samples=5)]
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
 
@@ -107,9 +108,7 @@ def test_identity_split_is_stable_and_near_eight_percent():
     ids = [f"procedural-{i:06d}" for i in range(5000)]
     test_fraction = sum(identity_split(i) == "test" for i in ids) / len(ids)
     assert 0.06 < test_fraction < 0.10
-    script = (
-        "from dataset_builder.sampling import identity_split as s; print(s('procedural-000123'))"
-    )
+    script = "from animeceleb.sampling import identity_split as s; print(s('procedural-000123'))"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == identity_split("procedural-000123")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from animeceleb.pose import TARGET_MORPH_NAMES
 from dataset_builder.annotation import annotate_by_name
-from dataset_builder.pose import TARGET_MORPH_NAMES
 from dataset_builder.procedural import body, character_spec, hair, procedural_model_id
 from dataset_builder.procedural.accessories import accessory_parts
 from dataset_builder.procedural.face import FaceBuilder, FaceState

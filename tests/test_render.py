@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataset_builder.pose import POSE_INDEX, TARGET_MORPH_NAMES
+from animeceleb.pose import POSE_INDEX, TARGET_MORPH_NAMES
 from dataset_builder.procedural import character_spec
 from dataset_builder.sources import procedural_sources
 from dataset_builder.styles import STYLE_NAMES

@@ -10,7 +10,7 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.utils import BaseOutput
 from torch import nn
 
-from dataset_builder.pose import POSE_DIM
+from animeceleb.pose import POSE_DIM
 
 from .layers import AdaINDecoder, SourceEncoder, flow_head, image_head, warp
 from .modeling import StrictLoadingMixin

@@ -6,7 +6,7 @@ import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
-from dataset_builder.pose import ANGLE_LIMIT_DEG, ANGLE_SLICE, EXPRESSION_DIM, POSE_DIM, POSE_NAMES
+from animeceleb.pose import ANGLE_LIMIT_DEG, ANGLE_SLICE, EXPRESSION_DIM, POSE_DIM, POSE_NAMES
 
 from ..motion_space import (
     BLENDSHAPE_INDEX,

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
-from dataset_builder.pose import ANGLE_NAMES, POSE_DIM, validate_pose
+from animeceleb.pose import ANGLE_NAMES, POSE_DIM, validate_pose
 
 from .._checks import positive_int
 from ..extractor import FrameInput, HumanPoseExtractor, HumanPoseSequence
@@ -286,7 +286,7 @@ class AniMoPipeline(DiffusionPipeline):
         Args:
             image: the source character, RGB or RGBA; PIL, numpy (H, W, 3|4) or tensor (3|4, H, W)
                 in [0, 1]. Resized to (height, width).
-            pose: (N, 20) or (20,) AnimeCeleb pose vectors (see ``dataset_builder.pose``).
+            pose: (N, 20) or (20,) AnimeCeleb pose vectors (see ``animeceleb.pose``).
             blendshapes: a :class:`HumanPoseSequence` or N dicts of MediaPipe blendshape scores
                 and ``yaw``/``pitch``/``roll`` in degrees.
             driving_video: human frames (a video path, an image or a sequence of images), read

@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 import re
 
+from animeceleb.pose import TARGET_MORPH_NAMES
+
 from ..annotation import NAME_DICTIONARY, NAMING_SCHEMES, NON_TARGET_NAMES, target_for_name
-from ..pose import TARGET_MORPH_NAMES
 
 # What each non-target morph does (see ``morphs.NON_TARGET_EFFECTS``).
 NON_TARGET_EFFECT: dict[str, str] = {

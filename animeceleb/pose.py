@@ -1,6 +1,6 @@
 """The AnimeCeleb pose vector: one definition shared by the whole project.
 
-``p`` is a float32 vector of 20 values (see ``DESIGN.md``)::
+``p`` is a float32 vector of 20 values (see ``docs/animeceleb.md``)::
 
     0, 1   eye_close L, R        [0, 1]
     2, 3   eye_happy L, R        [0, 1]
@@ -14,7 +14,7 @@
 Left and right are the character's own. Signs: yaw > 0 turns the face toward the image's right,
 pitch > 0 tilts the face up, roll > 0 tilts the top of the head toward the image's right.
 
-This module imports neither ``bpy`` nor ``torch``.
+This module imports only the standard library and numpy.
 """
 
 from __future__ import annotations
