@@ -29,10 +29,7 @@ from pathlib import Path
 
 import torch
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
-
-from animo_hf import (  # noqa: E402
+from animo_hf import (
     AniMoPipeline,
     EditingNetwork,
     HumanPoseExtractor,

@@ -46,6 +46,7 @@ def measure(style: str, workers: int, args: argparse.Namespace) -> dict:
         "workers": workers,
         "images": images,
         "render_s": round(rendered - start, 2),
+        "hub_folder_s": round(start + total - rendered, 2),
         "total_s": round(total, 2),
         "images_per_s": round(images / total, 2),
     }

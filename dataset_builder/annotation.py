@@ -165,7 +165,11 @@ NAME_DICTIONARY: dict[str, dict[str, tuple[str, ...]]] = {
         "arkit": ("mouthFunnel", "viseme_O"),
     },
 }
-assert set(NAME_DICTIONARY) == set(TARGET_MORPH_NAMES)
+if set(NAME_DICTIONARY) != set(TARGET_MORPH_NAMES):
+    raise RuntimeError(
+        "NAME_DICTIONARY must name every target morph once: "
+        f"{sorted(set(NAME_DICTIONARY) ^ set(TARGET_MORPH_NAMES))} differ"
+    )
 
 # Names real models carry that are *not* target morphs (the generator adds some of these).
 NON_TARGET_NAMES: dict[str, tuple[str, ...]] = {

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .files import write_atomic
 from .sources import ModelSource
 from .styles import STYLE_NAMES, check_resolution, check_style
-from .worker import ModelReport, RenderTask, init_worker, render_model
+from .worker import ModelReport, RenderTask, init_worker, render_in_worker
 
 logger = logging.getLogger("dataset_builder")
 SETTINGS_FILE = "build.json"
@@ -229,7 +229,7 @@ def _render_with_processes(tasks, workers, log_path, finished, bar) -> None:
         with ProcessPoolExecutor(
             workers, mp_context=context, initializer=init_worker, initargs=(queue, log_path)
         ) as pool:
-            futures = {pool.submit(render_model, task): task for task in tasks}
+            futures = {pool.submit(render_in_worker, task): task for task in tasks}
             for future in as_completed(futures):
                 try:
                     finished(future.result())

@@ -105,13 +105,13 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    from .worker import render_poses, run_in_blender
+    from .worker import run_in_blender
 
     poses = [_parse_pose(text) for text in args.pose]
     check_resolution(args.resolution)
     check_style(args.style)
     source = procedural_sources(1, args.model_seed)[0]
-    images = run_in_blender(render_poses, source, poses, args.style, args.resolution)
+    images = run_in_blender("render_poses", source, poses, args.style, args.resolution)
     args.out.mkdir(parents=True, exist_ok=True)
     for i, png in enumerate(images):
         path = args.out / f"{source.model_id}-{args.style}-{i:03d}.png"
@@ -120,11 +120,11 @@ def cmd_render(args: argparse.Namespace) -> None:
 
 
 def cmd_character(args: argparse.Namespace) -> None:
-    from .worker import run_in_blender, save_procedural_character
+    from .worker import run_in_blender
 
     if args.out.suffix.lower() not in (".blend", ".glb"):
         raise ValueError(f"{args.out}: expected a .blend or .glb file name")
-    run_in_blender(save_procedural_character, args.seed, str(args.out))
+    run_in_blender("save_procedural_character", args.seed, str(args.out))
     print(f"saved procedural character {args.seed} to {args.out}")
 
 

@@ -10,10 +10,12 @@ import datasets
 import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
 
+from .features import decode_rows
 from .styles import STYLE_NAMES
 
 BACKGROUND = (206, 212, 222, 255)
 LABEL_HEIGHT = 18
+SHEET_COLUMNS = ("model_id", "style", "group", "pair_id", "image")
 COLUMNS = (("basis", 0), ("frontal", 0), ("frontal", 1), ("rotated", 0), ("rotated", 1))
 
 
@@ -61,19 +63,9 @@ def contact_sheet(rows: Iterable[dict], *, n_identities: int = 6, tile: int = 12
 def rows_from_parts(part_files: Sequence[str | Path], n_identities: int = 6) -> list[dict]:
     """The examples of the first ``n_identities`` render parts (one part per model)."""
     files = sorted(map(str, part_files))[:n_identities]
-    return pq.read_table(files).to_pylist() if files else []
+    return decode_rows(pq.read_table(files, columns=list(SHEET_COLUMNS))) if files else []
 
 
 def rows_from_dataset(ds: datasets.Dataset) -> list[dict]:
     """A loaded AnimeCeleb split as plain rows (label names, undecoded PNG bytes)."""
-    raw = ds.cast_column("image", datasets.Image(decode=False))
-    style, group = ds.features["style"], ds.features["group"]
-    return [
-        {
-            **r,
-            "style": style.int2str(r["style"]),
-            "group": group.int2str(r["group"]),
-            "image": r["image"]["bytes"],
-        }
-        for r in raw.select_columns(["model_id", "style", "group", "pair_id", "image"])
-    ]
+    return decode_rows(ds.select_columns(list(SHEET_COLUMNS)).with_format("arrow")[:])

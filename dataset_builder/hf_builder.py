@@ -1,20 +1,26 @@
-"""The AnimeCeleb ``datasets`` builder: per-model render parts -> examples with explicit Features.
+"""The AnimeCeleb ``datasets`` builder: per-model render parts -> Arrow tables cast to ``FEATURES``.
 
-It runs locally (the Hub no longer runs dataset scripts); the publisher writes its output as
-Parquet in Hub layout, which ``load_dataset(folder or repo id)`` reads with no remote code.
+An ``ArrowBasedBuilder``: the parts are already in the ``FEATURES`` schema, so each part file is
+read and cast as one table (no per-row decode and re-encode). It runs locally (the Hub no longer
+runs dataset scripts); the publisher writes its output as Parquet in Hub layout, which
+``load_dataset(folder or repo id)`` reads with no remote code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
+from datasets.builder import Key
+from datasets.table import table_cast
 
 from animeceleb.pose import POSE_DIM, POSE_NAMES
-from animeceleb.sampling import GROUPS, SPLITS, identity_split
 
-from .styles import STYLE_NAMES
+from .features import FEATURES
+from .parts import part_files_by_split
 
 DESCRIPTION = (
     "AnimeCeleb-HF: anime head images rendered in Blender from 3D character models, each with its "
@@ -28,35 +34,8 @@ CITATION = """@inproceedings{kim2022animeceleb,
   year={2022}
 }"""
 
-FEATURES = datasets.Features(
-    {
-        "image": datasets.Image(),
-        "pose": datasets.List(datasets.Value("float32"), length=POSE_DIM),
-        "model_id": datasets.Value("string"),
-        "source": datasets.Value("string"),
-        "style": datasets.ClassLabel(names=list(STYLE_NAMES)),
-        "group": datasets.ClassLabel(names=list(GROUPS)),
-        "pair_id": datasets.Value("string"),
-        "license": datasets.Value("string"),
-        "attribution": datasets.Value("string"),
-    }
-)
 
-
-def example_key(row: dict) -> str:
-    """The deterministic key of one example: model, style, group and pair."""
-    return f"{row['model_id']}/{row['style']}/{row['group']}/{row['pair_id']}"
-
-
-def part_files_by_split(parts_dir: str | Path) -> dict[str, list[Path]]:
-    """Rendered part files (one per model, ``<model_id>.parquet``) grouped by identity split."""
-    by_split: dict[str, list[Path]] = {split: [] for split in SPLITS}
-    for path in sorted(Path(parts_dir).glob("*.parquet")):
-        by_split[identity_split(path.stem)].append(path)
-    return by_split
-
-
-class AnimeCeleb(datasets.GeneratorBasedBuilder):
+class AnimeCeleb(datasets.ArrowBasedBuilder):
     """Builds AnimeCeleb examples from a build folder's ``render/`` parts (``data_dir``)."""
 
     VERSION = datasets.Version("1.0.0")
@@ -78,7 +57,6 @@ class AnimeCeleb(datasets.GeneratorBasedBuilder):
             if files
         ]
 
-    def _generate_examples(self, part_files: list[Path]):
-        for path in part_files:
-            for row in pq.read_table(path).to_pylist():
-                yield example_key(row), {**row, "image": {"bytes": row["image"], "path": None}}
+    def _generate_tables(self, part_files: list[Path]) -> Iterator[tuple[Key, pa.Table]]:
+        for index, path in enumerate(part_files):
+            yield Key(index, 0), table_cast(pq.read_table(path), FEATURES.arrow_schema)

@@ -14,25 +14,13 @@ import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from huggingface_hub import DatasetCard, DatasetCardData, HfApi
+from huggingface_hub import HfApi
 
-from animeceleb.pose import POSE_NAMES, POSE_RANGES, TARGET_MORPH_NAMES
-from animeceleb.sampling import GROUPS
-
-from .files import write_atomic
-from .hf_builder import CITATION, AnimeCeleb
-from .styles import STYLES
+from .dataset_card import read_model_licences, write_card
+from .hf_builder import AnimeCeleb
 
 logger = logging.getLogger(__name__)
 DEFAULT_MAX_SHARD_SIZE = "500MB"
-# Licence ids the Hub accepts in a card (a subset: those 3D model licences use). Anything else
-# (VRM's unversioned "cc-by", a licence URL, mixed licences) is written as "other".
-HUB_LICENSES = {
-    "apache-2.0", "mit", "bsd-3-clause", "gpl-3.0", "cc0-1.0", "cc-by-2.0", "cc-by-2.5",
-    "cc-by-3.0", "cc-by-4.0", "cc-by-sa-3.0", "cc-by-sa-4.0", "cc-by-nc-2.0", "cc-by-nc-3.0",
-    "cc-by-nc-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-3.0", "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0",
-    "cc-by-nc-sa-3.0", "cc-by-nc-sa-4.0", "odc-by", "odbl", "pddl",
-}  # fmt: skip
 
 
 def write_hub_folder(
@@ -67,10 +55,8 @@ def write_hub_folder(
             (staging / "samples").mkdir()
             rows = rows_from_parts(list(Path(parts_dir).glob("*.parquet")))
             lay_out(rows).save(staging / "samples" / "contact_sheet.png")
-        licenses, attributions = _licenses(staging / "data")
-        write_card(
-            staging / "README.md", split_sizes, dataset_info, licenses, attributions, contact_sheet
-        )
+        models = read_model_licences((staging / "data").glob("*.parquet"))
+        write_card(staging / "README.md", split_sizes, dataset_info, models, contact_sheet)
         _replace_dir(staging, hub_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -96,13 +82,6 @@ def _move_shards(prepared: Path, data_dir: Path) -> dict[str, int]:
     return sizes
 
 
-def _licenses(data_dir: Path) -> tuple[list[str], list[str]]:
-    table = pq.read_table(sorted(data_dir.glob("*.parquet")), columns=["license", "attribution"])
-    licenses = sorted(set(table.column("license").to_pylist()))
-    attributions = sorted(set(table.column("attribution").to_pylist()))
-    return licenses, attributions
-
-
 def _replace_dir(new: Path, target: Path) -> None:
     """Put ``new`` at ``target``, replacing an older folder only once ``new`` is complete."""
     old = None
@@ -113,102 +92,6 @@ def _replace_dir(new: Path, target: Path) -> None:
     os.replace(new, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _size_category(n: int) -> str:
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
-        if n < limit:
-            return name
-    return "100K<n<1M" if n < 1_000_000 else "1M<n<10M"
-
-
-def write_card(
-    path: Path,
-    split_sizes: dict[str, int],
-    dataset_info: dict,
-    licenses: list[str],
-    attributions: list[str],
-    has_contact_sheet: bool,
-) -> None:
-    """The dataset card: YAML (configs, dataset_info with features and splits, licence, pose dims)
-    and a description."""
-    single = licenses[0] if len(licenses) == 1 and licenses[0] in HUB_LICENSES else None
-    card_data = DatasetCardData(
-        license=single or "other",
-        license_name=None if single else "per-example-licences",
-        pretty_name="AnimeCeleb-HF",
-        task_categories=["image-to-image"],
-        tags=["anime", "head-reenactment", "synthetic", "blender", "pose"],
-        size_categories=[_size_category(sum(split_sizes.values()))],
-        configs=[
-            {
-                "config_name": "default",
-                "data_files": [
-                    {"split": split, "path": f"data/{split}-*"} for split in split_sizes
-                ],
-            }
-        ],
-        dataset_info=dataset_info,
-        pose_dims=list(POSE_NAMES),
-        pose_ranges=[list(r) for r in POSE_RANGES],
-        target_morphs=list(TARGET_MORPH_NAMES),
-        styles=list(STYLES),
-        groups=list(GROUPS),
-    )
-    dims = "\n".join(
-        f"| {i} | `{name}` | [{low:g}, {high:g}] |"
-        for i, (name, (low, high)) in enumerate(zip(POSE_NAMES, POSE_RANGES, strict=True))
-    )
-    splits = ", ".join(f"{split}: {n} images" for split, n in split_sizes.items())
-    sheet = "![contact sheet](samples/contact_sheet.png)\n" if has_contact_sheet else ""
-    credit = "\n".join(f"- {a}" for a in attributions)
-    body = f"""
-# AnimeCeleb-HF
-
-Anime head images rendered in Blender from 3D character models, each with its 20-d pose vector,
-built with the AnimeCeleb-HF dataset builder (a reimplementation of the AnimeCeleb data pipeline).
-
-{sheet}
-## Use
-
-```python
-from datasets import load_dataset
-
-ds = load_dataset("path/or/repo-id", split="train")
-example = ds[0]  # example["image"]: RGBA PIL image, example["pose"]: 20 floats
-```
-
-Splits are by identity (a stable hash of `model_id`): {splits}.
-
-## Fields
-
-- `image`: RGBA PNG, transparent background.
-- `pose`: 20 float32 values (below). Left/right are the character's own (the character's left eye
-  is on the image's right). yaw > 0 turns the face toward the image's right, pitch > 0 tilts it
-  up, roll > 0 tilts the top of the head toward the image's right.
-- `model_id`, `source` (procedural / vrm / gltf / blend / official), `style` ({", ".join(STYLES)}),
-  `group` (basis: neutral; frontal: expression, angles 0; rotated: the same expression with random
-  head angles, same `pair_id`), `license`, `attribution` (from the source model).
-
-| dim | name | range |
-|---|---|---|
-{dims}
-
-## Licence and attribution
-
-Each example carries the licence and attribution of the 3D model it was rendered from. Images
-rendered from these sources must keep that attribution:
-
-{credit}
-
-## Citation
-
-```bibtex
-{CITATION}
-```
-"""
-    card = DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
-    write_atomic(path, str(card))
 
 
 def push_to_hub(

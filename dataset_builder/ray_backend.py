@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .files import write_atomic
-from .worker import ModelReport, RenderTask, init_worker, render_model
+from .worker import ModelReport, RenderTask, init_worker, render_in_worker
 
 
 def _render_remote(
@@ -31,7 +31,7 @@ def _render_remote(
         )
         if annotation is not None:
             Path(local.annotation_path).write_text(annotation)
-        report = render_model(local)
+        report = render_in_worker(local)
         part = Path(local.part_path)
         return (
             report,

@@ -8,7 +8,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-SOURCE_KINDS = ("procedural", "vrm", "gltf", "blend", "official")
+SOURCE_KINDS = ("procedural", "vrm", "gltf", "blend")
 PROCEDURAL_LICENSE = "cc-by-4.0"
 
 

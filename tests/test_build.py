@@ -1,6 +1,7 @@
 """Whole builds through the CLI: determinism, load_dataset round trip, resume after a kill, and
 clear errors for bad input. Real Blender renders at small size."""
 
+import io
 import json
 import os
 import signal
@@ -11,15 +12,19 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 
+from animeceleb.sampling import identity_split
 from dataset_builder.cli import main
-from dataset_builder.hf_builder import example_key
+from dataset_builder.features import decode_rows, example_key
 
 BUILD_ARGS = ["--resolution", "64", "--styles", "cel,soft", "--samples-per-model", "2"]
 IMAGES_PER_MODEL = 2 * (1 + 2 * 2)  # styles x (basis + frontal/rotated pairs)
+# Procedural characters 8 and 9: by the identity split, 8 is a train and 9 a test identity.
+TWO_SPLITS = ["--procedural", "2", "--first-seed", "8"]
 
 
 def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -35,13 +40,14 @@ def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("build") / "a"
-    result = _cli("build", "--out", str(out), "--procedural", "2", "--workers", "2", *BUILD_ARGS)
+    result = _cli("build", "--out", str(out), *TWO_SPLITS, "--workers", "2", *BUILD_ARGS)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
 
 def _rows(hub: Path) -> list[dict]:
-    return pq.read_table(sorted((hub / "data").glob("*.parquet"))).to_pylist()
+    """The published rows with label names and PNG bytes."""
+    return decode_rows(pq.read_table(sorted((hub / "data").glob("*.parquet"))))
 
 
 def test_build_writes_hub_layout_and_report(built):
@@ -51,10 +57,32 @@ def test_build_writes_hub_layout_and_report(built):
     card = (hub / "README.md").read_text()
     assert card.startswith("---\n") and "configs:" in card and "pose_dims:" in card
     assert "license: cc-by-4.0" in card and (hub / "samples" / "contact_sheet.png").is_file()
-    assert (built / "annotations" / "procedural-000000.json").is_file()
-    assert (built / "build.log").read_text().count("rendered") >= 2
-    report = (built / "report.json").read_text()
-    assert '"cel/basis": 2' in report and '"soft/rotated": 4' in report
+    assert (built / "annotations" / "procedural-000008.json").is_file()
+    log = (built / "build.log").read_text()
+    for model_id in ("procedural-000008", "procedural-000009"):
+        assert f"{model_id}: rendered  ({IMAGES_PER_MODEL} images" in log, log
+    report = json.loads((built / "report.json").read_text())
+    assert report["summary"]["models_rendered"] == 2
+    assert report["summary"]["images_per_style_and_group"] == {
+        "cel/basis": 2,
+        "cel/frontal": 4,
+        "cel/rotated": 4,
+        "soft/basis": 2,
+        "soft/frontal": 4,
+        "soft/rotated": 4,
+    }
+
+
+def test_every_published_row_is_in_its_characters_split(built):
+    by_split = {}
+    for shard in sorted((built / "hub" / "data").glob("*.parquet")):
+        split = shard.name.split("-")[0]
+        for model_id in pq.read_table(shard, columns=["model_id"]).column(0).to_pylist():
+            assert identity_split(model_id) == split, f"{model_id} published in {shard.name}"
+            by_split.setdefault(split, set()).add(model_id)
+    assert by_split == {"train": {"procedural-000008"}, "test": {"procedural-000009"}}
+    loaded = load_dataset(str(built / "hub"))
+    assert {split: set(ds["model_id"]) for split, ds in loaded.items()} == by_split
 
 
 def test_load_dataset_round_trip(built):
@@ -72,14 +100,14 @@ def test_load_dataset_round_trip(built):
 
 def test_same_settings_give_same_keys_poses_and_pixels(built, tmp_path):
     again = tmp_path / "b"
-    result = _cli("build", "--out", str(again), "--procedural", "2", "--workers", "1", *BUILD_ARGS)
+    result = _cli("build", "--out", str(again), *TWO_SPLITS, "--workers", "1", *BUILD_ARGS)
     assert result.returncode == 0, result.stderr[-3000:]
     first = {example_key(r): r for r in _rows(built / "hub")}
     second = {example_key(r): r for r in _rows(again / "hub")}
     assert first.keys() == second.keys()
     for key, row in first.items():
         assert np.array_equal(row["pose"], second[key]["pose"]), key
-        assert row["image"]["bytes"] == second[key]["image"]["bytes"], key
+        assert row["image"] == second[key]["image"], key
 
 
 def test_resume_after_kill(tmp_path):
@@ -165,7 +193,7 @@ def test_unreadable_model_is_skipped_with_its_reason(tmp_path):
 def test_ray_backend_renders_the_same_parts(built, tmp_path):
     out = tmp_path / "ray"
     result = _cli(
-        "build", "--out", str(out), "--procedural", "2", "--workers", "2", "--backend", "ray",
+        "build", "--out", str(out), *TWO_SPLITS, "--workers", "2", "--backend", "ray",
         *BUILD_ARGS,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -260,19 +288,6 @@ def test_a_corrected_annotation_is_kept_on_resume(tmp_path):
     assert poses[:, :12].max() > 0
 
 
-def test_card_licence_is_a_hub_id_or_other(tmp_path):
-    from dataset_builder.publisher import write_card
-
-    info = {"features": [], "splits": []}
-    write_card(tmp_path / "a.md", {"train": 1}, info, ["cc-by-4.0"], ["x"], False)
-    assert "license: cc-by-4.0" in (tmp_path / "a.md").read_text()
-    write_card(tmp_path / "b.md", {"train": 1}, info, ["cc-by"], ["x"], False)  # VRM 0.x name
-    card = (tmp_path / "b.md").read_text()
-    assert "license: other" in card and "license_name: per-example-licences" in card
-    write_card(tmp_path / "c.md", {"train": 1}, info, ["cc-by-4.0", "cc0-1.0"], ["x"], False)
-    assert "license: other" in (tmp_path / "c.md").read_text()
-
-
 def test_contact_sheet_is_the_same_from_parts_and_from_load_dataset(built):
     from dataset_builder.contact_sheet import contact_sheet, rows_from_dataset, rows_from_parts
 
@@ -299,3 +314,46 @@ def test_full_size_build_with_the_papers_sampling(tmp_path):
     )
     assert len(rows) == expected
     assert {len(r["pose"]) for r in rows} == {20}
+
+
+def _plain_row(model_id: str = "procedural-000008") -> dict:
+    png = io.BytesIO()
+    PIL.Image.new("RGBA", (4, 4), (255, 0, 0, 255)).save(png, format="PNG")
+    return {
+        "image": png.getvalue(),
+        "pose": [0.0] * 20,
+        "model_id": model_id,
+        "source": "procedural",
+        "style": "soft",
+        "group": "rotated",
+        "pair_id": f"{model_id}-0000",
+        "license": "cc-by-4.0",
+        "attribution": "test",
+    }
+
+
+def test_part_files_round_trip_in_the_features_schema(tmp_path):
+    from dataset_builder.features import FEATURES
+    from dataset_builder.parts import write_part
+
+    path = tmp_path / "procedural-000008.parquet"
+    write_part([_plain_row()], path)
+    table = pq.read_table(path)
+    assert table.schema == FEATURES.arrow_schema
+    assert table.column("style").to_pylist() == [FEATURES["style"].str2int("soft")]
+    assert decode_rows(table) == [_plain_row()]
+
+
+def test_a_part_write_that_fails_midway_leaves_no_part(tmp_path, monkeypatch):
+    import dataset_builder.parts as parts
+
+    def write_half_then_fail(table, where, **kwargs):
+        with open(where, "wb") as handle:
+            handle.write(b"PAR1 half a part")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(parts.pq, "write_table", write_half_then_fail)
+    path = tmp_path / "procedural-000008.parquet"
+    with pytest.raises(OSError, match="disk full"):
+        parts.write_part([_plain_row()], path)
+    assert list(tmp_path.iterdir()) == [], "a failed write left a part or a temporary file"

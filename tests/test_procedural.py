@@ -197,7 +197,9 @@ BLENDER_CHECKS = """
 import json, sys
 import bpy
 import numpy as np
-from dataset_builder.procedural import build_character, character_spec, save_character
+from dataset_builder.procedural import character_spec
+from dataset_builder.blender.procedural import build_character
+from dataset_builder.blender.export import save_character
 
 out_dir = sys.argv[1]
 seed = int(sys.argv[2])

@@ -15,9 +15,10 @@ from animeceleb.pose import POSE_INDEX, TARGET_MORPH_NAMES
 from dataset_builder.procedural import character_spec
 from dataset_builder.sources import procedural_sources
 from dataset_builder.styles import STYLE_NAMES
-from dataset_builder.worker import render_poses
+from dataset_builder.worker import run_job
 
 RESOLUTION = 128
+MORPH_VALUES = (0.25, 0.5, 0.75)
 
 
 def _seed_with_all_targets() -> int:
@@ -38,6 +39,8 @@ POSES = {
     "eye_L": _pose(eye_close_L=1),
     "eye_R": _pose(eye_close_R=1),
     "mouth": _pose(mouth_a=1),
+    **{f"mouth_{value}": _pose(mouth_a=value) for value in MORPH_VALUES},
+    **{f"eye_L_{value}": _pose(eye_close_L=value) for value in MORPH_VALUES},
     **{
         f"{angle}{sign:+d}{suffix}": _pose(**{angle: 20.0 * sign}, **extra)
         for angle in ("yaw", "pitch", "roll")
@@ -63,9 +66,11 @@ def renders():
     source = procedural_sources(1, _seed_with_all_targets())[0]
     names = list(POSES)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        cel = pool.submit(render_poses, source, list(POSES.values()), "cel", RESOLUTION)
+        cel = pool.submit(run_job, "render_poses", source, list(POSES.values()), "cel", RESOLUTION)
         styles = {
-            style: pool.submit(render_poses, source, [POSES["neutral"]], style, RESOLUTION)
+            style: pool.submit(
+                run_job, "render_poses", source, [POSES["neutral"]], style, RESOLUTION
+            )
             for style in STYLE_NAMES
         }
         by_pose = dict(zip(names, (_decode(p) for p in cel.result()), strict=True))
@@ -116,6 +121,21 @@ def test_eye_close_left_changes_only_the_image_right_eye(renders):
     for changed in (left, right):
         height = changed[:, 0].max() - changed[:, 0].min()
         assert height < RESOLUTION * 0.2, "an eye morph changed pixels far from the eye"
+
+
+@pytest.mark.parametrize(("morph", "full"), [("mouth", "mouth"), ("eye_L", "eye_L")])
+def test_a_morph_changes_the_image_more_as_its_value_grows(renders, morph, full):
+    by_pose, _ = renders
+    neutral = by_pose["neutral"]
+    images = [by_pose[f"{morph}_{value}"] for value in MORPH_VALUES] + [by_pose[full]]
+    change = [np.abs(image - neutral)[..., :3].sum() for image in images]
+    values = (*MORPH_VALUES, 1.0)
+    assert change[0] > 0, f"{morph} at {values[0]} changed nothing"
+    for i in range(1, len(values)):
+        assert change[i] > change[i - 1] * 1.05, (
+            f"{morph}: the image changed no more at {values[i]} ({change[i]}) "
+            f"than at {values[i - 1]} ({change[i - 1]})"
+        )
 
 
 def test_mouth_a_changes_pixels_around_the_mouth(renders):

@@ -35,7 +35,12 @@ NON_TARGET_EFFECT: dict[str, str] = {
     "eyeLookUpLeft": "look_up_left",
     "noseSneerLeft": "sneer_left",
 }
-assert {n for names in NON_TARGET_NAMES.values() for n in names} == set(NON_TARGET_EFFECT)
+_NAMED = {n for names in NON_TARGET_NAMES.values() for n in names}
+if set(NON_TARGET_EFFECT) != _NAMED:
+    raise RuntimeError(
+        f"NON_TARGET_EFFECT must give an effect for every non-target name: "
+        f"{sorted(_NAMED ^ set(NON_TARGET_EFFECT))} differ"
+    )
 
 SEPARATORS = ("_", "_", ".", "-", " ", "")
 CASES = ("keep", "keep", "lower", "title", "upper")

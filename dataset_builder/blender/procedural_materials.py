@@ -2,23 +2,22 @@
 
 Every material stores its role in ``mat["animeceleb_role"]`` and its flat base colour in
 ``mat.diffuse_color``; its node tree is the character's own look: emission-only shading (fast in
-Cycles at few samples) with a two-tone cel step on a fixed light direction, plus procedural detail
-(hair strand stripes, an "angel ring" highlight and darker ends; an iris gradient with streaks,
-a dark rim and a darker top; a cheek blush and shadow bands under the bangs and the chin; a
-shadowed top of the eye white). Only imported inside Blender.
+Cycles at few samples) with a two-tone cel step on the scene's one light direction, plus
+procedural detail (hair strand stripes, an "angel ring" highlight and darker ends; an iris
+gradient with streaks, a dark rim and a darker top; a cheek blush and shadow bands under the bangs
+and the chin; a shadowed top of the eye white).
 """
 
 from __future__ import annotations
 
 import bpy
 
-from . import palette
-from .hair import bang_tip_z
-from .spec import CharacterSpec
-from .surface import face_uv_v
+from ..procedural import palette
+from ..procedural.hair import bang_tip_z
+from ..procedural.spec import CharacterSpec
+from ..procedural.surface import face_uv_v
+from .shader_nodes import RGB, Graph
 
-RGB = palette.RGB
-LIGHT = (-0.35, -0.8, 0.5)  # toward the light: from the viewer's upper left
 ROLES = (
     "skin",
     "eye_white",
@@ -32,94 +31,6 @@ ROLES = (
     "accessory",
     "cloth",
 )
-
-
-class Graph:
-    """A thin helper over a material's node tree."""
-
-    def __init__(self, material: bpy.types.Material) -> None:
-        material.use_nodes = True
-        self.tree = material.node_tree
-        self.tree.nodes.clear()
-        self.out = self.tree.nodes.new("ShaderNodeOutputMaterial")
-
-    def node(self, kind: str, **settings) -> bpy.types.Node:
-        node = self.tree.nodes.new(kind)
-        for key, value in settings.items():
-            setattr(node, key, value)
-        return node
-
-    def link(self, source, target) -> None:
-        self.tree.links.new(source, target)
-
-    def emit(self, colour) -> None:
-        """Emission of ``colour`` (a socket or an RGB tuple) as the surface."""
-        emission = self.node("ShaderNodeEmission")
-        if isinstance(colour, tuple):
-            emission.inputs["Color"].default_value = (*colour[:3], 1.0)
-        else:
-            self.link(colour, emission.inputs["Color"])
-        self.link(emission.outputs["Emission"], self.out.inputs["Surface"])
-
-    def mix(self, factor, a, b):
-        """Colour mix node output; ``factor``, ``a``, ``b`` are sockets or constants."""
-        node = self.node("ShaderNodeMix", data_type="RGBA")
-        for socket, value in (
-            (node.inputs[0], factor),
-            (node.inputs[6], a),
-            (node.inputs[7], b),
-        ):
-            if isinstance(value, (int, float)):
-                socket.default_value = value
-            elif isinstance(value, tuple):
-                socket.default_value = (*value[:3], 1.0)
-            else:
-                self.link(value, socket)
-        return node.outputs[2]
-
-    def math(self, operation: str, a, b=0.0, c=0.0):
-        """Scalar math node output (inputs are sockets or constants)."""
-        node = self.node("ShaderNodeMath", operation=operation)
-        for socket, value in zip(node.inputs, (a, b, c), strict=True):
-            if isinstance(value, (int, float)):
-                socket.default_value = value
-            else:
-                self.link(value, socket)
-        return node.outputs["Value"]
-
-    def uv(self):
-        """(u, v) scalar outputs of the UV map."""
-        sep = self.node("ShaderNodeSeparateXYZ")
-        self.link(self.node("ShaderNodeUVMap").outputs["UV"], sep.inputs["Vector"])
-        return sep.outputs["X"], sep.outputs["Y"]
-
-    def ramp(self, factor, stops: list[tuple[float, RGB]], interpolation: str = "LINEAR"):
-        """Colour ramp output for ``factor`` with (position, colour) stops."""
-        node = self.node("ShaderNodeValToRGB")
-        node.color_ramp.interpolation = interpolation
-        elements = node.color_ramp.elements
-        while len(elements) < len(stops):
-            elements.new(0.5)
-        for element, (position, colour) in zip(elements, stops, strict=True):
-            element.position = position
-            element.color = (*colour, 1.0)
-        self.link(factor, node.inputs["Fac"])
-        return node.outputs["Color"]
-
-    def cel(self, lit, shade):
-        """Two-tone shading: ``lit`` where the normal faces the light, else ``shade``."""
-        dot = self.node("ShaderNodeVectorMath", operation="DOT_PRODUCT")
-        self.link(self.node("ShaderNodeNewGeometry").outputs["Normal"], dot.inputs[0])
-        dot.inputs[1].default_value = LIGHT
-        return self.mix(self.smoothstep(-0.12, -0.02, dot.outputs["Value"]), shade, lit)
-
-    def smoothstep(self, edge0: float, edge1: float, value):
-        """0 below ``edge0``, 1 above ``edge1``, smooth in between."""
-        node = self.node("ShaderNodeMapRange", interpolation_type="SMOOTHSTEP")
-        node.inputs["From Min"].default_value = edge0
-        node.inputs["From Max"].default_value = edge1
-        self.link(value, node.inputs["Value"])
-        return node.outputs["Result"]
 
 
 def _skin(graph: Graph, colour: RGB, bang_tip: float) -> None:

@@ -1,7 +1,4 @@
-"""Blender scene setup: render settings, camera framing, the frontal light and head rotation.
-
-bpy-side module: imported only inside Blender worker processes.
-"""
+"""Blender scene setup: render settings, camera framing, the frontal light and head rotation."""
 
 from __future__ import annotations
 
@@ -140,7 +137,7 @@ def frame_camera(scene: bpy.types.Scene, points: np.ndarray) -> bpy.types.Object
 
 
 def world_rotation(yaw: float, pitch: float, roll: float) -> Matrix:
-    """Head rotation in world space from DESIGN.md's angles (degrees).
+    """Head rotation in world space from the pose vector's angles (``animeceleb.pose``) (degrees).
 
     yaw > 0 turns the face (-Y) toward +X (image right): +yaw about +Z.
     pitch > 0 tilts the face up: -pitch about +X.

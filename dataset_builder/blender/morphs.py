@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import bpy
 
-from .annotation import Annotation
+from ..annotation import Annotation
 
 Binds = list[tuple[bpy.types.ShapeKey, float]]
 

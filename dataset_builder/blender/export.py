@@ -9,7 +9,7 @@ from pathlib import Path
 
 import bpy
 
-from .model import BuiltCharacter
+from ..procedural.model import BuiltCharacter
 
 
 @contextmanager

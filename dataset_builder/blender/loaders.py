@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import bpy
 
+from ..sources import ModelSource
 from .morphs import Binds, shape_key_morphs
 from .scene import bone_and_descendants
-from .sources import ModelSource
 
 
 @dataclass
@@ -27,7 +27,8 @@ class LoadedModel:
 
 
 def load_procedural(source: ModelSource) -> LoadedModel:
-    from .procedural import build_character, character_spec
+    from ..procedural import character_spec
+    from .procedural import build_character
 
     built = build_character(character_spec(source.seed))
     armature = bpy.data.objects[built.armature_name]

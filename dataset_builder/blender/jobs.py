@@ -1,0 +1,83 @@
+"""The jobs a Blender worker runs (``dataset_builder.worker.run_job`` calls them by name)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from animeceleb.pose import ANGLE_SLICE, morphs_from_pose, validate_pose
+
+from ..annotation import Annotation, annotate_by_name
+from ..parts import write_part
+from ..procedural import character_spec
+from ..sampling import RenderItem, render_items
+from ..sources import ModelSource
+from ..styles import check_resolution, check_style
+from ..worker import ModelReport, RenderTask
+from .export import save_character
+from .model import BlenderModel, ModelLoadError
+from .procedural import build_character
+from .scene import reset_scene
+
+
+def render_model(task: RenderTask, on_image: Callable[[int], None] | None = None) -> ModelReport:
+    """Load, annotate, sample and render one model; write its part file."""
+    start = time.perf_counter()
+    model_id = task.source.model_id
+    try:
+        with BlenderModel(task.source, task.resolution) as model:
+            annotation = _annotation_for(model, task.annotation_path)
+            available = model.use_annotation(annotation)
+            if not available:
+                return ModelReport(model_id, "skipped", "no target morphs")
+            items = render_items(model_id, available, seed=task.seed, n_samples=task.n_samples)
+            rows = model.render(items, task.styles, on_image=on_image)
+    except ModelLoadError as error:
+        return ModelReport(model_id, "skipped", str(error))
+    write_part(rows, task.part_path)
+    counts = Counter(f"{row['style']}/{row['group']}" for row in rows)
+    return ModelReport(
+        model_id, "rendered", "", len(available), dict(counts), time.perf_counter() - start
+    )
+
+
+def _annotation_for(model: BlenderModel, path: str) -> Annotation:
+    """The model's saved annotation when there is one (it may have been corrected by hand or by
+    inspection), else a new one by name, saved to ``path``."""
+    if os.path.exists(path):
+        return Annotation.load(path)
+    annotation = annotate_by_name(model.source.model_id, model.loaded.source_morphs)
+    annotation.save(path)
+    return annotation
+
+
+def render_poses(
+    source: ModelSource, poses: Sequence[Sequence[float]], style: str, resolution: int
+) -> list[bytes]:
+    """Render ``poses`` (each 20 values) of one model in one style; returns PNG bytes per pose."""
+    check_resolution(resolution)
+    check_style(style)
+    checked = [validate_pose(p, what=f"pose {i}") for i, p in enumerate(poses)]
+    with BlenderModel(source, resolution) as model:
+        available = model.use_annotation(
+            annotate_by_name(source.model_id, model.loaded.source_morphs)
+        )
+        items = [
+            RenderItem("frontal", f"pose-{i}", morphs_from_pose(p, available), _angles(p))
+            for i, p in enumerate(checked)
+        ]
+        rows = model.render(items, (style,))
+    return [row["image"] for row in rows]
+
+
+def _angles(pose) -> tuple[float, float, float]:
+    yaw, pitch, roll = (float(a) for a in pose[ANGLE_SLICE])
+    return yaw, pitch, roll
+
+
+def save_procedural_character(seed: int, path: str) -> None:
+    """Build procedural character ``seed`` in a fresh scene and save it as .blend or .glb."""
+    reset_scene()
+    save_character(build_character(character_spec(seed)), path)
