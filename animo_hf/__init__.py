@@ -5,6 +5,7 @@ opens a landmarker.
 """
 
 from .extractor import HumanPoseExtractor, HumanPoseSequence, head_angles
+from .model_card import animo_model_card
 from .models import (
     PHI_TABLE,
     EditingNetwork,
@@ -15,7 +16,7 @@ from .models import (
     PoseMapping,
     WarpingNetwork,
 )
-from .motion_space import BLENDSHAPE_NAMES, MOTION_DIM, compose_motion
+from .motion_space import BLENDSHAPE_NAMES, MOTION_DIM, compose_motion, motion_from_blendshapes
 from .pipelines import AniMoAnimation, AniMoPipeline, AniMoPipelineOutput, AniMoSourceFeatures
 from .sampling import sample_poses
 from .video import export_to_mp4, read_video
@@ -37,9 +38,11 @@ __all__ = [
     "PIRendererSourceFeatures",
     "PoseMapping",
     "WarpingNetwork",
+    "animo_model_card",
     "compose_motion",
     "export_to_mp4",
     "head_angles",
+    "motion_from_blendshapes",
     "read_video",
     "sample_poses",
 ]

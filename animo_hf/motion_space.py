@@ -1,4 +1,5 @@
-"""The shared motion space ``m`` (DESIGN.md): MediaPipe blendshapes ⊕ head rotation ⊕ translation.
+"""The shared motion space ``m`` (``docs/animeceleb.md``): MediaPipe blendshapes ⊕ head rotation ⊕
+translation.
 
 ``m`` is a float32 vector of ``MOTION_DIM = 58`` values::
 
@@ -13,7 +14,12 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+
 import torch
+
+from animeceleb.pose import ANGLE_NAMES
 
 BLENDSHAPE_NAMES: tuple[str, ...] = (
     "_neutral",
@@ -91,3 +97,65 @@ def compose_motion(
     if translation is None:
         translation = rotation.new_zeros(rotation.shape)
     return torch.cat([blendshapes, rotation, translation], dim=-1)
+
+
+def motion_from_blendshapes(
+    blendshapes: Mapping[str, float] | Sequence[Mapping[str, float]],
+) -> torch.Tensor:
+    """Motion vectors from one dict per frame (a single dict is one frame).
+
+    Args:
+        blendshapes: N dicts mapping MediaPipe blendshape names (:data:`BLENDSHAPE_NAMES`, scores
+            in [0, 1]) and ``yaw``, ``pitch``, ``roll`` (degrees) to numbers; absent keys are 0.
+
+    Returns:
+        (N, 58) float32 motion vectors, angles in radians, translation 0.
+    """
+    frames = [blendshapes] if isinstance(blendshapes, Mapping) else blendshapes
+    if isinstance(frames, str | bytes) or not isinstance(frames, Sequence):
+        raise ValueError(
+            "blendshapes: expected a dict or a sequence of dicts (or, in the pipeline, a "
+            "HumanPoseSequence), "
+            f"got {type(frames).__name__} {frames!r:.80}"
+        )
+    if len(frames) == 0:
+        raise ValueError("blendshapes: expected a dict or a non-empty sequence of dicts")
+    scores = torch.zeros(len(frames), NUM_BLENDSHAPES)
+    angles = torch.zeros(len(frames), len(ANGLE_NAMES))
+    for i, frame in enumerate(frames):
+        if not isinstance(frame, Mapping):
+            raise ValueError(
+                f"blendshapes[{i}]: expected a dict of blendshape scores and angles, "
+                f"got {type(frame).__name__} {frame!r:.80}"
+            )
+        for key, value in frame.items():
+            where = f"blendshapes[{i}][{key!r}]"
+            if key in ANGLE_NAMES:
+                angles[i, ANGLE_NAMES.index(key)] = _finite_number(where, value)
+            elif key in BLENDSHAPE_INDEX:
+                scores[i, BLENDSHAPE_INDEX[key]] = _blendshape_score(where, value)
+            else:
+                raise ValueError(
+                    f"{where} = {value!r}: expected a MediaPipe blendshape name with a score in "
+                    f"[0, 1] or one of {ANGLE_NAMES}"
+                )
+    return compose_motion(scores, torch.deg2rad(angles))
+
+
+def _finite_number(where: str, value: object) -> float:
+    """``value`` as a finite ``float``; ``ValueError`` naming ``where`` otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} = {value!r:.80}: expected a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{where} = {number}: expected a finite number")
+    return number
+
+
+def _blendshape_score(where: str, value: object) -> float:
+    """``value`` as a blendshape score in [0, 1]; ``ValueError`` naming ``where`` otherwise."""
+    number = _finite_number(where, value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"{where} = {value!r}: expected a MediaPipe blendshape score in [0, 1]")
+    return number

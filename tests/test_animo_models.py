@@ -138,7 +138,11 @@ def test_non_default_config_round_trips(tmp_path):
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
-    [("num_blocks", 2, "do not match"), ("latent_dim", 128, "expected shape")],
+    [
+        ("num_blocks", 2, r"do not match .*'unexpected_keys': \[.*'blocks\.2\.fc1"),
+        ("num_blocks", 4, r"do not match .*'missing_keys': \[.*'blocks\.3\.fc1"),
+        ("latent_dim", 128, "expected shape"),
+    ],
 )
 def test_weights_that_do_not_fit_the_config_are_refused(tmp_path, key, value, message):
     seeded(MotionNetwork).save_pretrained(tmp_path)
@@ -167,12 +171,18 @@ def test_truncated_or_missing_weights_are_refused(tmp_path):
 
 
 def test_local_paths_and_subfolders(tmp_path, monkeypatch):
-    seeded(MotionNetwork).save_pretrained(tmp_path / "weights" / "motion")
+    model = seeded(MotionNetwork)
+    model.save_pretrained(tmp_path / "weights" / "motion")
     monkeypatch.chdir(tmp_path)
     # Relative folders that exist, with or without a subfolder (None is diffusers' default).
-    assert MotionNetwork.from_pretrained("weights/motion") is not None
-    assert MotionNetwork.from_pretrained("weights", subfolder="motion") is not None
-    assert MotionNetwork.from_pretrained("weights/motion", subfolder=None) is not None
+    torch.manual_seed(123)  # a different init would show if weights were not loaded
+    for loaded in (
+        MotionNetwork.from_pretrained("weights/motion"),
+        MotionNetwork.from_pretrained("weights", subfolder="motion"),
+        MotionNetwork.from_pretrained("weights/motion", subfolder=None),
+    ):
+        assert loaded.state_dict().keys() == model.state_dict().keys()
+        assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
     # A mistyped local folder is not sent to the Hub: it is not a repo id ("org/name").
     with pytest.raises(FileNotFoundError, match=r"weights/animo/v1 \(and it is not a Hub repo"):
         MotionNetwork.from_pretrained("weights/animo/v1")

@@ -1,5 +1,7 @@
-"""AniMoPipeline: driving inputs, outputs, batching, caching, Hub-layout save/load, bad input."""
+"""AniMoPipeline: driving inputs, outputs, batching, caching, Hub-layout save/load, bad input,
+the docstring example."""
 
+import doctest
 import json
 import os
 import shutil
@@ -11,7 +13,6 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from test_animo_extractor import carphone_path
 
 import animo_hf.pipelines.pipeline_animo as pipeline_module
 from animeceleb.pose import POSE_DIM, POSE_INDEX, TARGET_MORPH_NAMES
@@ -29,6 +30,7 @@ from animo_hf import (
     read_video,
     sample_poses,
 )
+from animo_hf.models.layers import warp
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SIZE = 64
@@ -45,6 +47,19 @@ def make_pipeline() -> AniMoPipeline:
 @pytest.fixture(scope="module")
 def pipe():
     return make_pipeline()
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    first, second = a.state_dict(), b.state_dict()
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def assert_loaded(loaded: AniMoPipeline, expected: AniMoPipeline, names=COMPONENTS) -> None:
+    """``loaded`` holds ``expected``'s classes and weights in the components ``names``."""
+    for name in names:
+        component = getattr(loaded, name)
+        assert type(component) is type(getattr(expected, name)), name
+        assert same_weights(component, getattr(expected, name)), name
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +107,23 @@ def test_output_types_and_alpha(pipe):
     assert (alpha[:, SIZE // 2, SIZE // 2] > 0.99).all() and (alpha[:, 0, 0] < 0.01).all()
     rgb = pipe(rgba_source().convert("RGB"), pose=poses(1), height=SIZE, width=SIZE)
     assert rgb.frames[0].mode == "RGB"
+
+
+def test_alpha_is_the_source_alpha_warped_by_the_predicted_flow(monkeypatch):
+    pipe = make_pipeline()
+    # A known flow: about 10 px to the right and 6 px up at 64 x 64, the same for every frame.
+    shift = torch.tensor([0.3, -0.2]).view(1, 2, 1, 1)
+
+    def constant_flow(source_features, z):
+        return shift.expand(len(z), 2, SIZE // 4, SIZE // 4)
+
+    monkeypatch.setattr(pipe.warping_network, "forward", constant_flow)
+    alpha = call(pipe, pose=poses(2), output_type="pt").frames[:, 3:]
+    _, source_alpha = pipe.prepare_source(rgba_source(), SIZE, SIZE, (1.0, 1.0, 1.0))
+    source_alpha = source_alpha.expand(2, -1, -1, -1)
+    expected = warp(source_alpha, shift.expand(2, 2, SIZE // 4, SIZE // 4))
+    assert torch.allclose(alpha, expected, atol=1e-6)
+    assert (alpha - source_alpha).abs().amax(dim=(1, 2, 3)).min() > 0.9
 
 
 def test_poses_are_returned_and_batching_does_not_change_frames(pipe):
@@ -167,8 +199,8 @@ def test_blendshape_dicts_drive_the_matching_pose_dims(pipe):
     assert single.poses[0, POSE_INDEX["eye_close_R"]] > 0.95
 
 
-def test_a_human_video_drives_the_character(pipe):
-    frames, _ = read_video(carphone_path())
+def test_a_human_video_drives_the_character(pipe, carphone_path):
+    frames, _ = read_video(carphone_path)
     out = call(pipe, driving_video=frames[:40], output_type="np")
     assert out.frames.shape == (40, SIZE, SIZE, 4)
     assert np.abs(out.poses[0]).max() < 1e-4  # relative mode: the first frame is neutral
@@ -243,14 +275,14 @@ def test_broken_folders_are_refused(saved, tmp_path):
         AniMoPipeline.from_pretrained(folder)
 
 
-def test_local_paths_and_one_check_per_component(saved, monkeypatch):
+def test_local_paths_and_one_check_per_component(pipe, saved, monkeypatch):
     import animo_hf.models.modeling as modeling
 
     checked = []
     original = modeling.check_model_folder
     monkeypatch.setattr(modeling, "check_model_folder", lambda f: (checked.append(f), original(f)))
     monkeypatch.chdir(saved.parent)
-    assert AniMoPipeline.from_pretrained(saved.name) is not None  # relative, and a valid repo id
+    assert_loaded(AniMoPipeline.from_pretrained(saved.name), pipe)  # relative, a valid repo id
     assert sorted(Path(f).name for f in checked) == sorted(COMPONENTS)  # each folder once
     with pytest.raises(FileNotFoundError, match=r"weights/animo/v1 \(and it is not a Hub repo"):
         AniMoPipeline.from_pretrained("weights/animo/v1")
@@ -258,7 +290,7 @@ def test_local_paths_and_one_check_per_component(saved, monkeypatch):
         AniMoPipeline.from_pretrained("./no_such_folder")
 
 
-def test_missing_component_and_config_mismatch_are_refused(saved, tmp_path):
+def test_missing_component_and_config_mismatch_are_refused(pipe, saved, tmp_path):
     folder = copy_of(saved, tmp_path)
     index = json.loads((folder / "model_index.json").read_text())
     del index["motion_network"]
@@ -266,7 +298,10 @@ def test_missing_component_and_config_mismatch_are_refused(saved, tmp_path):
     with pytest.raises(ValueError, match="motion_network"):
         AniMoPipeline.from_pretrained(folder)
     # A component passed in replaces the missing one.
-    assert AniMoPipeline.from_pretrained(folder, motion_network=MotionNetwork()) is not None
+    motion_network = MotionNetwork()
+    loaded = AniMoPipeline.from_pretrained(folder, motion_network=motion_network)
+    assert loaded.motion_network is motion_network
+    assert_loaded(loaded, pipe, [name for name in COMPONENTS if name != "motion_network"])
     folder = tmp_path / "mismatch"
     shutil.copytree(saved, folder)
     config = json.loads((folder / "warping_network" / "config.json").read_text())
@@ -274,6 +309,29 @@ def test_missing_component_and_config_mismatch_are_refused(saved, tmp_path):
     (folder / "warping_network" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="expected shape"):
         AniMoPipeline.from_pretrained(folder)
+
+
+def test_a_component_config_that_needs_more_weights_is_refused(saved, tmp_path):
+    folder = copy_of(saved, tmp_path)
+    config_path = folder / "motion_network" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["num_blocks"] += 1  # a block the weights do not have
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"MotionNetwork: .*'missing_keys': \[.*'blocks\.3\.fc1"):
+        AniMoPipeline.from_pretrained(folder)
+
+
+def test_call_docstring_example_runs(saved, tmp_path, monkeypatch):
+    example = AniMoPipeline.__call__.__doc__
+    assert '"animeceleb-hf/animo"' in example
+    example = example.replace('"animeceleb-hf/animo"', repr(str(saved)))
+    monkeypatch.chdir(tmp_path)
+    rgba_source(96).save("character.png")
+    test = doctest.DocTestParser().get_doctest(example, {}, "AniMoPipeline.__call__", None, 0)
+    report = []
+    result = doctest.DocTestRunner().run(test, out=report.append)
+    assert result.attempted >= 8 and result.failed == 0, "".join(report)
+    assert (tmp_path / "character.mp4").stat().st_size > 0
 
 
 @pytest.mark.parametrize(
@@ -301,8 +359,8 @@ def test_missing_component_and_config_mismatch_are_refused(saved, tmp_path):
         ({"blendshapes": [{}, {"jawOpen": float("inf")}]}, ValueError, r"\[1\]\['jawOpen'\] = inf"),
         ({"blendshapes": {"jawOpen": "x"}}, ValueError, r"\['jawOpen'\] = 'x': expected a number"),
         ({"blendshapes": {"jawOpen": None}}, ValueError, r"\['jawOpen'\] = None: expected a num"),
-        ({"blendshapes": "abc"}, ValueError, "blendshapes: expected a HumanPoseSequence.*str"),
-        ({"blendshapes": 3.0}, ValueError, "blendshapes: expected a HumanPoseSequence.*float"),
+        ({"blendshapes": "abc"}, ValueError, "blendshapes: expected a dict or a seq.*str"),
+        ({"blendshapes": 3.0}, ValueError, "blendshapes: expected a dict or a seq.*float"),
         ({"blendshapes": [{"jawOpen": 1.0}, 3]}, ValueError, r"blendshapes\[1\]: expected a dict"),
         ({"pose": np.zeros((1, 20)), "height": 64.0}, ValueError, "height: .*integer, got 64.0"),
         ({"pose": np.zeros((1, 20)), "width": "64"}, ValueError, "width: .*integer, got '64'"),

@@ -8,6 +8,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
+from .._checks import check_batch
 from ..motion_space import MOTION_DIM
 from .modeling import StrictLoadingMixin
 
@@ -43,8 +44,5 @@ class MotionNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
 
     def forward(self, motion: torch.Tensor) -> torch.Tensor:
         """Args: motion (N, motion_dim). Returns: z (N, latent_dim)."""
-        if motion.ndim != 2 or motion.shape[1] != self.config.motion_dim:
-            raise ValueError(
-                f"motion: expected shape (N, {self.config.motion_dim}), got {tuple(motion.shape)}"
-            )
+        check_batch("motion", motion, self.config.motion_dim)
         return self.blocks(self.proj(motion))

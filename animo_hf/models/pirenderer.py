@@ -12,6 +12,7 @@ from torch import nn
 
 from animeceleb.pose import POSE_DIM
 
+from .._checks import check_batch
 from .layers import AdaINDecoder, SourceEncoder, flow_head, image_head, warp
 from .modeling import StrictLoadingMixin
 from .motion_network import ResidualMLPBlock
@@ -85,10 +86,7 @@ class PIRendererGenerator(StrictLoadingMixin, ModelMixin, ConfigMixin):
 
     def animate(self, source: PIRendererSourceFeatures, pose: torch.Tensor) -> PIRendererOutput:
         """Args: source from :meth:`encode_source` (batch 1 or N), pose (N, pose_dim)."""
-        if pose.ndim != 2 or pose.shape[1] != self.config.pose_dim:
-            raise ValueError(
-                f"pose: expected shape (N, {self.config.pose_dim}), got {tuple(pose.shape)}"
-            )
+        check_batch("pose", pose, self.config.pose_dim)
         n = pose.shape[0]
         z = self.mapping(pose)
         features = tuple(f.expand(n, -1, -1, -1) for f in source.features)

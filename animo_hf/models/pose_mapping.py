@@ -8,6 +8,7 @@ from diffusers.configuration_utils import register_to_config
 
 from animeceleb.pose import ANGLE_LIMIT_DEG, ANGLE_SLICE, EXPRESSION_DIM, POSE_DIM, POSE_NAMES
 
+from .._checks import check_batch
 from ..motion_space import (
     BLENDSHAPE_INDEX,
     MOTION_DIM,
@@ -99,8 +100,7 @@ class PoseMapping(StrictLoadingMixin, ModelMixin, ConfigMixin):
         Returns:
             (N, 58) motion vectors ``m`` (translation 0).
         """
-        if pose.ndim != 2 or pose.shape[1] != POSE_DIM:
-            raise ValueError(f"pose: expected shape (N, {POSE_DIM}), got {tuple(pose.shape)}")
+        check_batch("pose", pose, POSE_DIM)
         expression = pose[:, :EXPRESSION_DIM].to(self.phi.dtype)
         return compose_motion(expression @ self.phi, torch.deg2rad(pose[:, ANGLE_SLICE]))
 
@@ -116,11 +116,7 @@ class PoseMapping(StrictLoadingMixin, ModelMixin, ConfigMixin):
         Returns:
             (N, 17) expression values in [0, 1].
         """
-        if blendshapes.ndim != 2 or blendshapes.shape[1] != NUM_BLENDSHAPES:
-            raise ValueError(
-                f"blendshapes: expected shape (N, {NUM_BLENDSHAPES}), "
-                f"got {tuple(blendshapes.shape)}"
-            )
+        check_batch("blendshapes", blendshapes, NUM_BLENDSHAPES)
         phi = self.phi.float()  # solved in float32 whatever the weights' dtype
         gram = phi @ phi.T
         eye = torch.eye(EXPRESSION_DIM, dtype=gram.dtype, device=gram.device)
@@ -138,8 +134,7 @@ class PoseMapping(StrictLoadingMixin, ModelMixin, ConfigMixin):
         Returns:
             (N, 20) pose vectors.
         """
-        if motion.ndim != 2 or motion.shape[1] != MOTION_DIM:
-            raise ValueError(f"motion: expected shape (N, {MOTION_DIM}), got {tuple(motion.shape)}")
+        check_batch("motion", motion, MOTION_DIM)
         expression = self.expression_from_blendshapes(motion[:, :NUM_BLENDSHAPES])
         angles = torch.rad2deg(motion[:, ROTATION_SLICE]).clamp(-ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG)
         return torch.cat([expression, angles.to(expression.dtype)], dim=1)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
+import inspect
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -13,28 +14,55 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 from diffusers import DiffusionPipeline
-from diffusers.utils import BaseOutput
+from diffusers.utils import BaseOutput, replace_example_docstring
 
-from animeceleb.pose import ANGLE_NAMES, POSE_DIM, validate_pose
+from animeceleb.pose import POSE_DIM, validate_pose
 
-from .._checks import positive_int
+from .._checks import check_batch, positive_int
 from ..extractor import FrameInput, HumanPoseExtractor, HumanPoseSequence
 from ..image_utils import ImageInput, composite, image_to_array
 from ..loading import local_folder
 from ..models import EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from ..models.layers import warp
-from ..motion_space import BLENDSHAPE_INDEX, NUM_BLENDSHAPES, compose_motion
+from ..motion_space import motion_from_blendshapes
 from ..sampling import sample_poses
 
 BlendshapeInput = HumanPoseSequence | Mapping[str, float] | Sequence[Mapping[str, float]]
+PoseInput = np.ndarray | torch.Tensor | Sequence[float] | Sequence[Sequence[float]]
+OUTPUT_TYPES = ("pil", "np", "pt")
+
+EXAMPLE_DOC_STRING = """
+    Examples:
+        ```py
+        >>> import PIL.Image
+        >>> import torch
+        >>> from animo_hf import AniMoPipeline, export_to_mp4
+
+        >>> pipe = AniMoPipeline.from_pretrained("animeceleb-hf/animo")
+        >>> character = PIL.Image.open("character.png")  # RGBA: the frames keep its alpha
+        >>> output = pipe(
+        ...     character, num_random_poses=8, generator=torch.Generator().manual_seed(0)
+        ... )
+        >>> len(output.frames), output.frames[0].size, output.frames[0].mode
+        (8, (256, 256), 'RGBA')
+        >>> output.poses.shape
+        (8, 20)
+        >>> video = export_to_mp4(output.frames, "character.mp4", fps=8)
+
+        ```
+"""
 
 
 @dataclass
 class AniMoPipelineOutput(BaseOutput):
-    """Attributes:
-    frames: ``output_type="pil"``: a list of N PIL images; ``"np"``: (N, H, W, C) float32 in
-        [0, 1]; ``"pt"``: (N, C, H, W) float32 in [0, 1]. C is 4 for an RGBA source, else 3.
-    poses: (N, 20) float32, the pose vectors that drove the frames.
+    """Output class for :class:`AniMoPipeline`.
+
+    Args:
+        frames (`list[PIL.Image.Image]`, `np.ndarray` or `torch.Tensor`):
+            ``output_type="pil"``: a list of N PIL images; ``"np"``: (N, H, W, C) float32 in
+            [0, 1]; ``"pt"``: (N, C, H, W) float32 in [0, 1]. C is 4 for an RGBA source, else 3.
+        poses (`np.ndarray`):
+            (N, 20) float32, the pose vectors that drove the frames.
     """
 
     frames: list[PIL.Image.Image] | np.ndarray | torch.Tensor
@@ -68,10 +96,14 @@ class AniMoPipeline(DiffusionPipeline):
     warped with the predicted flow, so the frames keep a transparent background.
 
     Args:
-        pose_mapping: T, pose vectors → motion vectors.
-        motion_network: F, motion vectors → pose codes.
-        warping_network: the anime-domain warping network.
-        editing_network: the anime-domain editing network.
+        pose_mapping (:class:`PoseMapping`):
+            T, pose vectors → motion vectors.
+        motion_network (:class:`MotionNetwork`):
+            F, motion vectors → pose codes.
+        warping_network (:class:`WarpingNetwork`):
+            The anime-domain warping network.
+        editing_network (:class:`EditingNetwork`):
+            The anime-domain editing network.
     """
 
     model_cpu_offload_seq = "pose_mapping->motion_network->warping_network->editing_network"
@@ -93,27 +125,130 @@ class AniMoPipeline(DiffusionPipeline):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-        """diffusers' loader (safetensors only), after checking a local folder: it has
-        ``model_index.json`` and a folder for every component not passed in ``kwargs`` (each
-        component's own ``from_pretrained`` then checks its config and weights).
+        """diffusers' loader (safetensors only), after :meth:`check_folder` for a local folder.
 
         A path that exists, is absolute, starts with ``.`` or ``~``, or is not a valid Hub repo id
-        is a local folder (``FileNotFoundError`` if missing); anything else is a Hub repo id."""
+        is a local folder (``FileNotFoundError`` if missing); anything else is a Hub repo id.
+        Components passed in ``kwargs`` replace the saved ones.
+        """
         folder = local_folder(pretrained_model_name_or_path)
         if folder is not None:
-            if not (folder / "model_index.json").is_file():
-                raise FileNotFoundError(f"{folder}: expected model_index.json, not found")
-            index = cls.load_config(folder)
-            for name in cls._get_signature_keys(cls)[0]:
-                if name in kwargs:
-                    continue
-                if name not in index or index[name][0] is None:
-                    raise ValueError(f"{folder}: model_index.json has no component {name!r}")
-                if not (folder / name).is_dir():
-                    raise FileNotFoundError(f"{folder}: component folder {name!r} not found")
+            cls.check_folder(folder, passed=kwargs.keys())
             pretrained_model_name_or_path = folder
         kwargs.setdefault("use_safetensors", True)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    @classmethod
+    def check_folder(cls, folder: Path, passed: Collection[str] = ()) -> None:
+        """Check a local pipeline folder: it has ``model_index.json`` and a folder for every
+        component not in ``passed`` (each component's own ``from_pretrained`` then checks its
+        config and weights)."""
+        if not (folder / cls.config_name).is_file():
+            raise FileNotFoundError(f"{folder}: expected {cls.config_name}, not found")
+        index = cls.load_config(folder)
+        for name in inspect.signature(cls.__init__).parameters:
+            if name == "self" or name in passed:
+                continue
+            if name not in index or index[name][0] is None:
+                raise ValueError(f"{folder}: {cls.config_name} has no component {name!r}")
+            if not (folder / name).is_dir():
+                raise FileNotFoundError(f"{folder}: component folder {name!r} not found")
+
+    @property
+    def size_multiple(self) -> int:
+        """Image sizes must be multiples of this: the networks' total downsampling."""
+        return max(
+            network.config.downscale * 2 ** (len(network.config.block_out_channels) - 1)
+            for network in (self.warping_network, self.editing_network)
+        )
+
+    def check_inputs(
+        self,
+        pose: PoseInput | None,
+        blendshapes: BlendshapeInput | None,
+        driving_video: FrameInput | None,
+        num_random_poses: int | None,
+        height: int,
+        width: int,
+        batch_size: int,
+        output_type: str,
+    ) -> None:
+        """Raise ``ValueError`` naming the first argument of :meth:`__call__` that is wrong: an
+        unknown ``output_type``, a size or count that is not a positive integer, a size that is not
+        a multiple of :attr:`size_multiple`, or not exactly one driving input. The source image
+        and the driving values themselves are checked as they are read."""
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type: expected 'pil', 'np' or 'pt', got {output_type!r}")
+        positive_int("batch_size", batch_size)
+        for name, value in (("height", height), ("width", width)):
+            size = positive_int(name, value)
+            if size < self.size_multiple or size % self.size_multiple:
+                raise ValueError(f"{name}: expected a multiple of {self.size_multiple}, got {size}")
+        driving = {
+            "pose": pose,
+            "blendshapes": blendshapes,
+            "driving_video": driving_video,
+            "num_random_poses": num_random_poses,
+        }
+        given = [name for name, value in driving.items() if value is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "expected exactly one of pose, blendshapes, driving_video or num_random_poses, "
+                f"got {given or 'none'}"
+            )
+        if num_random_poses is not None:
+            positive_int("num_random_poses", num_random_poses)
+
+    def prepare_source(
+        self, image: ImageInput, height: int, width: int, background: tuple[float, float, float]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns the network input (1, 3, height, width) in [-1, 1] (an RGBA image composited
+        over ``background``) and the alpha channel (1, 1, height, width) in [0, 1], or None for
+        an RGB image."""
+        array = image_to_array(image, what="image")
+        channels = np.concatenate([composite(array, background), array[..., 3:]], axis=2)
+        tensor = torch.from_numpy(channels).permute(2, 0, 1)[None]
+        tensor = F.interpolate(tensor, size=(height, width), mode="bilinear", antialias=True)
+        tensor = tensor.clamp(0, 1).to(self._execution_device, self.editing_network.dtype)
+        alpha = tensor[:, 3:] if tensor.shape[1] == 4 else None
+        return tensor[:, :3] * 2 - 1, alpha
+
+    def poses_from_human(self, human: BlendshapeInput) -> torch.Tensor:
+        """(N, 20) pose vectors from a :class:`HumanPoseSequence`, or from blendshape dicts (see
+        :func:`~animo_hf.motion_space.motion_from_blendshapes`), through the inverse of ``T``."""
+        if isinstance(human, HumanPoseSequence):
+            motion = human.to_motion()
+        else:
+            motion = motion_from_blendshapes(human)
+        motion = motion.to(self._execution_device, self.pose_mapping.dtype)
+        return self.pose_mapping.pose_from_motion(motion)
+
+    def prepare_poses(
+        self,
+        pose: PoseInput | None,
+        blendshapes: BlendshapeInput | None,
+        driving_video: FrameInput | None,
+        num_random_poses: int | None,
+        generator: torch.Generator | None,
+        relative: bool,
+        on_missing_face: Literal["error", "hold"],
+    ) -> torch.Tensor:
+        """Turn the one driving input (see :meth:`check_inputs`) into (N, 20) pose vectors, each
+        validated with ``animeceleb.pose.validate_pose``."""
+        if pose is not None:
+            poses, what = pose_array(pose), "pose"
+        elif num_random_poses is not None:
+            poses, what = sample_poses(num_random_poses, generator), "pose from num_random_poses"
+        elif driving_video is not None:
+            extractor = HumanPoseExtractor(relative=relative, on_missing_face=on_missing_face)
+            human = extractor.extract(driving_video)
+            poses, what = self.poses_from_human(human), "pose from driving_video"
+        else:
+            poses, what = self.poses_from_human(blendshapes), "pose from blendshapes"
+        if isinstance(poses, torch.Tensor):
+            poses = poses.detach().float().cpu().numpy()
+        poses = np.stack([validate_pose(p, what=f"{what}[{i}]") for i, p in enumerate(poses)])
+        return torch.from_numpy(poses).to(self._execution_device, self.pose_mapping.dtype)
 
     def encode_source(self, image: torch.Tensor) -> AniMoSourceFeatures:
         """Args: image (1, 3, H, W) in [-1, 1], H and W multiples of :attr:`size_multiple`."""
@@ -128,129 +263,6 @@ class AniMoPipeline(DiffusionPipeline):
         flow = self.warping_network(source.warping, z)
         return AniMoAnimation(image=self.editing_network(source.editing, flow, z), flow=flow)
 
-    @property
-    def size_multiple(self) -> int:
-        """Image sizes must be multiples of this: the networks' total downsampling."""
-        return max(
-            network.config.downscale * 2 ** (len(network.config.block_out_channels) - 1)
-            for network in (self.warping_network, self.editing_network)
-        )
-
-    def prepare_source(
-        self, image: ImageInput, height: int, width: int, background: tuple[float, float, float]
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Returns the network input (1, 3, height, width) in [-1, 1] (an RGBA image composited
-        over ``background``) and the alpha channel (1, 1, height, width) in [0, 1], or None for
-        an RGB image."""
-        height, width = positive_int("height", height), positive_int("width", width)
-        for name, size in (("height", height), ("width", width)):
-            if size < self.size_multiple or size % self.size_multiple:
-                raise ValueError(f"{name}: expected a multiple of {self.size_multiple}, got {size}")
-        array = image_to_array(image, what="image")
-        channels = np.concatenate([composite(array, background), array[..., 3:]], axis=2)
-        tensor = torch.from_numpy(channels).permute(2, 0, 1)[None]
-        tensor = F.interpolate(tensor, size=(height, width), mode="bilinear", antialias=True)
-        tensor = tensor.clamp(0, 1).to(self.device, self.editing_network.dtype)
-        alpha = tensor[:, 3:] if tensor.shape[1] == 4 else None
-        return tensor[:, :3] * 2 - 1, alpha
-
-    def poses_from_human(self, human: BlendshapeInput) -> torch.Tensor:
-        """(N, 20) pose vectors from a :class:`HumanPoseSequence`, or one dict per frame mapping
-        MediaPipe blendshape names (scores in [0, 1]) and ``yaw``/``pitch``/``roll`` (degrees)
-        to values (absent keys are 0; a single dict is one frame)."""
-        if isinstance(human, HumanPoseSequence):
-            motion = human.to_motion()
-        else:
-            human = [human] if isinstance(human, Mapping) else human
-            if isinstance(human, str | bytes) or not isinstance(human, Sequence):
-                raise ValueError(
-                    "blendshapes: expected a HumanPoseSequence, a dict or a sequence of dicts, "
-                    f"got {type(human).__name__} {human!r:.80}"
-                )
-            if len(human) == 0:
-                raise ValueError("blendshapes: expected a dict or a non-empty sequence of dicts")
-            blendshapes = torch.zeros(len(human), NUM_BLENDSHAPES)
-            angles = torch.zeros(len(human), 3)
-            for i, frame in enumerate(human):
-                if not isinstance(frame, Mapping):
-                    raise ValueError(
-                        f"blendshapes[{i}]: expected a dict of blendshape scores and angles, "
-                        f"got {type(frame).__name__} {frame!r:.80}"
-                    )
-                for key, value in frame.items():
-                    if key not in ANGLE_NAMES and key not in BLENDSHAPE_INDEX:
-                        raise ValueError(
-                            f"blendshapes[{i}][{key!r}] = {value!r}: expected a MediaPipe "
-                            f"blendshape name with a score in [0, 1] or one of {ANGLE_NAMES}"
-                        )
-                    try:
-                        number = float(value)
-                    except (TypeError, ValueError):
-                        raise ValueError(
-                            f"blendshapes[{i}][{key!r}] = {value!r:.80}: expected a number"
-                        ) from None
-                    if not math.isfinite(number):
-                        raise ValueError(
-                            f"blendshapes[{i}][{key!r}] = {number}: expected a finite number"
-                        )
-                    if key in ANGLE_NAMES:
-                        angles[i, ANGLE_NAMES.index(key)] = number
-                    elif 0.0 <= number <= 1.0:
-                        blendshapes[i, BLENDSHAPE_INDEX[key]] = number
-                    else:
-                        raise ValueError(
-                            f"blendshapes[{i}][{key!r}] = {value!r}: expected a MediaPipe "
-                            "blendshape score in [0, 1]"
-                        )
-            motion = compose_motion(blendshapes, torch.deg2rad(angles))
-        return self.pose_mapping.pose_from_motion(motion.to(self.device, self.pose_mapping.dtype))
-
-    def prepare_poses(
-        self,
-        pose: np.ndarray | torch.Tensor | Sequence[Sequence[float]] | None,
-        blendshapes: BlendshapeInput | None,
-        driving_video: FrameInput | None,
-        num_random_poses: int | None,
-        generator: torch.Generator | None,
-        relative: bool,
-        on_missing_face: Literal["error", "hold"],
-    ) -> torch.Tensor:
-        """Turn exactly one driving input into (N, 20) validated pose vectors."""
-        given = {
-            "pose": pose,
-            "blendshapes": blendshapes,
-            "driving_video": driving_video,
-            "num_random_poses": num_random_poses,
-        }
-        given = [name for name, value in given.items() if value is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "expected exactly one of pose, blendshapes, driving_video or num_random_poses, "
-                f"got {given or 'none'}"
-            )
-        if pose is not None:
-            array = pose.detach().cpu().numpy() if isinstance(pose, torch.Tensor) else pose
-            array = np.asarray(array)
-            if not np.issubdtype(array.dtype, np.floating):
-                raise ValueError(f"pose: expected float values, got dtype {array.dtype}")
-            array = array[None] if array.ndim == 1 else array
-            if array.ndim != 2 or array.shape[1] != POSE_DIM or len(array) == 0:
-                raise ValueError(f"pose: expected shape (N, {POSE_DIM}), got {array.shape}")
-            poses = array
-        elif num_random_poses is not None:
-            poses = sample_poses(positive_int("num_random_poses", num_random_poses), generator)
-        else:
-            if driving_video is not None:
-                extractor = HumanPoseExtractor(relative=relative, on_missing_face=on_missing_face)
-                blendshapes = extractor.extract(driving_video)
-            poses = self.poses_from_human(blendshapes)
-        # Every branch ends here: finite values in the pose vector's ranges, or a ValueError.
-        if isinstance(poses, torch.Tensor):
-            poses = poses.detach().float().cpu().numpy()
-        what = "pose" if pose is not None else f"pose from {given[0]}"
-        poses = np.stack([validate_pose(p, what=f"{what}[{i}]") for i, p in enumerate(poses)])
-        return torch.from_numpy(poses).to(self.device, self.pose_mapping.dtype)
-
     def postprocess(
         self, images: torch.Tensor, output_type: Literal["pil", "np", "pt"]
     ) -> list[PIL.Image.Image] | np.ndarray | torch.Tensor:
@@ -264,10 +276,11 @@ class AniMoPipeline(DiffusionPipeline):
         return [PIL.Image.fromarray(np.round(a * 255).astype(np.uint8)) for a in array]
 
     @torch.no_grad()
+    @replace_example_docstring(EXAMPLE_DOC_STRING)
     def __call__(
         self,
         image: ImageInput,
-        pose: np.ndarray | torch.Tensor | Sequence[Sequence[float]] | None = None,
+        pose: PoseInput | None = None,
         blendshapes: BlendshapeInput | None = None,
         driving_video: FrameInput | None = None,
         num_random_poses: int | None = None,
@@ -281,38 +294,69 @@ class AniMoPipeline(DiffusionPipeline):
         output_type: Literal["pil", "np", "pt"] = "pil",
         return_dict: bool = True,
     ) -> AniMoPipelineOutput | tuple:
-        """Animate ``image`` with exactly one driving input.
+        """The call function to the pipeline: animate ``image`` with exactly one of ``pose``,
+        ``blendshapes``, ``driving_video`` or ``num_random_poses``.
 
         Args:
-            image: the source character, RGB or RGBA; PIL, numpy (H, W, 3|4) or tensor (3|4, H, W)
-                in [0, 1]. Resized to (height, width).
-            pose: (N, 20) or (20,) AnimeCeleb pose vectors (see ``animeceleb.pose``).
-            blendshapes: a :class:`HumanPoseSequence` or N dicts of MediaPipe blendshape scores
-                and ``yaw``/``pitch``/``roll`` in degrees.
-            driving_video: human frames (a video path, an image or a sequence of images), read
-                with :class:`HumanPoseExtractor`.
-            num_random_poses: draw this many poses like the AnimeCeleb sampler (uses ``generator``).
-            height, width: output size, multiples of :attr:`size_multiple` (16 by default).
-            background: RGB in [0, 1] under an RGBA source for the networks.
-            relative: with ``driving_video``, make the first frame with a face the neutral
-                reference, so every pose is relative to it. A single-frame driving video (one
-                image) then always gives the neutral pose: pass ``relative=False`` to use its
-                absolute expression and head angles.
-            on_missing_face: with ``driving_video``, ``"error"`` or ``"hold"`` the last pose.
-            batch_size: frames animated per forward pass.
-            generator: random generator for ``num_random_poses``.
-            output_type: ``"pil"``, ``"np"`` or ``"pt"``.
-            return_dict: return :class:`AniMoPipelineOutput` rather than a tuple.
+            image (`PIL.Image.Image`, `np.ndarray` or `torch.Tensor`):
+                The source character, RGB or RGBA: PIL, numpy (H, W, 3|4) or tensor (3|4, H, W),
+                uint8 or float in [0, 1]. Resized to (`height`, `width`).
+            pose (`np.ndarray`, `torch.Tensor` or nested `list[float]`, *optional*):
+                (N, 20) or (20,) AnimeCeleb pose vectors (see `animeceleb.pose`), float values.
+            blendshapes (`HumanPoseSequence`, `dict` or `list[dict]`, *optional*):
+                A [`HumanPoseSequence`] or one dict per frame of MediaPipe blendshape scores in
+                [0, 1] and `yaw`/`pitch`/`roll` in degrees (see
+                [`~animo_hf.motion_space.motion_from_blendshapes`]).
+            driving_video (`str`, `os.PathLike`, an image or `list` of images, *optional*):
+                Human frames: a video path, an image or a sequence of images, read with
+                [`HumanPoseExtractor`].
+            num_random_poses (`int`, *optional*):
+                Draw this many poses with the AnimeCeleb sampler (seeded by `generator`).
+            height (`int`, *optional*, defaults to 256):
+                The height in pixels of the frames, a multiple of [`~AniMoPipeline.size_multiple`]
+                (16 by default).
+            width (`int`, *optional*, defaults to 256):
+                The width in pixels of the frames, a multiple of [`~AniMoPipeline.size_multiple`].
+            background (`tuple[float, float, float]`, *optional*, defaults to `(1.0, 1.0, 1.0)`):
+                RGB in [0, 1] under an RGBA source for the networks.
+            relative (`bool`, *optional*, defaults to `True`):
+                With `driving_video`, make the first frame with a face the neutral reference, so
+                every pose is relative to it. A single-frame driving video (one image) then always
+                gives the neutral pose: pass `relative=False` to use its absolute expression and
+                head angles.
+            on_missing_face (`str`, *optional*, defaults to `"error"`):
+                With `driving_video`, a frame without a face raises (`"error"`) or holds the last
+                pose (`"hold"`).
+            batch_size (`int`, *optional*, defaults to 8):
+                The number of frames animated per forward pass.
+            generator (`torch.Generator`, *optional*):
+                A [`torch.Generator`](https://pytorch.org/docs/stable/generated/torch.Generator.html)
+                to make `num_random_poses` deterministic.
+            output_type (`str`, *optional*, defaults to `"pil"`):
+                The output format of the frames: `"pil"`, `"np"` or `"pt"`.
+            return_dict (`bool`, *optional*, defaults to `True`):
+                Whether to return an [`AniMoPipelineOutput`] instead of a plain tuple.
+
+        Examples:
 
         Returns:
-            :class:`AniMoPipelineOutput` (frames, poses), or ``(frames, poses)``.
+            [`AniMoPipelineOutput`] or `tuple`:
+                If `return_dict` is `True`, an [`AniMoPipelineOutput`] is returned, otherwise a
+                `tuple` `(frames, poses)`.
         """
-        # 1. Check the arguments
-        if output_type not in ("pil", "np", "pt"):
-            raise ValueError(f"output_type: expected 'pil', 'np' or 'pt', got {output_type!r}")
-        batch_size = positive_int("batch_size", batch_size)
+        # 1. Check inputs: a wrong argument fails before anything is read
+        self.check_inputs(
+            pose,
+            blendshapes,
+            driving_video,
+            num_random_poses,
+            height,
+            width,
+            batch_size,
+            output_type,
+        )
 
-        # 2. The source first: a bad image or size fails before a video is read
+        # 2. The source first: a bad image fails before a video is read
         source, alpha = self.prepare_source(image, height, width, background)
 
         # 3. Driving poses, one (20,) vector a frame
@@ -336,6 +380,20 @@ class AniMoPipeline(DiffusionPipeline):
         # 6. Convert
         output = self.postprocess(torch.cat(frames), output_type)
         poses = poses.float().cpu().numpy()
+
+        # Offload all models
+        self.maybe_free_model_hooks()
+
         if not return_dict:
             return output, poses
         return AniMoPipelineOutput(frames=output, poses=poses)
+
+
+def pose_array(pose: PoseInput) -> np.ndarray:
+    """``pose`` as an (N, 20) float array (a single (20,) vector is one frame)."""
+    array = pose.detach().cpu().numpy() if isinstance(pose, torch.Tensor) else np.asarray(pose)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"pose: expected float values, got dtype {array.dtype}")
+    array = array[None] if array.ndim == 1 else array
+    check_batch("pose", array, POSE_DIM)
+    return array
