@@ -81,6 +81,51 @@ def test_annotation_covers_every_scheme(tmp_path):
         Annotation.load(tmp_path / "broken.json")
 
 
+# Written by hand from each convention's documentation, not from NAME_DICTIONARY, so a swapped or
+# misplaced entry in the dictionary fails here. Left/right are the character's own.
+HAND_WRITTEN_MAPPINGS = {
+    "vrm": {
+        "blink": "eye_close",
+        "blink_l": "eye_close_L",
+        "blink_r": "eye_close_R",
+        "blinkLeft": "eye_close_L",
+        "blinkRight": "eye_close_R",
+        "a": "mouth_a",
+        "i": "mouth_i",
+        "u": "mouth_u",
+        "e": "mouth_e",
+        "o": "mouth_o",
+    },
+    "vroid": {
+        "Fcl_EYE_Close": "eye_close",
+        "Fcl_EYE_Close_L": "eye_close_L",
+        "Fcl_EYE_Close_R": "eye_close_R",
+        "Fcl_EYE_Joy_L": "eye_happy_L",
+        "Fcl_EYE_Joy_R": "eye_happy_R",
+        "Fcl_BRW_Angry_L": "brow_angry_L",
+        "Fcl_BRW_Surprised_R": "brow_raised_R",
+        "Fcl_MTH_A": "mouth_a",
+        "Fcl_MTH_O": "mouth_o",
+    },
+    "arkit": {
+        "eyeBlinkLeft": "eye_close_L",
+        "eyeBlinkRight": "eye_close_R",
+        "eyeSquintLeft": "eye_relaxed_L",
+        "browDownRight": "brow_angry_R",
+        "browOuterUpLeft": "brow_raised_L",
+        "jawOpen": "mouth_a",
+        "mouthFunnel": "mouth_o",
+    },
+    "mmd": {"まばたき": "eye_close", "笑い": "eye_happy", "あ": "mouth_a", "お": "mouth_o"},
+}
+
+
+@pytest.mark.parametrize("scheme", sorted(HAND_WRITTEN_MAPPINGS))
+def test_names_map_to_the_targets_their_convention_means(scheme):
+    for name, target in HAND_WRITTEN_MAPPINGS[scheme].items():
+        assert annotate_by_name("m", [name]).targets == {target: name}, name
+
+
 def test_sampling_follows_the_paper():
     items = render_items("procedural-000007", TARGET_MORPH_NAMES, seed=3)
     assert [i.group for i in items[:3]] == ["basis", "frontal", "rotated"]

@@ -41,13 +41,18 @@ def test_build_from_a_vrm_model(godette, tmp_path):
 
     (annotation_file,) = (out / "annotations").glob("vrm-*.json")
     targets = json.loads(annotation_file.read_text())["targets"]
-    # Shape keys blink_left/right, ah ih uu ee oh, angled_eyebrows and the VRM "blink" group.
-    assert set(targets) == {
-        "eye_close",
-        "eye_close_L",
-        "eye_close_R",
-        "brow_angry",
-        *(f"mouth_{v}" for v in "aiueo"),
+    # Godette's shape keys and its VRM "blink" group, mapped by hand: blink_left closes the
+    # character's own left eye (eye_close_L), blink_right its right.
+    assert targets == {
+        "eye_close": "blink",
+        "eye_close_L": "blink_left",
+        "eye_close_R": "blink_right",
+        "brow_angry": "angled_eyebrows",
+        "mouth_a": "ah",
+        "mouth_i": "ih",
+        "mouth_u": "uu",
+        "mouth_e": "ee",
+        "mouth_o": "oh",
     }
     rows = pq.read_table(sorted((out / "hub" / "data").glob("*.parquet"))).to_pylist()
     assert len(rows) == 1 + 2 * 2
