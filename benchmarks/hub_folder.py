@@ -52,8 +52,8 @@ def main() -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
     print(f"machine: {machine}")
     print(
-        f"write_hub_folder, {rows} rows ({args.models} parts, {args.resolution}²): best {best:.2f} s, "
-        f"median {median:.2f} s, {rows / best:.0f} rows/s"
+        f"write_hub_folder, {rows} rows ({args.models} parts, {args.resolution}²): "
+        f"best {best:.2f} s, median {median:.2f} s, {rows / best:.0f} rows/s"
     )
     if args.json:
         result = {"rows": rows, "best_s": best, "median_s": median, "rows_per_s": rows / best}
