@@ -31,7 +31,8 @@ ID_FIELDS = ("style", "workers", "variant", "size", "batch", "frame_size")
 
 
 def flatten(value, prefix: str = "") -> dict[str, float]:
-    """Numeric leaves of a benchmark's JSON as {path: number}; lists of numbers are skipped."""
+    """Numeric leaves of a benchmark's JSON as {path: number}; a list of numbers (repeated
+    samples) counts by its best (largest) value."""
     if isinstance(value, bool):
         return {}
     if isinstance(value, int | float):
@@ -42,6 +43,8 @@ def flatten(value, prefix: str = "") -> dict[str, float]:
             if key not in ID_FIELDS:
                 out.update(flatten(item, f"{prefix}.{key}" if prefix else key))
         return out
+    if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
+        return {f"{prefix}.best": float(max(value))}  # repeated samples of one figure
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         out = {}
         for item in value:
