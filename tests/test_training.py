@@ -1,0 +1,225 @@
+"""Training: config validation, pairs from a real build, losses that fall, resume at the same state,
+a non-finite loss, the console script and a 2-process run."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from animeceleb.sampling import identity_split
+from training.config import TrainConfig
+from training.data import PairDataset, SeededPairSampler, load_train_split, training_pairs
+from training.models import build_model
+from training.train import Trainer, TrainingError, compute_losses, main
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(dataset: Path, out: Path, **changes) -> TrainConfig:
+    values = dict(
+        dataset=str(dataset),
+        output_dir=str(out),
+        resolution=64,
+        batch_size=2,
+        max_steps=4,
+        warp_only_fraction=0.5,
+        log_every=1,
+        sample_every=2,
+        checkpoint_every=2,
+        loss={"l1": 1.0, "ssim": 0.5, "flow_smoothness": 0.1, "alpha": 0.5},
+    )
+    return TrainConfig.from_dict({**values, **changes})
+
+
+def test_pairs_are_one_character_in_one_style_from_the_train_split(tiny_dataset):
+    train = load_train_split(str(tiny_dataset))
+    config = tiny_config(tiny_dataset, "unused")
+    pairs = training_pairs(train, config)
+    rows = train.select_columns(["model_id", "style", "group"]).to_list()
+    groups = train.features["group"].names
+    assert len(pairs) == 2 * 6  # two train identities, 3 frontal + 3 rotated targets each
+    for pair in pairs:
+        source, target = rows[pair.source], rows[pair.target]
+        assert source["model_id"] == target["model_id"] and source["style"] == target["style"]
+        assert groups[source["group"]] == "basis"
+        assert groups[target["group"]] in ("frontal", "rotated")
+        assert identity_split(target["model_id"]) == "train"
+
+
+def test_items_have_the_documented_shapes_and_ranges(tiny_dataset):
+    config = tiny_config(tiny_dataset, "unused")
+    train = load_train_split(str(tiny_dataset))
+    dataset = PairDataset(train, training_pairs(train, config), config)
+    item = dataset[next(iter(SeededPairSampler(len(dataset), 0)))]
+    assert item["source"].shape == item["target"].shape == (3, 64, 64)
+    assert item["source_alpha"].shape == (1, 64, 64) and item["pose"].shape == (20,)
+    assert item["source"].min() >= -1 and item["source"].max() <= 1
+    again = dataset[next(iter(SeededPairSampler(len(dataset), 0)))]
+    assert all(torch.equal(item[k], again[k]) for k in item), "the same key gave another sample"
+
+
+@pytest.mark.parametrize("model_name", ["animo", "pirenderer"])
+def test_a_few_steps_lower_the_loss(tiny_dataset, model_name):
+    config = tiny_config(tiny_dataset, "unused", augment=False)
+    train = load_train_split(str(tiny_dataset))
+    dataset = PairDataset(train, training_pairs(train, config), config)
+    keys = list(zip(range(4), range(4), strict=True))
+    batch = {k: torch.stack([dataset[key][k] for key in keys]) for k in dataset[keys[0]]}
+    model = build_model(model_name, seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999))
+
+    def loss() -> torch.Tensor:
+        return compute_losses(model(batch["source"], batch["pose"], full=True), batch, config)
+
+    with torch.no_grad():
+        first = float(loss()["total"])
+    for _ in range(15):
+        optimizer.zero_grad()
+        loss()["total"].backward()
+        optimizer.step()
+    with torch.no_grad():
+        last = float(loss()["total"])
+    assert last < 0.8 * first, f"{model_name}: loss {first:.4f} -> {last:.4f}"
+
+
+def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_resume_continues_at_the_same_step_and_state(tiny_dataset, tmp_path):
+    straight = Trainer(tiny_config(tiny_dataset, tmp_path / "straight"))
+    straight.run()
+
+    interrupted = Trainer(tiny_config(tiny_dataset, tmp_path / "resumed"))
+    for _ in range(2):
+        interrupted.train_step()
+    interrupted.save()
+    del interrupted  # as if killed after the step-2 checkpoint
+
+    resumed = Trainer(tiny_config(tiny_dataset, tmp_path / "resumed"))
+    assert resumed.step == 2
+    resumed.run()
+    assert resumed.step == 4
+    expected, got = _weights(straight), _weights(resumed)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        assert torch.equal(expected[key], got[key]), f"{key} differs after resuming"
+    run = tmp_path / "resumed"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "step-0000002",
+        "step-0000004",
+    ]
+    assert (run / "samples" / "step-0000004.png").is_file()
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 4]
+    assert [r["phase"] for r in records] == ["full", "full"]
+    assert all(math.isfinite(r["total"]) for r in records)
+
+
+def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(
+    tiny_dataset, tmp_path, monkeypatch
+):
+    import training.train as train_module
+
+    trainer = Trainer(tiny_config(tiny_dataset, tmp_path / "nan"))
+    for _ in range(2):
+        trainer.train_step()
+    trainer.save()
+    real = train_module.compute_losses
+
+    def nan_losses(*args):
+        terms = real(*args)
+        terms["total"] = terms["total"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(train_module, "compute_losses", nan_losses)
+    with pytest.raises(TrainingError, match=r"step 3: non-finite loss .*step-0000002"):
+        trainer.run()
+    assert sorted(p.name for p in (tmp_path / "nan" / "checkpoints").iterdir()) == ["step-0000002"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"resolution": 60}, "config resolution = 60: expected a multiple of 16"),
+        ({"model": "gan"}, "config model = 'gan'"),
+        ({"loss": {"l1": -1.0}}, "config loss.l1 = -1.0: expected a finite number >= 0"),
+        ({"warp_only_fraction": 1.5}, "config warp_only_fraction = 1.5"),
+        ({"target_groups": ["basis"]}, "config target_groups"),
+        ({"learning_rate": 0}, "config learning_rate = 0"),
+    ],
+)
+def test_config_values_out_of_range_are_named(changes, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_config(Path("data"), Path("out"), **changes)
+
+
+def test_bad_datasets_and_a_different_config_are_refused(tiny_dataset, tmp_path):
+    not_animeceleb = tmp_path / "other"
+    (not_animeceleb / "data").mkdir(parents=True)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": ["a", "b"]}), not_animeceleb / "data" / "train-0.parquet")
+    with pytest.raises(ValueError, match="column 'image'"):
+        load_train_split(str(not_animeceleb))
+    only_test = tmp_path / "only-test"
+    (only_test / "data").mkdir(parents=True)
+    pq.write_table(pa.table({"text": ["a"]}), only_test / "data" / "test-0.parquet")
+    with pytest.raises(ValueError, match="no train split"):
+        load_train_split(str(only_test))
+
+    Trainer(tiny_config(tiny_dataset, tmp_path / "run"))
+    with pytest.raises(ValueError, match=r"different config \(fields \['batch_size'\]"):
+        Trainer(tiny_config(tiny_dataset, tmp_path / "run", batch_size=4))
+
+
+def test_console_script_trains_and_exports_loadable_weights(tiny_dataset, tmp_path):
+    out = tmp_path / "cli"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"dataset: {tiny_dataset}\nresolution: 64\nbatch_size: 2\n")
+    args = ["--config", str(config), "--output_dir", str(out), "--max_steps", "2"]
+    assert main([*args, "--sample_every", "1", "--checkpoint_every", "1"]) == 0
+    code = (
+        "import sys, torch; from animo_hf import AniMoPipeline; "
+        f"p = AniMoPipeline.from_pretrained({str(out / 'weights')!r}); "
+        "p.set_progress_bar_config(disable=True); "
+        "o = p(torch.rand(4, 64, 64), num_random_poses=2, height=64, width=64); "
+        "print(len(o.frames))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "2"
+
+
+def test_bad_command_line_is_one_line(tmp_path, capsys):
+    assert main(["--dataset", str(tmp_path / "missing"), "--resolution", "60"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: config resolution = 60: expected a multiple of 16, at least 16"
+
+
+def test_two_cpu_processes_with_gloo_train_one_model(tiny_dataset, tmp_path):
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
+    command += ["--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
+    command += ["--dynamo_backend", "no", "-m", "training.train", "--dataset", str(tiny_dataset)]
+    command += ["--output_dir", str(out), "--resolution", "64", "--batch_size", "2"]
+    command += ["--max_steps", "2", "--checkpoint_every", "1", "--log_every", "1"]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "PYTHONPATH": str(PROJECT_ROOT)}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = out / "checkpoints" / "step-0000002"
+    assert sorted(p.name for p in checkpoint.glob("random_states_*.pkl")) == [
+        "random_states_0.pkl",
+        "random_states_1.pkl",
+    ], "not two processes"
+    records = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["step"] for r in records] == [1, 2], "each process logged"
+    assert result.stdout.count("weights written to") == 1
+    assert (out / "weights" / "model_index.json").is_file()
