@@ -37,7 +37,8 @@ def run_model(model, inputs):
     if isinstance(model, WarpingNetwork):
         return model(model.encode_source(inputs["source"]), inputs["z"])
     if isinstance(model, EditingNetwork):
-        return model(model.encode_source(inputs["source"]), inputs["flow"], inputs["z"])
+        features = model.encode_source(inputs["source"])
+        return model(features, inputs["flow"], inputs["z"], source=inputs["source"])
     return model(inputs["source"], inputs["pose"]).image
 
 
@@ -93,7 +94,7 @@ def test_full_animo_chain_backpropagates_to_every_network():
     inputs = model_inputs(requires_grad=True)
     z = motion(pose_mapping(inputs["pose"]))
     flow = warping(warping.encode_source(inputs["source"]), z)
-    image = editing(editing.encode_source(inputs["source"]), flow, z)
+    image = editing(editing.encode_source(inputs["source"]), flow, z, source=inputs["source"])
     image.mean().backward()
     for model in (motion, warping, editing):
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
@@ -288,3 +289,28 @@ def test_shared_heads_keep_state_dict_keys_and_identity_start():
         assert model.to_flow.bias.abs().max() == 0 and model.to_flow.weight.abs().max() < 0.01
     for model in (seeded(EditingNetwork), seeded(PIRendererGenerator)):
         assert {"to_image.0.weight", "to_image.0.bias"} <= set(model.state_dict())
+
+
+def test_composite_output_is_the_masked_blend_of_warped_source_and_generated():
+    from animo_hf.models.layers import warp
+
+    editing = seeded(EditingNetwork)
+    inputs = model_inputs()
+    features = editing.encode_source(inputs["source"])
+    with torch.no_grad():
+        out = editing(features, inputs["flow"], inputs["z"], source=inputs["source"])
+        warped_features = tuple(warp(f.expand(2, -1, -1, -1), inputs["flow"]) for f in features)
+        head = editing.to_image(editing.decoder(warped_features, inputs["z"]))
+    mask = (head[:, 3:] + 1) / 2
+    warped = warp(inputs["source"].expand(2, -1, -1, -1), inputs["flow"])
+    assert torch.allclose(out, mask * warped + (1 - mask) * head[:, :3], atol=1e-6)
+    assert 0.85 < mask.mean() < 0.95, "an untrained mask starts mostly on the warped source"
+    plain = seeded(EditingNetwork, composite=False)
+    assert plain(plain.encode_source(inputs["source"]), inputs["flow"], inputs["z"]).shape == (
+        2,
+        3,
+        SIZE,
+        SIZE,
+    )
+    with pytest.raises(ValueError, match="source: the source image is needed"):
+        editing(features, inputs["flow"], inputs["z"])

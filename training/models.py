@@ -47,7 +47,7 @@ class AniMoModel(nn.Module):
         image = None
         if full:
             features = self.editing_network.encode_source(source)
-            image = self.editing_network(features, flow, z)
+            image = self.editing_network(features, flow, z, source=source)
         return Prediction(warped=warp(source, flow), flow=flow, image=image)
 
     def save(self, folder: Path) -> None:

@@ -1,6 +1,9 @@
-"""The editing network G: source encoder, flow-warped features, AdaIN residual decoder."""
+"""The editing network G: source encoder, flow-warped features, AdaIN residual decoder, and (by
+default) a mask that composes the output from the warped source and the generated image."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from diffusers import ConfigMixin, ModelMixin
@@ -18,13 +21,20 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
     blocks. The finest level is 1/``downscale`` of the image; the output is produced there with
     ``out_channels * downscale**2`` channels and pixel-shuffled to full resolution, then ``tanh``.
 
+    With ``composite`` (the default) the head also predicts a mask ``M`` in [0, 1], and the output
+    is ``M * warp(source, flow) + (1 - M) * generated``: what only moves is copied from the source
+    at full resolution (sharp), what changes is generated (as in FOMM and LivePortrait).
+
     Args:
         in_channels: source image channels (RGB).
         out_channels: output image channels (RGB).
         latent_dim: size of the pose code ``z``.
         block_out_channels: channels per level, finest first; each level halves the size.
         downscale: pixel-(un)shuffle factor between the image and the finest level.
+        composite: predict a mask and compose the output from the warped source image.
     """
+
+    MASK_START = 0.9  # the mask's value before training: mostly the warped source
 
     @register_to_config
     def __init__(
@@ -34,11 +44,16 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         latent_dim: int = 256,
         block_out_channels: tuple[int, ...] = (32, 64, 96),
         downscale: int = 4,
+        composite: bool = True,
     ) -> None:
         super().__init__()
         self.encoder = SourceEncoder(in_channels, tuple(block_out_channels), downscale)
         self.decoder = AdaINDecoder(tuple(block_out_channels), latent_dim)
-        self.to_image = image_head(block_out_channels[0], out_channels, downscale)
+        self.to_image = image_head(block_out_channels[0], out_channels + composite, downscale)
+        if composite:  # the last downscale**2 conv channels become the mask after the shuffle
+            with torch.no_grad():
+                bias = self.to_image[0].bias
+                bias[out_channels * downscale**2 :] = math.atanh(2 * self.MASK_START - 1)
 
     def encode_source(self, source: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Args: source (N, in_channels, H, W) in [-1, 1]. Returns multi-scale features, level k
@@ -46,13 +61,25 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         return self.encoder(source)
 
     def forward(
-        self, source_features: tuple[torch.Tensor, ...], flow: torch.Tensor, z: torch.Tensor
+        self,
+        source_features: tuple[torch.Tensor, ...],
+        flow: torch.Tensor,
+        z: torch.Tensor,
+        source: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Args: source_features from :meth:`encode_source` (batch 1 or N), flow (N, 2, h, w)
-        from the warping network, z (N, latent_dim).
+        from the warping network, z (N, latent_dim), source (1 or N, in_channels, H, W) in
+        [-1, 1]: the source image, needed when ``composite``.
 
         Returns:
             (N, out_channels, H, W) image in [-1, 1].
         """
-        warped = tuple(warp(f.expand(z.shape[0], -1, -1, -1), flow) for f in source_features)
-        return self.to_image(self.decoder(warped, z))
+        n = z.shape[0]
+        warped = tuple(warp(f.expand(n, -1, -1, -1), flow) for f in source_features)
+        head = self.to_image(self.decoder(warped, z))
+        if not self.config.composite:
+            return head
+        if source is None:
+            raise ValueError("source: the source image is needed when composite is set")
+        generated, mask = head[:, :-1], (head[:, -1:] + 1) / 2
+        return mask * warp(source.expand(n, -1, -1, -1), flow) + (1 - mask) * generated

@@ -71,8 +71,10 @@ class AniMoPipelineOutput(BaseOutput):
 
 @dataclass
 class AniMoSourceFeatures(BaseOutput):
-    """The per-source cache: warping and editing encoder features, (1, C_k, H_k, W_k) each."""
+    """The per-source cache: the source image (1, 3, H, W) in [-1, 1] and the warping and editing
+    encoder features, (1, C_k, H_k, W_k) each."""
 
+    image: torch.Tensor
     warping: tuple[torch.Tensor, ...]
     editing: tuple[torch.Tensor, ...]
 
@@ -253,6 +255,7 @@ class AniMoPipeline(DiffusionPipeline):
     def encode_source(self, image: torch.Tensor) -> AniMoSourceFeatures:
         """Args: image (1, 3, H, W) in [-1, 1], H and W multiples of :attr:`size_multiple`."""
         return AniMoSourceFeatures(
+            image=image,
             warping=self.warping_network.encode_source(image),
             editing=self.editing_network.encode_source(image),
         )
@@ -261,7 +264,8 @@ class AniMoPipeline(DiffusionPipeline):
         """The per-frame step. Args: source from :meth:`encode_source`, pose (N, 20)."""
         z = self.motion_network(self.pose_mapping(pose))
         flow = self.warping_network(source.warping, z)
-        return AniMoAnimation(image=self.editing_network(source.editing, flow, z), flow=flow)
+        image = self.editing_network(source.editing, flow, z, source=source.image)
+        return AniMoAnimation(image=image, flow=flow)
 
     def postprocess(
         self, images: torch.Tensor, output_type: Literal["pil", "np", "pt"]
