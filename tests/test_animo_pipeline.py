@@ -251,9 +251,10 @@ print(sorted(m for m in sys.modules if m.split('.')[0] in ('mediapipe', 'facelap
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
-    expected = pipe(np.zeros((80, 80, 3), np.float32) + 0.5, pose=p, height=64, width=64)
-    expected = np.stack([np.asarray(f) / 255.0 for f in expected.frames])
-    assert np.abs(np.load(tmp_path / "frames.npy") - expected).max() <= 0.5 / 255 + 1e-6
+    image = np.zeros((80, 80, 3), np.float32) + 0.5
+    expected = pipe(image, pose=p, height=64, width=64, output_type="np").frames
+    # Same weights, same inputs: equal up to float reordering (thread counts may differ).
+    assert np.abs(np.load(tmp_path / "frames.npy") - expected).max() < 1e-4
 
 
 def copy_of(saved, tmp_path) -> Path:
