@@ -459,3 +459,16 @@ def test_pirenderer_baseline_has_the_same_interface(pipe):
     for result in results:
         assert result.image.shape == (4, 3, SIZE, SIZE)
         assert result.flow.shape == (4, 2, SIZE // 4, SIZE // 4)
+
+
+def test_a_checkpoint_saved_before_a_module_moved_still_loads(pipe, saved, tmp_path):
+    folder = copy_of(saved, tmp_path)
+    index = json.loads((folder / "model_index.json").read_text())
+    for name in COMPONENTS:
+        index[name][0] = f"animo_hf.old_layout.{name}"  # a module path that no longer exists
+    (folder / "model_index.json").write_text(json.dumps(index))
+    loaded = AniMoPipeline.from_pretrained(folder)
+    assert_loaded(loaded, pipe)
+    loaded.save_pretrained(tmp_path / "again")  # and it saves with today's module paths
+    again = json.loads((tmp_path / "again" / "model_index.json").read_text())
+    assert again["editing_network"] == ["animo_hf.models.editing_network", "EditingNetwork"]

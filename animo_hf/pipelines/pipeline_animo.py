@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import typing
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,33 @@ class AniMoPipeline(DiffusionPipeline):
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @classmethod
+    def component_classes(cls) -> dict[str, type]:
+        """Each component's class, from the ``__init__`` signature."""
+        hints = typing.get_type_hints(cls.__init__)
+        return {
+            name: hints[name]
+            for name in inspect.signature(cls.__init__).parameters
+            if name != "self"
+        }
+
+    @classmethod
+    def load_config(cls, *args: Any, **kwargs: Any):
+        """diffusers' ``model_index.json`` reader, tolerant of moved modules: a component saved
+        as ``[old.module.path, ClassName]`` is read from the module that defines ``ClassName``
+        now, so published checkpoints keep loading when the package is reorganised."""
+        loaded = super().load_config(*args, **kwargs)
+        index = loaded[0] if isinstance(loaded, tuple) else loaded
+        for name, component in cls.component_classes().items():
+            entry = index.get(name)
+            if (
+                isinstance(entry, list | tuple)
+                and len(entry) == 2
+                and entry[1] == component.__name__
+            ):
+                index[name] = [component.__module__, component.__name__]
+        return loaded
+
+    @classmethod
     def check_folder(cls, folder: Path, passed: Collection[str] = ()) -> None:
         """Check a local pipeline folder: it has ``model_index.json`` and a folder for every
         component not in ``passed`` (each component's own ``from_pretrained`` then checks its
@@ -148,8 +176,8 @@ class AniMoPipeline(DiffusionPipeline):
         if not (folder / cls.config_name).is_file():
             raise FileNotFoundError(f"{folder}: expected {cls.config_name}, not found")
         index = cls.load_config(folder)
-        for name in inspect.signature(cls.__init__).parameters:
-            if name == "self" or name in passed:
+        for name in cls.component_classes():
+            if name in passed:
                 continue
             if name not in index or index[name][0] is None:
                 raise ValueError(f"{folder}: {cls.config_name} has no component {name!r}")
