@@ -223,3 +223,9 @@ def test_two_cpu_processes_with_gloo_train_one_model(tiny_dataset, tmp_path):
     assert [json.loads(r)["step"] for r in records] == [1, 2], "each process logged"
     assert result.stdout.count("weights written to") == 1
     assert (out / "weights" / "model_index.json").is_file()
+
+
+@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "training" / "configs").glob("*.yaml")))
+def test_shipped_configs_are_valid(path):
+    config = TrainConfig.from_yaml(path)
+    assert config.model in path.stem and config.dataset.endswith("/hub")

