@@ -49,6 +49,8 @@ class TrainConfig:
         augment: colour jitter and a small scale/shift, applied to source and target alike.
         seed: seeds the models, the data order and the augmentation.
         num_workers: data-loader worker processes (0: decode in the training process).
+        torch_threads: intra-op threads of the training process (``None``: torch's default). On a
+            CPU shared with other work, 1 avoids threads waiting for each other.
         log_every, sample_every, checkpoint_every: in optimizer steps.
         keep_checkpoints: how many recent checkpoints to keep.
     """
@@ -70,6 +72,7 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     num_workers: int = 0
+    torch_threads: int | None = None
     log_every: int = 10
     sample_every: int = 200
     checkpoint_every: int = 200
@@ -96,6 +99,8 @@ class TrainConfig:
             _positive(name, getattr(self, name))
         for name in ("log_every", "sample_every", "checkpoint_every"):
             _positive(name, getattr(self, name))
+        if self.torch_threads is not None:
+            _positive("torch_threads", self.torch_threads)
         if not isinstance(self.num_workers, int) or self.num_workers < 0:
             _bad("num_workers", self.num_workers, "an integer >= 0")
         if not 0.0 <= self.warp_only_fraction < 1.0:

@@ -160,6 +160,8 @@ class Trainer:
             prepare_run_dir(self.out, config)
         self.accelerator.wait_for_everyone()
         set_seed(config.seed)
+        if config.torch_threads is not None:
+            torch.set_num_threads(config.torch_threads)
 
         train_split = load_train_split(config.dataset)
         pairs = training_pairs(train_split, config)
