@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from training.config import TrainConfig
-from training.data import PairDataset, SeededPairSampler, load_train_split, training_pairs
+from training.data import PairDataset, SeededPairSampler, load_split, training_pairs
 from training.models import build_model
 from training.train import compute_losses
 
@@ -85,7 +85,7 @@ def samples_per_second(step: Callable[[], None], batch: int, seconds: float, thr
 
 def data_rate(dataset: str, size: int, workers: int, pairs: int = 64) -> float:
     config = TrainConfig(dataset=dataset, resolution=size, num_workers=workers)
-    train = load_train_split(dataset)
+    train = load_split(dataset)
     data = PairDataset(train, training_pairs(train, config), config)
     loader = DataLoader(
         data, batch_size=8, sampler=SeededPairSampler(len(data), 0), num_workers=workers

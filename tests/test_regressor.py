@@ -14,7 +14,7 @@ import torch
 from transformers import ResNetConfig, ResNetForImageClassification
 
 from animeceleb.pose import EXPRESSION_DIM, POSE_NAMES
-from training.data import decode_rgba
+from training.data import PoseImageDataset, colour_jitter, decode_rgba, load_split, select_rows
 from training.regressor import (
     POSE_SCALE,
     build_regressor,
@@ -22,18 +22,8 @@ from training.regressor import (
     normalize_poses,
     predict_poses,
 )
-from training.train_regressor import (
-    PoseImageDataset,
-    RegressorConfig,
-    RegressorTrainer,
-    colour_jitter,
-    evaluate_regressor,
-    load_split,
-    main,
-    regression_loss,
-    select_rows,
-    write_evaluation,
-)
+from training.regressor_eval import evaluate_regressor, write_evaluation
+from training.train_regressor import RegressorConfig, RegressorTrainer, main, regression_loss
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"embedding_size": 16, "hidden_sizes": (16, 32, 64, 128)}  # ~0.3 M parameters

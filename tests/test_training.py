@@ -13,9 +13,10 @@ import torch
 
 from animeceleb.sampling import identity_split
 from training.config import TrainConfig
-from training.data import PairDataset, SeededPairSampler, load_train_split, training_pairs
+from training.data import PairDataset, SeededPairSampler, load_split, training_pairs
 from training.models import build_model
-from training.train import Trainer, TrainingError, compute_losses, main
+from training.runs import TrainingError
+from training.train import Trainer, compute_losses, main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +38,7 @@ def tiny_config(dataset: Path, out: Path, **changes) -> TrainConfig:
 
 
 def test_pairs_are_one_character_in_one_style_from_the_train_split(tiny_dataset):
-    train = load_train_split(str(tiny_dataset))
+    train = load_split(str(tiny_dataset))
     config = tiny_config(tiny_dataset, "unused")
     pairs = training_pairs(train, config)
     rows = train.select_columns(["model_id", "style", "group"]).to_list()
@@ -53,7 +54,7 @@ def test_pairs_are_one_character_in_one_style_from_the_train_split(tiny_dataset)
 
 def test_items_have_the_documented_shapes_and_ranges(tiny_dataset):
     config = tiny_config(tiny_dataset, "unused")
-    train = load_train_split(str(tiny_dataset))
+    train = load_split(str(tiny_dataset))
     dataset = PairDataset(train, training_pairs(train, config), config)
     item = dataset[next(iter(SeededPairSampler(len(dataset), 0)))]
     assert item["source"].shape == item["target"].shape == (3, 64, 64)
@@ -66,7 +67,7 @@ def test_items_have_the_documented_shapes_and_ranges(tiny_dataset):
 @pytest.mark.parametrize("model_name", ["animo", "pirenderer"])
 def test_a_few_steps_lower_the_loss(tiny_dataset, model_name):
     config = tiny_config(tiny_dataset, "unused", augment=False)
-    train = load_train_split(str(tiny_dataset))
+    train = load_split(str(tiny_dataset))
     dataset = PairDataset(train, training_pairs(train, config), config)
     keys = list(zip(range(4), range(4), strict=True))
     batch = {k: torch.stack([dataset[key][k] for key in keys]) for k in dataset[keys[0]]}
@@ -168,12 +169,12 @@ def test_bad_datasets_and_a_different_config_are_refused(tiny_dataset, tmp_path)
 
     pq.write_table(pa.table({"text": ["a", "b"]}), not_animeceleb / "data" / "train-0.parquet")
     with pytest.raises(ValueError, match="column 'image'"):
-        load_train_split(str(not_animeceleb))
+        load_split(str(not_animeceleb))
     only_test = tmp_path / "only-test"
     (only_test / "data").mkdir(parents=True)
     pq.write_table(pa.table({"text": ["a"]}), only_test / "data" / "test-0.parquet")
     with pytest.raises(ValueError, match="no train split"):
-        load_train_split(str(only_test))
+        load_split(str(only_test))
 
     Trainer(tiny_config(tiny_dataset, tmp_path / "run"))
     with pytest.raises(ValueError, match=r"different config \(fields \['batch_size'\]"):

@@ -1,20 +1,186 @@
-"""Training configuration: one validated dataclass per run, loadable from YAML, overridable from the
-command line (``--key value``)."""
+"""Run configs: one validated dataclass per run, loadable from YAML, overridable from the command
+line (``--key value``). :class:`RunConfig` is what every run config shares (loading, the fields
+every trainer reads and their checks); :class:`TrainConfig` is AniMo's."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, NoReturn, TypeVar
 
 import yaml
 
 MODELS = ("animo", "pirenderer")
 SOURCE_GROUPS = ("basis", "frontal")
 TARGET_GROUPS = ("frontal", "rotated")
+Config = TypeVar("Config", bound="RunConfig")
+
+
+def config_error(name: str, value: Any, expected: str) -> NoReturn:
+    """Raise the one-line ``ValueError`` of a config field out of range."""
+    raise ValueError(f"config {name} = {value!r}: expected {expected}")
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """An int or a finite float (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_positive(name: str, value: Any) -> None:
+    if not is_int(value) or value < 1:
+        config_error(name, value, "a positive integer")
+
+
+def check_non_negative(name: str, value: Any) -> None:
+    if not is_int(value) or value < 0:
+        config_error(name, value, "an integer >= 0")
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    if value not in choices:
+        config_error(name, value, f"one of {tuple(choices)}")
+
+
+def check_subset(name: str, value: Any, allowed: Sequence[str]) -> None:
+    """``value`` is a non-empty tuple of names from ``allowed``."""
+    if not isinstance(value, tuple) or not value or not set(value) <= set(allowed):
+        config_error(name, value, f"a non-empty subset of {tuple(allowed)}")
+
+
+class RunConfig:
+    """What every run config shares. A subclass is a ``@dataclass`` that declares the fields below
+    (with its own defaults and docs) and extends :meth:`validate`; lists read from YAML become
+    tuples, and the fields named in ``NESTED`` are dataclasses of their own, given as mappings or
+    as dotted keys (``loss.ssim``).
+
+    Fields every run config has: ``dataset`` (a local Hub-layout folder or a Hub repo id),
+    ``output_dir``, ``resolution`` (a multiple of 16, at least ``MIN_RESOLUTION``), ``styles``
+    (``None``: every style), ``batch_size``, ``max_steps``, ``learning_rate`` and ``betas`` (Adam),
+    ``seed``, ``num_workers`` (data-loader worker processes; 0: decode in the training process),
+    ``torch_threads`` (intra-op threads of each training process; ``None``: torch's default, one
+    per core; on a CPU shared with other work, 1 avoids threads waiting for each other),
+    ``log_every``, ``checkpoint_every`` (in steps) and ``keep_checkpoints``.
+    """
+
+    NESTED: ClassVar[dict[str, type]] = {}
+    MIN_RESOLUTION: ClassVar[int] = 16
+
+    dataset: str
+    output_dir: str
+    resolution: int
+    styles: tuple[str, ...] | None
+    batch_size: int
+    max_steps: int
+    learning_rate: float
+    betas: tuple[float, float]
+    seed: int
+    num_workers: int
+    torch_threads: int | None
+    log_every: int
+    checkpoint_every: int
+    keep_checkpoints: int
+
+    def __post_init__(self) -> None:
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, list):
+                setattr(self, item.name, tuple(value))
+            elif item.name in self.NESTED and isinstance(value, dict):
+                setattr(self, item.name, self.NESTED[item.name](**value))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field that is out of range (subclasses check
+        their own fields after these)."""
+        if not isinstance(self.dataset, str) or not self.dataset:
+            config_error("dataset", self.dataset, "a local Hub-layout folder or a Hub repo id")
+        resolution, least = self.resolution, self.MIN_RESOLUTION
+        if not is_int(resolution) or resolution < least or resolution % 16:
+            config_error("resolution", resolution, f"a multiple of 16, at least {least}")
+        if self.styles is not None and (
+            not isinstance(self.styles, tuple)
+            or not self.styles
+            or not all(isinstance(s, str) for s in self.styles)
+        ):
+            config_error("styles", self.styles, "null (every style) or a non-empty list of names")
+        for name in ("batch_size", "max_steps", "log_every", "checkpoint_every"):
+            check_positive(name, getattr(self, name))
+        check_positive("keep_checkpoints", self.keep_checkpoints)
+        check_non_negative("seed", self.seed)
+        check_non_negative("num_workers", self.num_workers)
+        if self.torch_threads is not None:
+            check_positive("torch_threads", self.torch_threads)
+        if not is_number(self.learning_rate) or not 0.0 < self.learning_rate < 1.0:
+            config_error("learning_rate", self.learning_rate, "a number in (0, 1)")
+        if (
+            not isinstance(self.betas, tuple)
+            or len(self.betas) != 2
+            or not all(is_number(b) and 0.0 <= b < 1.0 for b in self.betas)
+        ):
+            config_error("betas", self.betas, "two numbers in [0, 1)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON types only (lists, not tuples): comparable with a saved config."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_yaml(cls: type[Config], path: str | Path, **overrides: Any) -> Config:
+        """The config in YAML file ``path``, with ``overrides`` (dotted keys for nested fields,
+        e.g. ``loss.ssim``) applied on top."""
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ValueError(f"{path}: not a readable YAML config ({error})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of config fields, got {type(data)}")
+        return cls.from_dict({**data, **overrides}, where=str(path))
+
+    @classmethod
+    def from_dict(cls: type[Config], data: dict[str, Any], where: str = "config") -> Config:
+        """The config from a mapping of fields (``ValueError`` naming unknown fields)."""
+        data = dict(data)
+        nested = {name: dict(data.pop(name, None) or {}) for name in cls.NESTED}
+        for key in [k for k in data if k.partition(".")[0] in nested]:
+            prefix, _, name = key.partition(".")
+            nested[prefix][name] = data.pop(key)
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        for prefix, kind in cls.NESTED.items():
+            known = {f.name for f in dataclasses.fields(kind)}
+            unknown += sorted(f"{prefix}.{k}" for k in set(nested[prefix]) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown config field(s) {unknown}")
+        return cls(**data, **{prefix: cls.NESTED[prefix](**nested[prefix]) for prefix in nested})
+
+
+def parse_config(
+    argv: list[str] | None, config_class: type[Config], prog: str, description: str | None = None
+) -> Config:
+    """A run config from a command line: ``--config FILE`` and ``--field value`` overrides
+    (values read as YAML: numbers, lists; ``--loss.ssim 0.5`` for nested fields).
+    ``description``: the help text's (its first paragraph is shown)."""
+    summary = (description or config_class.__doc__ or "").split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog=prog, description=summary)
+    fields = f"a YAML file of {config_class.__name__} fields"
+    parser.add_argument("--config", type=Path, help=fields)
+    known, rest = parser.parse_known_args(argv)
+    if len(rest) % 2 or not all(key.startswith("--") for key in rest[::2]):
+        raise ValueError(f"overrides: expected --field value pairs, got {rest}")
+    overrides = {
+        key[2:].replace("-", "_"): yaml.safe_load(value)
+        for key, value in zip(rest[::2], rest[1::2], strict=True)
+    }
+    if known.config is not None:
+        return config_class.from_yaml(known.config, **overrides)
+    return config_class.from_dict(overrides, where="command line")
 
 
 @dataclass
@@ -28,15 +194,14 @@ class LossWeights:
 
 
 @dataclass
-class TrainConfig:
-    """Everything that determines a training run.
+class TrainConfig(RunConfig):
+    """Everything that determines an AniMo (or baseline) training run.
 
-    Attributes:
+    Attributes (and those every :class:`RunConfig` has):
         model: ``"animo"`` (pose mapping, motion, warping and editing networks) or
             ``"pirenderer"`` (the PIRenderer-style baseline).
-        dataset: a local Hub-layout folder or a Hub repo id; only its ``train`` split is read.
+        dataset: only its ``train`` split is read.
         output_dir: checkpoints, logs, sample grids and the exported weights go here.
-        resolution: training image size (a multiple of the networks' downsampling, 16).
         styles: the styles to train on (``None``: every style in the data).
         source_groups / target_groups: which images may be the source and the target of a pair
             (both images of a pair are the same character in the same style).
@@ -48,12 +213,10 @@ class TrainConfig:
         loss: the loss weights.
         augment: colour jitter and a small scale/shift, applied to source and target alike.
         seed: seeds the models, the data order and the augmentation.
-        num_workers: data-loader worker processes (0: decode in the training process).
-        torch_threads: intra-op threads of the training process (``None``: torch's default). On a
-            CPU shared with other work, 1 avoids threads waiting for each other.
-        log_every, sample_every, checkpoint_every: in optimizer steps.
-        keep_checkpoints: how many recent checkpoints to keep.
+        sample_every: in optimizer steps, like log_every and checkpoint_every.
     """
+
+    NESTED = {"loss": LossWeights}
 
     model: Literal["animo", "pirenderer"] = "animo"
     dataset: str = ""
@@ -78,87 +241,22 @@ class TrainConfig:
     checkpoint_every: int = 200
     keep_checkpoints: int = 2
 
-    def __post_init__(self) -> None:
-        if isinstance(self.loss, dict):
-            self.loss = LossWeights(**self.loss)
-        for name in ("styles", "source_groups", "target_groups", "betas"):
-            value = getattr(self, name)
-            if isinstance(value, list):
-                setattr(self, name, tuple(value))
-        self.validate()
-
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first field that is out of range."""
-        if self.model not in MODELS:
-            _bad("model", self.model, f"one of {MODELS}")
-        if not self.dataset:
-            _bad("dataset", self.dataset, "a local Hub-layout folder or a Hub repo id")
-        if not isinstance(self.resolution, int) or self.resolution < 16 or self.resolution % 16:
-            _bad("resolution", self.resolution, "a multiple of 16, at least 16")
-        for name in ("batch_size", "gradient_accumulation_steps", "max_steps", "keep_checkpoints"):
-            _positive(name, getattr(self, name))
-        for name in ("log_every", "sample_every", "checkpoint_every"):
-            _positive(name, getattr(self, name))
-        if self.torch_threads is not None:
-            _positive("torch_threads", self.torch_threads)
-        if not isinstance(self.num_workers, int) or self.num_workers < 0:
-            _bad("num_workers", self.num_workers, "an integer >= 0")
-        if not 0.0 <= self.warp_only_fraction < 1.0:
-            _bad("warp_only_fraction", self.warp_only_fraction, "a number in [0, 1)")
-        if not (0.0 < self.learning_rate < 1.0):
-            _bad("learning_rate", self.learning_rate, "a number in (0, 1)")
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            _bad("betas", self.betas, "two numbers in [0, 1)")
-        for name, allowed in (("source_groups", SOURCE_GROUPS), ("target_groups", TARGET_GROUPS)):
-            groups = getattr(self, name)
-            if not groups or not set(groups) <= set(allowed):
-                _bad(name, groups, f"a non-empty subset of {allowed}")
+        check_choice("model", self.model, MODELS)
+        super().validate()
+        check_positive("gradient_accumulation_steps", self.gradient_accumulation_steps)
+        check_positive("sample_every", self.sample_every)
+        if not is_number(self.warp_only_fraction) or not 0.0 <= self.warp_only_fraction < 1.0:
+            config_error("warp_only_fraction", self.warp_only_fraction, "a number in [0, 1)")
+        check_subset("source_groups", self.source_groups, SOURCE_GROUPS)
+        check_subset("target_groups", self.target_groups, TARGET_GROUPS)
         for term in dataclasses.fields(LossWeights):
             weight = getattr(self.loss, term.name)
-            if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
-                _bad(f"loss.{term.name}", weight, "a finite number >= 0")
+            if not is_number(weight) or weight < 0:
+                config_error(f"loss.{term.name}", weight, "a finite number >= 0")
         if self.loss.l1 == 0 and self.loss.ssim == 0:
-            _bad("loss", dataclasses.asdict(self.loss), "a non-zero l1 or ssim weight")
+            config_error("loss", dataclasses.asdict(self.loss), "a non-zero l1 or ssim weight")
 
     @property
     def warp_only_steps(self) -> int:
         return int(self.max_steps * self.warp_only_fraction)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON types only (lists, not tuples): comparable with a saved config."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:
-        """The config in YAML file ``path``, with ``overrides`` (dotted keys for the loss, e.g.
-        ``loss.ssim``) applied on top."""
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ValueError(f"{path}: not a readable YAML config ({error})") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of config fields, got {type(data)}")
-        return cls.from_dict({**data, **overrides}, where=str(path))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "config") -> TrainConfig:
-        data = dict(data)
-        loss = dict(data.pop("loss", None) or {})
-        for key in [k for k in data if k.startswith("loss.")]:
-            loss[key.removeprefix("loss.")] = data.pop(key)
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - fields)
-        loss_fields = {f.name for f in dataclasses.fields(LossWeights)}
-        unknown += sorted(f"loss.{k}" for k in set(loss) - loss_fields)
-        if unknown:
-            raise ValueError(f"{where}: unknown config field(s) {unknown}")
-        return cls(**data, loss=LossWeights(**loss))
-
-
-def _positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        _bad(name, value, "a positive integer")
-
-
-def _bad(name: str, value: Any, expected: str) -> None:
-    raise ValueError(f"config {name} = {value!r}: expected {expected}")

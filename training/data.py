@@ -1,12 +1,15 @@
-"""Training pairs from an AnimeCeleb dataset: two images of the same character in the same style,
-the source (the basis, or a frontal image) and the target (a frontal or rotated image) with its
-pose vector. Images are decoded and augmented on the fly, deterministically per sample."""
+"""Samples from an AnimeCeleb dataset, decoded and augmented on the fly, deterministically per
+sample. AniMo trains on pairs: two images of the same character in the same style, the source (the
+basis, or a frontal image) and the target (a frontal or rotated image) with its pose vector. The
+pose regressor trains on single images with their pose."""
 
 from __future__ import annotations
 
 import io
+import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import datasets
@@ -14,11 +17,11 @@ import numpy as np
 import PIL.Image
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from animeceleb.pose import POSE_DIM
 
-from .config import TrainConfig
+from .config import RunConfig, TrainConfig
 
 BACKGROUND = 1.0  # RGBA images are composited over white, as AniMoPipeline does by default
 REQUIRED_COLUMNS = {
@@ -28,25 +31,40 @@ REQUIRED_COLUMNS = {
     "style": datasets.ClassLabel,
     "group": datasets.ClassLabel,
 }
+_GREY = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)  # the luma of the saturation jitter
+_LUMA = torch.tensor([[0.213, 0.715, 0.072]] * 3)  # the luma the hue rotation keeps
+_HUE_COS = torch.eye(3) - _LUMA
+_HUE_SIN = torch.tensor([[-0.213, -0.715, 0.928], [0.143, 0.140, -0.283], [-0.787, 0.715, 0.072]])
 
 
-def load_train_split(dataset: str) -> datasets.Dataset:
-    """The ``train`` split of ``dataset`` (a local Hub-layout folder or a repo id), with images
-    left encoded; ``ValueError`` naming the dataset when it has no train split or lacks a column."""
+def load_split(dataset: str, split: str = "train") -> datasets.Dataset:
+    """Split ``split`` of ``dataset`` (a local Hub-layout folder or a repo id) with images left
+    encoded; ``ValueError`` naming the dataset when it or the split is missing or it lacks an
+    AnimeCeleb column."""
     try:
         splits = datasets.load_dataset(dataset)
     except FileNotFoundError as error:
         raise ValueError(f"dataset {dataset!r}: not found ({error})") from None
-    if "train" not in splits:
-        raise ValueError(f"dataset {dataset!r}: no train split (splits: {sorted(splits)})")
-    train = splits["train"]
+    if split not in splits:
+        raise ValueError(f"dataset {dataset!r}: no {split} split (splits: {sorted(splits)})")
+    rows = splits[split]
     for column, kinds in REQUIRED_COLUMNS.items():
-        if not isinstance(train.features.get(column), kinds):
+        if not isinstance(rows.features.get(column), kinds):
             raise ValueError(
-                f"dataset {dataset!r}: column {column!r} is {train.features.get(column)!r}; "
+                f"dataset {dataset!r}: column {column!r} is {rows.features.get(column)!r}; "
                 "expected the AnimeCeleb schema (image, pose, model_id, style, group)"
             )
-    return train.cast_column("image", datasets.Image(decode=False))
+    return rows.cast_column("image", datasets.Image(decode=False))
+
+
+def chosen_styles(rows: datasets.Dataset, styles: Sequence[str] | None) -> set[str]:
+    """``styles`` (``None``: every style of ``rows``); ``ValueError`` for one not in the data."""
+    names = rows.features["style"].names
+    wanted = set(styles or names)
+    unknown = wanted - set(names)
+    if unknown:
+        raise ValueError(f"styles {sorted(unknown)}: not in the dataset ({names})")
+    return wanted
 
 
 @dataclass(frozen=True)
@@ -60,10 +78,7 @@ def training_pairs(train: datasets.Dataset, config: TrainConfig) -> list[Pair]:
     and style (chosen by a seeded draw when there are several); ``ValueError`` if there is none."""
     style_names = train.features["style"].names
     group_names = train.features["group"].names
-    styles = set(config.styles or style_names)
-    unknown = styles - set(style_names)
-    if unknown:
-        raise ValueError(f"config styles {sorted(unknown)}: not in the dataset ({style_names})")
+    styles = chosen_styles(train, config.styles)
     columns = train.select_columns(["model_id", "style", "group"]).to_dict()
     sources, targets = defaultdict(list), defaultdict(list)
     for row, (model_id, style, group) in enumerate(
@@ -91,6 +106,28 @@ def training_pairs(train: datasets.Dataset, config: TrainConfig) -> list[Pair]:
     return pairs
 
 
+def select_rows(
+    rows: datasets.Dataset, styles: Sequence[str] | None, groups: Sequence[str]
+) -> list[int]:
+    """The rows of the given styles (``None``: all) and groups; ``ValueError`` for an unknown
+    style or when none is left."""
+    style_names = rows.features["style"].names
+    group_names = rows.features["group"].names
+    wanted_styles = chosen_styles(rows, styles)
+    columns = rows.select_columns(["style", "group"]).to_dict()
+    selected = [
+        i
+        for i, (style, group) in enumerate(zip(columns["style"], columns["group"], strict=True))
+        if style_names[style] in wanted_styles and group_names[group] in groups
+    ]
+    if not selected:
+        raise ValueError(
+            f"no images of styles {sorted(wanted_styles)} in groups {list(groups)} "
+            f"among {len(rows)} rows"
+        )
+    return selected
+
+
 def decode_rgba(data: bytes, size: int) -> torch.Tensor:
     """PNG bytes -> (4, size, size) float32 RGBA in [0, 1] (resized with antialiasing)."""
     image = PIL.Image.open(io.BytesIO(data)).convert("RGBA")
@@ -99,26 +136,62 @@ def decode_rgba(data: bytes, size: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
 
 
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """The same colour jitter and small scale/shift for every image of ``images`` (K, 4, H, W)
-    RGBA: brightness, contrast and saturation x U(0.85, 1.15), scale U(0.95, 1.05), shift up to
-    3% of the size (transparent where the image moves in from outside)."""
-    factors = 0.85 + 0.3 * torch.rand(3, generator=generator)
+def colour_jitter(
+    images: torch.Tensor, generator: torch.Generator, strength: float = 0.15, hue: float = 0.0
+) -> torch.Tensor:
+    """The same colour jitter for every image of ``images`` (..., 4, H, W) RGBA in [0, 1] (no
+    geometric change; alpha kept): a hue rotation by U(-hue, hue) turns (drawn only when ``hue``
+    is not 0), then brightness, contrast and saturation x U(1 - strength, 1 + strength)."""
+    factors = (1 - strength) + 2 * strength * torch.rand(3, generator=generator)
+    rgb, alpha = images[..., :3, :, :], images[..., 3:, :, :]
+    if hue:
+        angle = float(2 * math.pi * hue * (2 * torch.rand((), generator=generator) - 1))
+        rgb = torch.einsum("ij,...jhw->...ihw", _hue_matrix(angle), rgb)
+    rgb = rgb * factors[0]
+    mean = rgb.mean(dim=(-3, -2, -1), keepdim=True)
+    rgb = (rgb - mean) * factors[1] + mean
+    grey = (rgb * _GREY).sum(-3, keepdim=True)
+    rgb = ((rgb - grey) * factors[2] + grey).clamp(0, 1)
+    return torch.cat([rgb, alpha], -3)
+
+
+def _hue_matrix(angle: float) -> torch.Tensor:
+    """The luminance-preserving hue rotation by ``angle`` radians (the CSS ``hue-rotate``)."""
+    return _LUMA + math.cos(angle) * _HUE_COS + math.sin(angle) * _HUE_SIN
+
+
+def scale_shift(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The same small scale U(0.95, 1.05) and shift (up to 3% of the size) for every image of
+    ``images`` (K, C, H, W); zeros (transparent) where the image moves in from outside."""
     scale = 0.95 + 0.1 * torch.rand((), generator=generator)
     shift = (torch.rand(2, generator=generator) - 0.5) * 0.12
-    rgb, alpha = images[:, :3], images[:, 3:]
-    rgb = rgb * factors[0]
-    mean = rgb.mean(dim=(1, 2, 3), keepdim=True)
-    rgb = (rgb - mean) * factors[1] + mean
-    grey = (rgb * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    rgb = ((rgb - grey) * factors[2] + grey).clamp(0, 1)
     theta = torch.tensor([[1 / scale, 0, shift[0]], [0, 1 / scale, shift[1]]]).expand(
         len(images), 2, 3
     )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(
-        torch.cat([rgb, alpha], 1), grid, align_corners=False, padding_mode="zeros"
-    )
+    return F.grid_sample(images, grid, align_corners=False, padding_mode="zeros")
+
+
+def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """AniMo's augmentation of a pair: :func:`colour_jitter` (strength 0.15, no hue), then
+    :func:`scale_shift`, the same for every image of ``images`` (K, 4, H, W) RGBA."""
+    return scale_shift(colour_jitter(images, generator), generator)
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch ops on one thread: per-item data ops are too small to gain from a thread pool,
+    and on a busy CPU waiting for the pool's second thread made them 100x slower (data-loader
+    workers are single-threaded already)."""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def network_input(rgba: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,9 +200,31 @@ def network_input(rgba: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (rgb * alpha + BACKGROUND * (1 - alpha)) * 2 - 1, alpha
 
 
-class PairDataset(Dataset):
-    """Items are ``(pair index, sample seed)`` keys from :class:`SeededPairSampler`; each gives
-    source / target (3, H, W) in [-1, 1], their alphas (1, H, W) and the target pose (20,)."""
+def row_pose(row: dict, index: int) -> torch.Tensor:
+    """The (20,) float32 pose of dataset row ``row`` (number ``index``); ``ValueError`` naming the
+    row when it has another length."""
+    pose = torch.tensor(row["pose"], dtype=torch.float32)
+    if pose.shape != (POSE_DIM,):
+        raise ValueError(f"row {index}: pose has {tuple(pose.shape)} values, not {POSE_DIM}")
+    return pose
+
+
+class SeededItems(Dataset):
+    """A dataset keyed by ``(index, sample seed)`` (:class:`SeededPairSampler` streams the keys):
+    :meth:`item` builds the sample, a pure function of the key, on one thread
+    (:func:`single_thread`)."""
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
+        with single_thread():
+            return self.item(*key)
+
+    def item(self, index: int, seed: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
+class PairDataset(SeededItems):
+    """Items are ``(pair index, sample seed)`` keys; each gives source / target (3, H, W) in
+    [-1, 1], their alphas (1, H, W) and the target pose (20,)."""
 
     def __init__(self, train: datasets.Dataset, pairs: list[Pair], config: TrainConfig) -> None:
         self.train = train
@@ -140,8 +235,7 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
-        index, seed = key
+    def item(self, index: int, seed: int) -> dict[str, torch.Tensor]:
         pair = self.pairs[index]
         source_row, target_row = self.train[pair.source], self.train[pair.target]
         images = torch.stack(
@@ -150,16 +244,45 @@ class PairDataset(Dataset):
         if self.augment:
             images = augment(images, torch.Generator().manual_seed(seed))
         rgb, alpha = network_input(images)
-        pose = torch.tensor(target_row["pose"], dtype=torch.float32)
-        if pose.shape != (POSE_DIM,):
-            raise ValueError(f"row {pair.target}: pose has {tuple(pose.shape)} values, not 20")
         return {
             "source": rgb[0],
             "target": rgb[1],
             "source_alpha": alpha[0],
             "target_alpha": alpha[1],
-            "pose": pose,
+            "pose": row_pose(target_row, pair.target),
         }
+
+
+class PoseImageDataset(SeededItems):
+    """Items are ``(index, sample seed)`` keys; each gives ``image`` (3, H, W) RGB over white in
+    [-1, 1] and ``pose`` (20,) in pose units. The colour jitter (:func:`colour_jitter`; no
+    geometric change, which would change the angle labels) is a pure function of the seed."""
+
+    def __init__(
+        self,
+        rows: datasets.Dataset,
+        indices: Sequence[int],
+        resolution: int,
+        color_jitter: float = 0.0,
+        hue_jitter: float = 0.0,
+    ) -> None:
+        self.rows = rows
+        self.indices = list(indices)
+        self.size = resolution
+        self.color_jitter = color_jitter
+        self.hue_jitter = hue_jitter
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def item(self, index: int, seed: int) -> dict[str, torch.Tensor]:
+        row = self.rows[self.indices[index]]
+        rgba = decode_rgba(row["image"]["bytes"], self.size)
+        if self.color_jitter or self.hue_jitter:
+            generator = torch.Generator().manual_seed(seed)
+            rgba = colour_jitter(rgba, generator, self.color_jitter, self.hue_jitter)
+        image, _ = network_input(rgba)
+        return {"image": image, "pose": row_pose(row, self.indices[index])}
 
 
 class SeededPairSampler(Sampler):
@@ -180,3 +303,15 @@ class SeededPairSampler(Sampler):
             for position, index in enumerate(order.tolist()):
                 yield index, (self.seed * 1_000_003 + epoch * self.num_pairs + position) % 2**63
             epoch += 1
+
+
+def seeded_loader(dataset: Dataset, config: RunConfig) -> DataLoader:
+    """The training stream of ``dataset``: batches of ``config.batch_size`` items in the order of
+    :class:`SeededPairSampler` (seeded by ``config.seed``), decoded by ``config.num_workers``."""
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=SeededPairSampler(len(dataset), config.seed),
+        num_workers=config.num_workers,
+        drop_last=True,
+    )

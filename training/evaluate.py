@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import datasets
 import numpy as np
 import torch
 from diffusers.utils.logging import disable_progress_bar
@@ -37,8 +36,9 @@ from tqdm.auto import tqdm
 from animo_hf import AniMoPipeline, PIRendererGenerator
 from animo_hf.models.layers import warp
 from animo_hf.video import carphone_clip
+from dataset_builder.files import write_atomic
 
-from .data import decode_rgba, network_input
+from .data import decode_rgba, load_split, network_input
 from .metrics import IMAGE_METRICS, POSE_METRICS, load_metric
 
 FACE_CROP = 0.5  # the central half of each side: the face
@@ -60,11 +60,9 @@ class Case:
 def held_out_cases(
     dataset: str, resolution: int, styles: list[str] | None, max_models: int | None
 ) -> list[Case]:
-    """The test split's characters, each style a case (``ValueError`` if there is no test split)."""
-    splits = datasets.load_dataset(dataset)
-    if "test" not in splits:
-        raise ValueError(f"dataset {dataset!r}: no test split (held-out identities) to evaluate")
-    test = splits["test"].cast_column("image", datasets.Image(decode=False))
+    """The test split's characters (held-out identities), each style a case (``ValueError`` if
+    there is no test split)."""
+    test = load_split(dataset, "test")
     style_names, group_names = test.features["style"].names, test.features["group"].names
     rows = defaultdict(list)
     for index, row in enumerate(test.select_columns(["model_id", "style", "group"]).to_list()):
@@ -296,8 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "results.json").write_text(json.dumps(results, indent=1))
-    (args.output / "results.md").write_text(markdown(results))
+    write_atomic(args.output / "results.json", json.dumps(results, indent=1))
+    write_atomic(args.output / "results.md", markdown(results))
     print(markdown(results))
     print(f"results written to {args.output}")
     return 0

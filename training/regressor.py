@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -69,30 +70,17 @@ def regressor_config(
     )
 
 
-def build_regressor(
-    *,
-    embedding_size: int = DEFAULT_EMBEDDING_SIZE,
-    hidden_sizes: Sequence[int] = DEFAULT_HIDDEN_SIZES,
-    depths: Sequence[int] = DEFAULT_DEPTHS,
-    layer_type: str = DEFAULT_LAYER_TYPE,
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    seed: int | None = 0,
-) -> ResNetForImageClassification:
-    """A freshly initialised pose regressor (``torch.manual_seed(seed)`` first unless ``seed`` is
-    None, so runs are repeatable).
+def build_regressor(*, seed: int | None = 0, **architecture: Any) -> ResNetForImageClassification:
+    """A freshly initialised pose regressor of :func:`regressor_config` (``architecture``: its
+    keyword arguments), ``torch.manual_seed(seed)`` first unless ``seed`` is None, so runs are
+    repeatable.
 
     The default is a ResNet-10-like net at half width: stem 7x7/2 conv (32 channels) + max pool,
     four stages of one basic block (32, 64, 128, 256 channels, strides 1, 2, 2, 2), global
     average pool and a linear head 256 -> 20; 1,235,380 parameters. At 128² it maps
     (N, 3, 128, 128) to (N, 20) logits through a 4 x 4 final feature map.
     """
-    config = regressor_config(
-        embedding_size=embedding_size,
-        hidden_sizes=hidden_sizes,
-        depths=depths,
-        layer_type=layer_type,
-        image_size=image_size,
-    )
+    config = regressor_config(**architecture)
     if seed is not None:
         torch.manual_seed(seed)
     return ResNetForImageClassification(config)

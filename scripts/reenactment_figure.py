@@ -1,0 +1,123 @@
+"""The README's reenactment figure: held-out procedural characters and the shared VRM character
+(never trained on) driven to several poses. Rows per character: Blender's true render of the pose,
+AniMo's output and (with ``--baseline``) the PIRenderer-style baseline's; the first column is the
+neutral source every output starts from.
+
+    python scripts/reenactment_figure.py --weights outputs/train/animo-100-128/weights \\
+        --baseline outputs/train/pirenderer-100-128/weights --out docs/reenactment.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import PIL.ImageDraw
+import torch
+
+from animeceleb.pose import POSE_DIM, POSE_INDEX
+from animo_hf import AniMoPipeline, PIRendererGenerator
+from dataset_builder.sources import ModelSource, file_sources, procedural_sources
+from dataset_builder.worker import run_in_blender
+
+DRIVING = {
+    "source (neutral)": {},
+    "eyes closed": {"eye_close_L": 1.0, "eye_close_R": 1.0},
+    "mouth open": {"mouth_a": 1.0},
+    "yaw +20": {"yaw": 20.0},
+    "yaw -20": {"yaw": -20.0},
+    "pitch +15": {"pitch": 15.0},
+    "roll +15": {"roll": 15.0},
+}
+HELD_OUT = ((13, "cel"), (23, "original"))  # test-split identities of the procedural builds
+BACKGROUND = (226, 230, 236)
+LABEL = 16
+
+
+def pose_vectors() -> torch.Tensor:
+    poses = torch.zeros(len(DRIVING), POSE_DIM)
+    for row, values in enumerate(DRIVING.values()):
+        for name, value in values.items():
+            poses[row, POSE_INDEX[name]] = value
+    return poses
+
+
+def on_background(image: PIL.Image.Image) -> PIL.Image.Image:
+    canvas = PIL.Image.new("RGBA", image.size, (*BACKGROUND, 255))
+    return PIL.Image.alpha_composite(canvas, image.convert("RGBA")).convert("RGB")
+
+
+def baseline_frames(generator: PIRendererGenerator, source: PIL.Image.Image, poses, size: int):
+    array = np.asarray(on_background(source).resize((size, size)), dtype=np.float32) / 255
+    image = torch.from_numpy(array).permute(2, 0, 1)[None] * 2 - 1
+    with torch.no_grad():
+        out = generator.animate(generator.encode_source(image), poses).image
+    out = ((out.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    return [PIL.Image.fromarray(frame) for frame in out]
+
+
+def character_rows(source: ModelSource, style: str, args, pipe, baseline) -> list[tuple]:
+    poses = pose_vectors()
+    renders = run_in_blender("render_poses", source, poses.tolist(), style, args.resolution)
+    truth = [PIL.Image.open(io.BytesIO(png)) for png in renders]
+    neutral = truth[0]
+    animo = pipe(neutral, pose=poses, height=args.resolution, width=args.resolution).frames
+    rows = [("Blender", truth), ("AniMo", animo)]
+    if baseline is not None:
+        rows.append(("PIRenderer", baseline_frames(baseline, neutral, poses, args.resolution)))
+    return rows
+
+
+def lay_out(characters: list[tuple[str, list[tuple]]], size: int) -> PIL.Image.Image:
+    columns = list(DRIVING)
+    rows = [(name, label, frames) for name, table in characters for label, frames in table]
+    left = 150
+    sheet = PIL.Image.new(
+        "RGB", (left + size * len(columns), LABEL + size * len(rows)), (250, 250, 250)
+    )
+    draw = PIL.ImageDraw.Draw(sheet)
+    for c, title in enumerate(columns):
+        draw.text((left + c * size + 4, 2), title, fill=(20, 20, 30))
+    for r, (name, label, frames) in enumerate(rows):
+        y = LABEL + r * size
+        draw.text((4, y + size // 2 - 12), f"{name}\n{label}", fill=(20, 20, 30))
+        for c, frame in enumerate(frames):
+            sheet.paste(on_background(frame.resize((size, size))), (left + c * size, y))
+    return sheet
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", required=True, help="an AniMoPipeline folder")
+    parser.add_argument("--baseline", help="a PIRendererGenerator folder")
+    parser.add_argument(
+        "--vrm", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "models"
+        / "Godette_vrm_v4.vrm", help="a VRM character never seen in training",
+    )  # fmt: skip
+    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--out", type=Path, default=Path("docs/reenactment.png"))
+    args = parser.parse_args()
+
+    pipe = AniMoPipeline.from_pretrained(args.weights)
+    pipe.set_progress_bar_config(disable=True)
+    baseline = PIRendererGenerator.from_pretrained(args.baseline) if args.baseline else None
+    characters = []
+    for seed, style in HELD_OUT:
+        source = procedural_sources(1, seed)[0]
+        rows = character_rows(source, style, args, pipe, baseline)
+        characters.append((f"procedural {seed}\n({style})", rows))
+    if args.vrm.is_file():
+        (vrm,) = file_sources([args.vrm])
+        characters.append(
+            ("VRM Godette\n(original)", character_rows(vrm, "original", args, pipe, baseline))
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    lay_out(characters, args.resolution).save(args.out)
+    print(f"figure written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

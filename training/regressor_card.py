@@ -1,0 +1,66 @@
+"""The pose regressor's model card, rendered from ``templates/regressor_model_card.md``.
+
+Every template variable must be given (``evaluation=None`` before any evaluation), so a card never
+carries an unfilled ``{{ ... }}``. Needs ``jinja2`` (the ``train`` extra).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from huggingface_hub import ModelCard, ModelCardData
+from transformers import ResNetForImageClassification
+
+from animo_hf.model_card import template_variables
+
+from .regressor_eval import evaluation_markdown
+
+if TYPE_CHECKING:
+    from .train_regressor import RegressorConfig
+
+TEMPLATE_PATH = Path(__file__).with_name("templates") / "regressor_model_card.md"
+TAGS = ("animeceleb", "anime", "head-pose-estimation", "regression", "resnet", "cpu")
+
+
+def regressor_model_card(
+    model: ResNetForImageClassification,
+    config: RegressorConfig,
+    *,
+    steps: int,
+    hardware: str,
+    evaluation: dict[str, Any] | None = None,
+) -> ModelCard:
+    """The model card of a trained regressor: usage, the pose dims and their scale, the
+    architecture, the training run and (when given) the evaluation of
+    :func:`training.regressor_eval.evaluate_regressor`.
+
+    Raises ValueError naming the template variables without a value, or values it does not use.
+    """
+    dataset_id = None if Path(config.dataset).exists() else config.dataset
+    card_data = ModelCardData(
+        library_name="transformers",
+        license="apache-2.0",
+        tags=list(TAGS),
+        datasets=[dataset_id] if dataset_id else None,
+        inference=False,
+    )
+    values = {
+        "resnet": model.config,
+        "parameters": f"{sum(p.numel() for p in model.parameters()):,}",
+        "dataset_id": dataset_id,
+        "run": config.to_dict(),
+        "steps": steps,
+        "hardware": hardware,
+        "evaluation": None if evaluation is None else evaluation_markdown(evaluation),
+    }
+    used = template_variables(TEMPLATE_PATH) - {"card_data"}
+    missing, unused = sorted(used - values.keys()), sorted(values.keys() - used)
+    if missing or unused:
+        raise ValueError(
+            f"model card: {TEMPLATE_PATH} needs value(s) {missing}, does not use {unused}"
+        )
+    card = ModelCard.from_template(card_data, template_path=str(TEMPLATE_PATH), **values)
+    if "{{" in card.text or "{%" in card.text:
+        raise ValueError("model card: a value left a Jinja placeholder in the card text")
+    return card

@@ -1,0 +1,201 @@
+"""The run folder and the run's life, shared by every trainer: starting (threads, accelerator, seed,
+``config.json``), resuming from the last checkpoint, checkpoints, the metrics log, exporting the
+weights and the console entry point.
+
+A run folder holds ``config.json``, ``checkpoints/step-NNNNNNN/`` (``accelerate`` state: models,
+optimizer, RNG states, plus ``trainer_state.json``), ``metrics.jsonl`` and ``weights/``; running
+the same command again resumes from the last checkpoint at the same step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator, PartialState
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from dataset_builder.files import write_atomic
+
+from .config import Config, RunConfig, parse_config
+
+logger = logging.getLogger("training")
+CHECKPOINTS = "checkpoints"
+STATE_FILE = "trainer_state.json"
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss); the message names the step."""
+
+
+def use_torch_threads(threads: int | None) -> None:
+    """Set torch's intra-op threads of this process (``None``: leave torch's default)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
+def start_run(config: RunConfig, **accelerator_options: Any) -> Accelerator:
+    """Begin (or resume) the run of ``config``: its torch threads, the accelerator, the run
+    folder (:func:`prepare_run_dir`, on the main process) and the seed."""
+    use_torch_threads(config.torch_threads)
+    accelerator = Accelerator(**accelerator_options)
+    if accelerator.is_main_process:
+        prepare_run_dir(Path(config.output_dir), config)
+    accelerator.wait_for_everyone()
+    set_seed(config.seed)
+    return accelerator
+
+
+def prepare_run_dir(out: Path, config: RunConfig) -> None:
+    """Create ``out`` with ``config.json``, or check that it holds this same run (to resume)."""
+    saved = out / "config.json"
+    wanted = config.to_dict()
+    if saved.exists():
+        existing = json.loads(saved.read_text())
+        if existing != wanted:
+            changed = sorted(k for k in wanted if existing.get(k) != wanted[k])
+            raise ValueError(
+                f"{out} holds a run with a different config (fields {changed} differ); "
+                "use another output_dir or the same config to resume"
+            )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CHECKPOINTS).mkdir(exist_ok=True)
+    write_atomic(saved, json.dumps(wanted, indent=1, sort_keys=True))
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    done = sorted((out / CHECKPOINTS).glob("step-*/" + STATE_FILE))
+    return done[-1].parent if done else None
+
+
+def resume(
+    accelerator: Accelerator, out: Path, loader: DataLoader, batches_per_step: int = 1
+) -> tuple[int, DataLoader]:
+    """The step to go on from and the data stream from there: the last checkpoint's state is
+    loaded into the prepared objects and the batches already trained on are skipped (step 0 and
+    ``loader`` itself when there is no checkpoint)."""
+    checkpoint = latest_checkpoint(out)
+    if checkpoint is None:
+        return 0, loader
+    accelerator.load_state(str(checkpoint))
+    step = json.loads((checkpoint / STATE_FILE).read_text())["step"]
+    logger.info("resumed from %s at step %d", checkpoint, step)
+    return step, accelerator.skip_first_batches(loader, step * batches_per_step)
+
+
+def save_checkpoint(accelerator: Accelerator, out: Path, step: int, keep: int) -> Path:
+    """``accelerate`` state plus the step, written under a temporary name and renamed."""
+    final = out / CHECKPOINTS / f"step-{step:07d}"
+    tmp = final.with_name(f".{final.name}.tmp")
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()  # every process has written its RNG state
+    if accelerator.is_main_process:
+        write_atomic(tmp / STATE_FILE, json.dumps({"step": step}))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        for old in sorted((out / CHECKPOINTS).glob("step-*"))[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def check_finite(values: Mapping[str, float], step: int, out: Path) -> None:
+    """``TrainingError`` naming the step and the last good checkpoint if a value is not finite."""
+    if not all(math.isfinite(v) for v in values.values()):
+        last = latest_checkpoint(out)
+        raise TrainingError(
+            f"step {step}: non-finite loss {dict(values)}; stopped, the last good checkpoint "
+            f"is {last or 'none (no checkpoint yet)'}"
+        )
+
+
+def export_weights(save: Callable[[Path], None], folder: Path) -> None:
+    """``save(tmp)`` writes the weights (in Hub layout) to a temporary folder, which then replaces
+    ``folder``: a reader sees the old weights or the new ones, never half of them."""
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save(tmp)
+    old = folder.with_name(f".{folder.name}.old")
+    if folder.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+class RunLog:
+    """The progress bar and ``metrics.jsonl`` of a run, the log on the main process only (the
+    others write nothing); training records carry the throughput since the start."""
+
+    def __init__(
+        self, out: Path, main_process: bool, *, total: int, initial: int, desc: str
+    ) -> None:
+        self.file = (out / "metrics.jsonl").open("a", encoding="utf-8") if main_process else None
+        self.bar = tqdm(total=total, initial=initial, disable=not main_process, desc=desc)
+        self.started, self.samples = time.perf_counter(), 0
+
+    def __enter__(self) -> RunLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.bar.close()
+        if self.file is not None:
+            self.file.close()
+
+    def stepped(self, samples: int) -> None:
+        """One step done, on ``samples`` samples over every process."""
+        self.samples += samples
+        self.bar.update(1)
+
+    def train_record(self, record: dict[str, Any], loss: float, **postfix: Any) -> None:
+        """Log a training record with ``samples_per_s``; show ``loss`` (and ``postfix``)."""
+        rate = self.samples / max(time.perf_counter() - self.started, 1e-9)
+        self.write({**record, "samples_per_s": round(rate, 2)})
+        self.bar.set_postfix(loss=f"{loss:.4f}", **postfix)
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.file is not None:
+            self.file.write(json.dumps(record) + "\n")
+            self.file.flush()
+
+
+def run_cli(
+    argv: list[str] | None,
+    config_class: type[Config],
+    train: Callable[[Config], Path],
+    *,
+    prog: str,
+    description: str | None = None,
+    also_written: Mapping[str, str] | None = None,
+) -> int:
+    """A trainer's console entry: the config from the command line (:func:`parse_config`), then
+    ``train(config)``, which returns the weights' folder. 0 on success (the main process names
+    the weights and the files ``also_written``, label -> name in ``output_dir``), 2 with one
+    ``error: ...`` line on bad input or a failed run."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        config = parse_config(argv, config_class, prog, description)
+        weights = train(config)
+    except (ValueError, OSError, TrainingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if PartialState().is_main_process:
+        print(f"weights written to {weights}")
+        for label, name in (also_written or {}).items():
+            print(f"{label} written to {Path(config.output_dir) / name}")
+    return 0
