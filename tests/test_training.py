@@ -230,3 +230,18 @@ def test_two_cpu_processes_with_gloo_train_one_model(tiny_dataset, tmp_path):
 def test_shipped_configs_are_valid(path):
     config = TrainConfig.from_yaml(path)
     assert config.model in path.stem and config.dataset.endswith("/hub")
+
+
+def test_the_generated_image_is_trained_too_when_asked(tiny_dataset):
+    config = tiny_config(tiny_dataset, "unused", loss={"l1": 1.0, "generated": 0.5})
+    train = load_split(str(tiny_dataset))
+    dataset = PairDataset(train, training_pairs(train, config), config)
+    item = dataset[(0, 0)]
+    batch = {k: v[None] for k, v in item.items()}
+    prediction = build_model("animo", seed=0)(batch["source"], batch["pose"], full=True)
+    terms = compute_losses(prediction, batch, config)
+    assert set(terms) == {"warp_l1", "image_l1", "generated_l1", "total"}
+    expected = terms["warp_l1"] + terms["image_l1"] + 0.5 * terms["generated_l1"]
+    assert torch.allclose(terms["total"], expected)
+    mask_free = prediction.image - prediction.generated
+    assert mask_free.abs().max() > 0, "the output is not composed from the warped source"

@@ -191,6 +191,7 @@ class LossWeights:
     ssim: float = 0.0  # 1 - SSIM (pytorch-msssim)
     flow_smoothness: float = 0.0  # total variation of the flow
     alpha: float = 0.0  # L1 between the warped source alpha and the target alpha
+    generated: float = 0.0  # the image terms on AniMo's generated image before the mask too
 
 
 @dataclass

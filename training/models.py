@@ -24,11 +24,14 @@ from animo_hf.models.layers import warp
 @dataclass
 class Prediction:
     """warped (N, 3, H, W): the source warped by the flow; flow (N, 2, h, w); image (N, 3, H, W)
-    the generated image (``None`` on the warping path alone); all images in [-1, 1]."""
+    the output (``None`` on the warping path alone); generated (N, 3, H, W): AniMo's generated
+    image before the mask composes it with the warped source (``None`` without a mask); all
+    images in [-1, 1]."""
 
     warped: torch.Tensor
     flow: torch.Tensor
     image: torch.Tensor | None
+    generated: torch.Tensor | None = None
 
 
 class AniMoModel(nn.Module):
@@ -44,11 +47,15 @@ class AniMoModel(nn.Module):
     def forward(self, source: torch.Tensor, pose: torch.Tensor, full: bool) -> Prediction:
         z = self.motion_network(self.pose_mapping(pose))
         flow = self.warping_network(self.warping_network.encode_source(source), z)
-        image = None
-        if full:
-            features = self.editing_network.encode_source(source)
-            image = self.editing_network(features, flow, z, source=source)
-        return Prediction(warped=warp(source, flow), flow=flow, image=image)
+        warped = warp(source, flow)
+        if not full:
+            return Prediction(warped=warped, flow=flow, image=None)
+        features = self.editing_network.encode_source(source)
+        generated, mask = self.editing_network.decode(features, flow, z)
+        if mask is None:
+            return Prediction(warped=warped, flow=flow, image=generated)
+        image = mask * warped + (1 - mask) * generated
+        return Prediction(warped=warped, flow=flow, image=image, generated=generated)
 
     def save(self, folder: Path) -> None:
         AniMoPipeline(

@@ -38,19 +38,22 @@ def compute_losses(
     prediction: Prediction, batch: dict[str, torch.Tensor], config: TrainConfig
 ) -> dict[str, torch.Tensor]:
     """Named loss terms and their weighted ``total``. The warped source is compared with the
-    target always, the generated image too once the whole model trains."""
+    target always, the output too once the whole model trains, and (with ``loss.generated``)
+    AniMo's generated image before the mask, so the generator learns wherever the mask rests."""
     weights = config.loss
-    outputs = {"warp": prediction.warped}
+    outputs = {"warp": (prediction.warped, 1.0)}
     if prediction.image is not None:
-        outputs["image"] = prediction.image
+        outputs["image"] = (prediction.image, 1.0)
+    if prediction.generated is not None and weights.generated:
+        outputs["generated"] = (prediction.generated, weights.generated)
     terms: dict[str, torch.Tensor] = {}
     weighted = []
-    for prefix, output in outputs.items():
+    for prefix, (output, scale) in outputs.items():
         terms[f"{prefix}_l1"] = multiscale_l1(output, batch["target"])
-        weighted.append(weights.l1 * terms[f"{prefix}_l1"])
+        weighted.append(scale * weights.l1 * terms[f"{prefix}_l1"])
         if weights.ssim:
             terms[f"{prefix}_ssim"] = ssim_loss(output, batch["target"])
-            weighted.append(weights.ssim * terms[f"{prefix}_ssim"])
+            weighted.append(scale * weights.ssim * terms[f"{prefix}_ssim"])
     if weights.flow_smoothness:
         terms["flow_smoothness"] = flow_smoothness(prediction.flow)
         weighted.append(weights.flow_smoothness * terms["flow_smoothness"])

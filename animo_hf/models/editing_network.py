@@ -34,7 +34,7 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         composite: predict a mask and compose the output from the warped source image.
     """
 
-    MASK_START = 0.9  # the mask's value before training: mostly the warped source
+    MASK_START = 0.5  # the mask's value before training: neither side saturated
 
     @register_to_config
     def __init__(
@@ -60,6 +60,18 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         (N, block_out_channels[k], H / (downscale * 2**k), W / (downscale * 2**k))."""
         return self.encoder(source)
 
+    def decode(
+        self, source_features: tuple[torch.Tensor, ...], flow: torch.Tensor, z: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The generated image (N, out_channels, H, W) in [-1, 1] and, with ``composite``, the
+        mask (N, 1, H, W) in [0, 1] (else ``None``). Arguments as :meth:`forward`."""
+        n = z.shape[0]
+        warped = tuple(warp(f.expand(n, -1, -1, -1), flow) for f in source_features)
+        head = self.to_image(self.decoder(warped, z))
+        if not self.config.composite:
+            return head, None
+        return head[:, :-1], (head[:, -1:] + 1) / 2
+
     def forward(
         self,
         source_features: tuple[torch.Tensor, ...],
@@ -72,14 +84,13 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         [-1, 1]: the source image, needed when ``composite``.
 
         Returns:
-            (N, out_channels, H, W) image in [-1, 1].
+            (N, out_channels, H, W) image in [-1, 1]: with ``composite``,
+            ``mask * warp(source, flow) + (1 - mask) * generated``.
         """
-        n = z.shape[0]
-        warped = tuple(warp(f.expand(n, -1, -1, -1), flow) for f in source_features)
-        head = self.to_image(self.decoder(warped, z))
-        if not self.config.composite:
-            return head
+        generated, mask = self.decode(source_features, flow, z)
+        if mask is None:
+            return generated
         if source is None:
             raise ValueError("source: the source image is needed when composite is set")
-        generated, mask = head[:, :-1], (head[:, -1:] + 1) / 2
-        return mask * warp(source.expand(n, -1, -1, -1), flow) + (1 - mask) * generated
+        warped = warp(source.expand(z.shape[0], -1, -1, -1), flow)
+        return mask * warped + (1 - mask) * generated
