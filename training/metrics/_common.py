@@ -223,7 +223,25 @@ def pose_pairs(predictions: Any, references: Any, *, metric: str) -> tuple[np.nd
 
 class _PairInputs:
     """Checks and converts inputs in ``add`` / ``add_batch`` (``compute`` calls ``add_batch``), so a
-    bad input fails there with one line instead of evaluate's multi-line Arrow message."""
+    bad input fails there with one line instead of evaluate's multi-line Arrow message; and the
+    metric's ``_info`` from its ``DESCRIPTION``, ``CITATION`` and ``INPUTS`` texts."""
+
+    DESCRIPTION = CITATION = INPUTS = ""
+    CODEBASE_URLS: tuple[str, ...] = ()
+    REFERENCE_URLS: tuple[str, ...] = ()
+    FEATURES: datasets.Features
+
+    def _info(self):
+        import evaluate
+
+        return evaluate.MetricInfo(
+            description=self.DESCRIPTION,
+            citation=self.CITATION,
+            inputs_description=self.INPUTS,
+            features=self.FEATURES,
+            codebase_urls=list(self.CODEBASE_URLS),
+            reference_urls=list(self.REFERENCE_URLS),
+        )
 
     def _check_batch(self, values: Any, what: str) -> list[Any]:
         raise NotImplementedError
@@ -268,6 +286,8 @@ class _PairInputs:
 class ImagePairInputs(_PairInputs):
     """Mixin for image metrics: ``class SSIM(ImagePairInputs, evaluate.Metric)``."""
 
+    FEATURES = IMAGE_FEATURES
+
     def _check_batch(self, values: Any, what: str) -> list[np.ndarray]:
         return check_images(values, what)
 
@@ -283,6 +303,8 @@ class ImagePairInputs(_PairInputs):
 
 class PosePairInputs(_PairInputs):
     """Mixin for pose metrics: ``class HeadAngleError(PosePairInputs, evaluate.Metric)``."""
+
+    FEATURES = POSE_FEATURES
 
     def _check_batch(self, values: Any, what: str) -> list[list[float]]:
         return check_poses(values, what).tolist()

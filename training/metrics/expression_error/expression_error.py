@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datasets
 import evaluate
 import numpy as np
 
 from animeceleb.pose import EXPRESSION_DIM, POSE_NAMES
-from training.metrics._common import POSE_FEATURES, PosePairInputs, pose_pairs
+from training.metrics._common import PosePairInputs, pose_pairs
 
 _DESCRIPTION = """\
 Expression error between predicted and reference AnimeCeleb poses: the absolute difference of the
@@ -39,13 +38,7 @@ _CITATION = """\
 
 
 class ExpressionError(PosePairInputs, evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(POSE_FEATURES),
-        )
+    DESCRIPTION, CITATION, INPUTS = _DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION
 
     def _compute(self, predictions, references):
         predictions, references = pose_pairs(predictions, references, metric="expression_error")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datasets
 import evaluate
 import numpy as np
 
 from animeceleb.pose import ANGLE_NAMES, ANGLE_SLICE
-from training.metrics._common import POSE_FEATURES, PosePairInputs, pose_pairs
+from training.metrics._common import PosePairInputs, pose_pairs
 
 _DESCRIPTION = """\
 Head angle error (HAE) between predicted and reference AnimeCeleb poses: the absolute difference in
@@ -40,13 +39,7 @@ _CITATION = """\
 
 
 class HeadAngleError(PosePairInputs, evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(POSE_FEATURES),
-        )
+    DESCRIPTION, CITATION, INPUTS = _DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION
 
     def _compute(self, predictions, references):
         predictions, references = pose_pairs(predictions, references, metric="head_angle_error")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datasets
 import evaluate
 import numpy as np
 
-from training.metrics._common import IMAGE_FEATURES, ImagePairInputs, image_pairs
+from training.metrics._common import ImagePairInputs, image_pairs
 
 _DESCRIPTION = """\
 Mean L1 error of (prediction, reference) image pairs: per pair the mean absolute difference over
@@ -31,13 +30,7 @@ _CITATION = ""
 
 
 class L1(ImagePairInputs, evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(IMAGE_FEATURES),
-        )
+    DESCRIPTION, CITATION, INPUTS = _DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION
 
     def _compute(self, predictions, references, crop=1.0):
         pairs = image_pairs(predictions, references, crop, min_side=1, metric="l1")

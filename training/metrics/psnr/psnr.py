@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import datasets
 import evaluate
 import numpy as np
 
-from training.metrics._common import IMAGE_FEATURES, ImagePairInputs, image_pairs
+from training.metrics._common import ImagePairInputs, image_pairs
 
 DEFAULT_MAX_DB = 100.0
 
@@ -52,14 +51,8 @@ def check_max_db(max_db):
 
 
 class PSNR(ImagePairInputs, evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(IMAGE_FEATURES),
-            reference_urls=["https://en.wikipedia.org/wiki/Peak_signal-to-noise_ratio"],
-        )
+    DESCRIPTION, CITATION, INPUTS = _DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION
+    REFERENCE_URLS = ("https://en.wikipedia.org/wiki/Peak_signal-to-noise_ratio",)
 
     def _compute(self, predictions, references, crop=1.0, max_db=DEFAULT_MAX_DB):
         cap = check_max_db(max_db)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datasets
 import evaluate
 import numpy as np
 
-from training.metrics._common import IMAGE_FEATURES, ImagePairInputs, image_pairs
+from training.metrics._common import ImagePairInputs, image_pairs
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's "L" mode
 FLAT = 1e-12  # a reference whose Laplacian variance is at most this has no detail to compare
@@ -51,13 +50,7 @@ def laplacian_variance(image: np.ndarray) -> float:
 
 
 class Sharpness(ImagePairInputs, evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(IMAGE_FEATURES),
-        )
+    DESCRIPTION, CITATION, INPUTS = _DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION
 
     def _compute(self, predictions, references, crop=1.0):
         pairs = image_pairs(predictions, references, crop, min_side=3, metric="sharpness")

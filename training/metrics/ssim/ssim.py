@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import datasets
 import evaluate
 import numpy as np
 import torch
 from pytorch_msssim import ssim
 
-from training.metrics._common import IMAGE_FEATURES, ImagePairInputs, image_pairs
+from training.metrics._common import ImagePairInputs, image_pairs
 
 WIN_SIZE = 11
 WIN_SIGMA = 1.5
@@ -48,15 +47,9 @@ _CITATION = """\
 
 
 class SSIM(ImagePairInputs, evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(IMAGE_FEATURES),
-            codebase_urls=["https://github.com/VainF/pytorch-msssim"],
-            reference_urls=["https://en.wikipedia.org/wiki/Structural_similarity"],
-        )
+    DESCRIPTION, CITATION, INPUTS = _DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION
+    CODEBASE_URLS = ("https://github.com/VainF/pytorch-msssim",)
+    REFERENCE_URLS = ("https://en.wikipedia.org/wiki/Structural_similarity",)
 
     def _compute(self, predictions, references, crop=1.0):
         pairs = image_pairs(predictions, references, crop, min_side=WIN_SIZE, metric="ssim")
