@@ -245,3 +245,15 @@ def test_the_generated_image_is_trained_too_when_asked(tiny_dataset):
     assert torch.allclose(terms["total"], expected)
     mask_free = prediction.image - prediction.generated
     assert mask_free.abs().max() > 0, "the output is not composed from the warped source"
+
+
+def test_the_mask_loss_pulls_the_mask_to_where_warping_fails():
+    from training.losses import mask_loss
+
+    target = torch.zeros(1, 3, 4, 4)
+    warped = target.clone()
+    warped[..., :2] = 1.0  # the left half is wrong after warping
+    right = torch.ones(1, 1, 4, 4)
+    right[..., :2] = 0.0  # a mask that trusts the warp only on the right half
+    assert mask_loss(right, warped, target) < 1e-3
+    assert mask_loss(torch.full((1, 1, 4, 4), 0.99), warped, target) > 1.0

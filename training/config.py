@@ -192,6 +192,7 @@ class LossWeights:
     flow_smoothness: float = 0.0  # total variation of the flow
     alpha: float = 0.0  # L1 between the warped source alpha and the target alpha
     generated: float = 0.0  # the image terms on AniMo's generated image before the mask too
+    mask: float = 0.0  # BCE of the mask against where the warped source already matches the target
 
 
 @dataclass

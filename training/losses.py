@@ -30,3 +30,16 @@ def flow_smoothness(flow: torch.Tensor) -> torch.Tensor:
     dx = (flow[..., :, 1:] - flow[..., :, :-1]).abs().mean()
     dy = (flow[..., 1:, :] - flow[..., :-1, :]).abs().mean()
     return dx + dy
+
+
+MASK_MATCH = 0.1  # a pixel "matches" when its mean absolute RGB error is below this ([-1, 1] units)
+
+
+def mask_loss(mask: torch.Tensor, warped: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the composition mask (N, 1, H, W) against where the warped source
+    already matches the target (1) and where it does not (0), so the generated image is used where
+    warping cannot explain the target (an eye closing, a mouth opening) instead of the mask
+    settling on the warped source everywhere."""
+    with torch.no_grad():
+        matches = ((warped - target).abs().mean(dim=1, keepdim=True) < MASK_MATCH).float()
+    return F.binary_cross_entropy(mask.clamp(1e-4, 1 - 1e-4), matches)

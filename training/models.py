@@ -26,12 +26,14 @@ class Prediction:
     """warped (N, 3, H, W): the source warped by the flow; flow (N, 2, h, w); image (N, 3, H, W)
     the output (``None`` on the warping path alone); generated (N, 3, H, W): AniMo's generated
     image before the mask composes it with the warped source (``None`` without a mask); all
-    images in [-1, 1]."""
+    images in [-1, 1]; mask (N, 1, H, W) in [0, 1]: the weight of the warped source in the output
+    (``None`` without a mask)."""
 
     warped: torch.Tensor
     flow: torch.Tensor
     image: torch.Tensor | None
     generated: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
 
 
 class AniMoModel(nn.Module):
@@ -55,7 +57,7 @@ class AniMoModel(nn.Module):
         if mask is None:
             return Prediction(warped=warped, flow=flow, image=generated)
         image = mask * warped + (1 - mask) * generated
-        return Prediction(warped=warped, flow=flow, image=image, generated=generated)
+        return Prediction(warped, flow, image, generated=generated, mask=mask)
 
     def save(self, folder: Path) -> None:
         AniMoPipeline(

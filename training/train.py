@@ -28,7 +28,7 @@ from animo_hf.models.layers import warp
 from . import runs
 from .config import TrainConfig
 from .data import PairDataset, SeededPairSampler, load_split, seeded_loader, training_pairs
-from .losses import flow_smoothness, multiscale_l1, ssim_loss
+from .losses import flow_smoothness, mask_loss, multiscale_l1, ssim_loss
 from .models import Prediction, build_model
 
 SAMPLE_PAIRS = 4
@@ -57,6 +57,9 @@ def compute_losses(
     if weights.flow_smoothness:
         terms["flow_smoothness"] = flow_smoothness(prediction.flow)
         weighted.append(weights.flow_smoothness * terms["flow_smoothness"])
+    if weights.mask and prediction.mask is not None:
+        terms["mask"] = mask_loss(prediction.mask, prediction.warped, batch["target"])
+        weighted.append(weights.mask * terms["mask"])
     if weights.alpha:
         warped_alpha = warp(batch["source_alpha"], prediction.flow)
         terms["alpha"] = (warped_alpha - batch["target_alpha"]).abs().mean()
