@@ -222,9 +222,31 @@ def _table(rows: dict[str, dict[str, float]], first: str) -> list[str]:
     return [*lines, ""]
 
 
+SUMMARY_COLUMNS = (
+    "ssim",
+    "ssim_face",
+    "l1",
+    "l1_face",
+    "sharpness",
+    "head_angle_error",
+    "expression_error",
+)
+
+
+def summary(results: dict) -> dict[str, dict[str, float]]:
+    """One row per method and group (frontal, rotated) with the headline figures."""
+    rows = {}
+    for name, groups in results["self-reenactment"].items():
+        for group in ("frontal", "rotated"):
+            scores = groups.get(group, {})
+            rows[f"{name}, {group}"] = {c: scores[c] for c in SUMMARY_COLUMNS if c in scores}
+    return rows
+
+
 def markdown(results: dict) -> str:
-    """The results as Markdown: the setup, then a table per method and section."""
+    """The results as Markdown: the setup, a summary, then a table per method and section."""
     lines = ["## setup", "", *(f"- {k}: {v}" for k, v in results["setup"].items()), ""]
+    lines += ["## summary (self-reenactment)", "", *_table(summary(results), "method, group")]
     for name, groups in results["self-reenactment"].items():
         lines += [f"## self-reenactment: {name}", "", *_table(groups, "group/style")]
     for section in ("cross-identity", "human -> anime"):
