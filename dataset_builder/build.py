@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .files import write_atomic
+from .files import changed_settings, write_atomic
 from .sources import ModelSource
 from .styles import STYLE_NAMES, check_resolution, check_style
 from .worker import ModelReport, RenderTask, init_worker, render_in_worker
@@ -84,14 +84,13 @@ def prepare_build_dir(out_dir: Path, settings: BuildSettings) -> None:
     """Create ``out_dir`` or check that it holds this same build (to resume)."""
     settings_path = out_dir / SETTINGS_FILE
     wanted = settings.to_json()
-    if settings_path.exists():
-        existing = json.loads(settings_path.read_text())
-        if existing != wanted:
-            changed = sorted(k for k in wanted if existing.get(k) != wanted[k])
-            raise ValueError(
-                f"output folder {out_dir} holds a different build (settings differ in: "
-                f"{', '.join(changed)}); use another folder or the same settings to resume"
-            )
+    changed = changed_settings(settings_path, wanted)
+    if changed:
+        raise ValueError(
+            f"output folder {out_dir} holds a different build (settings differ in: "
+            f"{', '.join(changed)}); use another folder or the same settings to resume"
+        )
+    if changed is not None:
         return
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ValueError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -15,3 +16,13 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     else:
         tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def changed_settings(path: str | os.PathLike, wanted: dict) -> list[str] | None:
+    """The keys whose values differ between ``wanted`` and the JSON settings saved at ``path``
+    (sorted; empty when they agree), or ``None`` when nothing is saved there yet."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    existing = json.loads(path.read_text(encoding="utf-8"))
+    return sorted(k for k in wanted.keys() | existing.keys() if existing.get(k) != wanted.get(k))

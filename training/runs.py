@@ -26,7 +26,7 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from dataset_builder.files import write_atomic
+from dataset_builder.files import changed_settings, write_atomic
 
 from .config import Config, RunConfig, parse_config
 
@@ -61,14 +61,13 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
     """Create ``out`` with ``config.json``, or check that it holds this same run (to resume)."""
     saved = out / "config.json"
     wanted = config.to_dict()
-    if saved.exists():
-        existing = json.loads(saved.read_text())
-        if existing != wanted:
-            changed = sorted(k for k in wanted if existing.get(k) != wanted[k])
-            raise ValueError(
-                f"{out} holds a run with a different config (fields {changed} differ); "
-                "use another output_dir or the same config to resume"
-            )
+    changed = changed_settings(saved, wanted)
+    if changed:
+        raise ValueError(
+            f"{out} holds a run with a different config (fields {changed} differ); "
+            "use another output_dir or the same config to resume"
+        )
+    if changed is not None:
         return
     out.mkdir(parents=True, exist_ok=True)
     (out / CHECKPOINTS).mkdir(exist_ok=True)
