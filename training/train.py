@@ -162,11 +162,11 @@ class Trainer:
             desc=f"train {config.model}",
         ) as log:
             while self.step < config.max_steps:
+                phase = "full" if self.full else "warp"  # of the step about to be taken
                 values = self.train_step()
                 log.stepped(per_step * self.accelerator.num_processes)
                 last = self.step == config.max_steps
                 if self.step % config.log_every == 0 or last:
-                    phase = "full" if self.full else "warp"
                     record = {"step": self.step, "phase": phase, **values}
                     log.train_record(record, values["total"], phase=phase)
                 if main_process and (self.step % config.sample_every == 0 or last):
