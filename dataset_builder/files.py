@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 
@@ -26,3 +27,15 @@ def changed_settings(path: str | os.PathLike, wanted: dict) -> list[str] | None:
         return None
     existing = json.loads(path.read_text(encoding="utf-8"))
     return sorted(k for k in wanted.keys() | existing.keys() if existing.get(k) != wanted.get(k))
+
+
+def replace_dir(new: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Put the complete folder ``new`` at ``target``, replacing an older folder there only once
+    ``new`` is complete: a reader sees the old folder or the new one, never half of either."""
+    new, target = Path(new), Path(target)
+    old = target.with_name(f".{target.name}.old")
+    if target.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)

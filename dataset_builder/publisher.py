@@ -8,7 +8,6 @@ complete.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +16,7 @@ import pyarrow.parquet as pq
 from huggingface_hub import HfApi
 
 from .dataset_card import read_model_licences, write_card
+from .files import replace_dir
 from .hf_builder import AnimeCeleb
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def write_hub_folder(
             lay_out(rows).save(staging / "samples" / "contact_sheet.png")
         models = read_model_licences((staging / "data").glob("*.parquet"))
         write_card(staging / "README.md", split_sizes, dataset_info, models, contact_sheet)
-        _replace_dir(staging, hub_dir)
+        replace_dir(staging, hub_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -80,18 +80,6 @@ def _move_shards(prepared: Path, data_dir: Path) -> dict[str, int]:
                 pq.ParquetFile(p).metadata.num_rows for p in data_dir.glob(f"{split}-*.parquet")
             )
     return sizes
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put ``new`` at ``target``, replacing an older folder only once ``new`` is complete."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def push_to_hub(

@@ -26,7 +26,7 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from dataset_builder.files import changed_settings, write_atomic
+from dataset_builder.files import changed_settings, replace_dir, write_atomic
 
 from .config import Config, RunConfig, parse_config
 
@@ -129,12 +129,7 @@ def export_weights(save: Callable[[Path], None], folder: Path) -> None:
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save(tmp)
-    old = folder.with_name(f".{folder.name}.old")
-    if folder.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, folder)
 
 
 class RunLog:
