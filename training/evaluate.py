@@ -38,7 +38,7 @@ from animo_hf.models.layers import warp
 from animo_hf.video import carphone_clip
 from dataset_builder.files import write_atomic
 
-from .data import decode_rgba, load_split, network_input
+from .data import decode_rgba, load_split, network_input, row_pose
 from .metrics import IMAGE_METRICS, POSE_METRICS, load_metric
 
 FACE_CROP = 0.5  # the central half of each side: the face
@@ -78,10 +78,11 @@ def held_out_cases(
         targets = [(i, group) for i, group in members if group != "basis"]
         if not basis or not targets:
             continue
-        images = [decode_rgba(test[i]["image"]["bytes"], resolution) for i, _ in targets]
+        target_rows = [(i, test[i]) for i, _ in targets]  # each row read once
+        images = [decode_rgba(row["image"]["bytes"], resolution) for _, row in target_rows]
         rgb, _ = network_input(torch.stack(images))
         source, _ = network_input(decode_rgba(test[basis[0]]["image"]["bytes"], resolution)[None])
-        poses = torch.tensor([test[i]["pose"] for i, _ in targets], dtype=torch.float32)
+        poses = torch.stack([row_pose(row, i) for i, row in target_rows])
         cases.append(Case(model_id, style, source, rgb, poses, [g for _, g in targets]))
     if not cases:
         raise ValueError(f"dataset {dataset!r}: no held-out character has a basis and targets")

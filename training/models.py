@@ -56,7 +56,7 @@ class AniMoModel(nn.Module):
         generated, mask = self.editing_network.decode(features, flow, z)
         if mask is None:
             return Prediction(warped=warped, flow=flow, image=generated)
-        image = mask * warped + (1 - mask) * generated
+        image = self.editing_network.compose(generated, mask, warped)
         return Prediction(warped, flow, image, generated=generated, mask=mask)
 
     def save(self, folder: Path) -> None:

@@ -92,5 +92,11 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
             return generated
         if source is None:
             raise ValueError("source: the source image is needed when composite is set")
-        warped = warp(source.expand(z.shape[0], -1, -1, -1), flow)
-        return mask * warped + (1 - mask) * generated
+        return self.compose(generated, mask, warp(source.expand(z.shape[0], -1, -1, -1), flow))
+
+    @staticmethod
+    def compose(
+        generated: torch.Tensor, mask: torch.Tensor, warped_source: torch.Tensor
+    ) -> torch.Tensor:
+        """The output: ``mask`` (N, 1, H, W) of ``warped_source``, the rest ``generated``."""
+        return mask * warped_source + (1 - mask) * generated
