@@ -74,6 +74,8 @@ POSE_RANGES: tuple[tuple[float, float], ...] = (
     *((0.0, 1.0),) * EXPRESSION_DIM,
     *((-ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG),) * 3,
 )
+# Divide a pose by this to bring every dim to [-1, 1]: expressions as they are, angles / 20.
+POSE_SCALE: tuple[float, ...] = tuple(max(abs(low), abs(high)) for low, high in POSE_RANGES)
 
 
 def validate_pose(pose: Sequence[float] | np.ndarray, *, what: str = "pose") -> np.ndarray:

@@ -25,8 +25,12 @@ def changed_settings(path: str | os.PathLike, wanted: dict) -> list[str] | None:
     path = Path(path)
     if not path.exists():
         return None
-    existing = json.loads(path.read_text(encoding="utf-8"))
-    return sorted(k for k in wanted.keys() | existing.keys() if existing.get(k) != wanted.get(k))
+    return differing_keys(json.loads(path.read_text(encoding="utf-8")), wanted)
+
+
+def differing_keys(saved: dict, wanted: dict) -> list[str]:
+    """The keys (sorted) whose values differ between two settings mappings."""
+    return sorted(k for k in wanted.keys() | saved.keys() if saved.get(k) != wanted.get(k))
 
 
 def replace_dir(new: str | os.PathLike, target: str | os.PathLike) -> None:

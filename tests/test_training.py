@@ -176,7 +176,10 @@ def test_bad_datasets_and_a_different_config_are_refused(tiny_dataset, tmp_path)
     with pytest.raises(ValueError, match="no train split"):
         load_split(str(only_test))
 
-    Trainer(tiny_config(tiny_dataset, tmp_path / "run"))
+    Trainer(tiny_config(tiny_dataset, tmp_path / "run"))  # no checkpoint: nothing to resume
+    started = Trainer(tiny_config(tiny_dataset, tmp_path / "run", batch_size=3))
+    started.train_step()
+    started.save()
     with pytest.raises(ValueError, match=r"different config \(fields \['batch_size'\]"):
         Trainer(tiny_config(tiny_dataset, tmp_path / "run", batch_size=4))
 

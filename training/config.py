@@ -193,6 +193,13 @@ class LossWeights:
     alpha: float = 0.0  # L1 between the warped source alpha and the target alpha
     generated: float = 0.0  # the image terms on AniMo's generated image before the mask too
     mask: float = 0.0  # BCE of the mask against where the warped source already matches the target
+    adversarial: float = 0.0  # hinge GAN with the pose-conditioned patch discriminator (full phase)
+    feature_matching: float = 0.0  # L1 between the discriminator's features of output and target
+    regressor_features: float = 0.0  # L1 between the pose regressor's features (needs `regressor`)
+
+    @property
+    def uses_discriminator(self) -> bool:
+        return bool(self.adversarial or self.feature_matching)
 
 
 @dataclass
@@ -213,6 +220,9 @@ class TrainConfig(RunConfig):
             warped source against the target), as in the paper; then the whole model.
         learning_rate, betas: Adam, the paper's 1e-4 and (0.5, 0.999).
         loss: the loss weights.
+        regressor: a pose regressor folder or repo id, for ``loss.regressor_features``.
+        init_weights: start from these weights (a folder written by a run's export or
+            ``save_pretrained``, or a Hub repo id) instead of a fresh model: to fine-tune.
         augment: colour jitter and a small scale/shift, applied to source and target alike.
         seed: seeds the models, the data order and the augmentation.
         sample_every: in optimizer steps, like log_every and checkpoint_every.
@@ -234,6 +244,8 @@ class TrainConfig(RunConfig):
     learning_rate: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.999)
     loss: LossWeights = field(default_factory=LossWeights)
+    regressor: str | None = None
+    init_weights: str | None = None
     augment: bool = True
     seed: int = 0
     num_workers: int = 0
@@ -258,6 +270,13 @@ class TrainConfig(RunConfig):
                 config_error(f"loss.{term.name}", weight, "a finite number >= 0")
         if self.loss.l1 == 0 and self.loss.ssim == 0:
             config_error("loss", dataclasses.asdict(self.loss), "a non-zero l1 or ssim weight")
+        if self.loss.regressor_features and not self.regressor:
+            config_error("regressor", self.regressor, "a pose regressor folder when "
+                         "loss.regressor_features > 0")
+        for name in ("regressor", "init_weights"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                config_error(name, value, "null or a folder / Hub repo id")
 
     @property
     def warp_only_steps(self) -> int:

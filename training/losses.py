@@ -1,10 +1,16 @@
-"""Loss terms that need no downloaded network. Images are (N, 3, H, W) in [-1, 1]."""
+"""Loss terms that need no downloaded network (the adversarial terms use the discriminator being
+trained, the regressor term our own pose regressor). Images are (N, 3, H, W) in [-1, 1]."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from pytorch_msssim import ssim
+from torch import nn
+
+from .regressor import load_regressor
 
 L1_SCALES = (1, 2, 4)
 
@@ -43,3 +49,61 @@ def mask_loss(mask: torch.Tensor, warped: torch.Tensor, target: torch.Tensor) ->
     with torch.no_grad():
         matches = ((warped - target).abs().mean(dim=1, keepdim=True) < MASK_MATCH).float()
     return F.binary_cross_entropy(mask.clamp(1e-4, 1 - 1e-4), matches)
+
+
+def discriminator_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The discriminator's hinge loss: ``relu(1 - D(real)) + relu(1 + D(fake))``, patch means."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def generator_hinge_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The generator's side of the hinge GAN: ``-D(fake)``, the patch mean."""
+    return -fake_logits.mean()
+
+
+def feature_matching(
+    fake_features: Sequence[torch.Tensor], real_features: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """Mean L1 between the discriminator's features of the output and of the target (the target's
+    taken as constants), averaged over the layers (pix2pixHD)."""
+    losses = [
+        F.l1_loss(fake, real.detach()) for fake, real in zip(fake_features, real_features, strict=True)
+    ]
+    return torch.stack(losses).mean()
+
+
+class RegressorFeatureLoss(nn.Module):
+    """A perceptual loss from the pose regressor (``training.regressor``): mean L1 between its
+    stage features of the output and of the target, averaged over the stages. The regressor was
+    trained to read eyes, mouth and head angles on this data, so its features weigh exactly the
+    small regions that image losses dilute. Frozen; images are resized to its ``image_size``.
+
+    Args:
+        path: a pose regressor folder (``save_pretrained``) or Hub repo id.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.regressor = load_regressor(path).requires_grad_(False)
+        self.size = int(self.regressor.config.image_size)
+
+    def train(self, mode: bool = True) -> RegressorFeatureLoss:
+        super().train(mode)
+        self.regressor.eval()  # frozen batch-norm statistics, whatever the trainer's mode
+        return self
+
+    def features(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if images.shape[-2:] != (self.size, self.size):
+            images = F.interpolate(
+                images, (self.size, self.size), mode="bilinear", antialias=True, align_corners=False
+            )
+        hidden = self.regressor.resnet(images, output_hidden_states=True).hidden_states
+        return hidden[1:]  # the four stages (the stem's output is nearly the pixels)
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """output, target (N, 3, H, W) in [-1, 1] -> the scalar loss."""
+        with torch.no_grad():
+            wanted = self.features(target)
+        return torch.stack(
+            [F.l1_loss(a, b) for a, b in zip(self.features(output), wanted, strict=True)]
+        ).mean()

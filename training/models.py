@@ -4,6 +4,7 @@ the weights in the Hub layout the pipeline loads."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,12 @@ class AniMoModel(nn.Module):
             self.pose_mapping, self.motion_network, self.warping_network, self.editing_network
         ).save_pretrained(folder)
 
+    def load(self, folder: str) -> None:
+        """Take the weights of an AniMo pipeline folder (or Hub repo id) written by :meth:`save`."""
+        pipe = AniMoPipeline.from_pretrained(folder)
+        for name in ("pose_mapping", "motion_network", "warping_network", "editing_network"):
+            copy_weights(getattr(pipe, name), getattr(self, name), f"{folder} ({name})")
+
 
 class PIRendererModel(nn.Module):
     """The PIRenderer-style baseline, driven by the pose vector."""
@@ -81,11 +88,37 @@ class PIRendererModel(nn.Module):
     def save(self, folder: Path) -> None:
         self.generator.save_pretrained(folder)
 
+    def load(self, folder: str) -> None:
+        """Take the weights of a generator folder (or Hub repo id) written by :meth:`save`."""
+        copy_weights(PIRendererGenerator.from_pretrained(folder), self.generator, folder)
+
+
+def copy_weights(loaded: nn.Module, model: nn.Module, where: str) -> None:
+    """Copy ``loaded``'s weights into ``model``; ``ValueError`` naming ``where`` when their configs
+    differ (a checkpoint of another architecture)."""
+    theirs, ours = (json.loads(json.dumps(dict(m.config), default=str)) for m in (loaded, model))
+    fields = {k for k in set(theirs) | set(ours) if not k.startswith("_")}  # not loading notes
+    differ = sorted(k for k in fields if theirs.get(k) != ours.get(k))
+    if differ:
+        raise ValueError(
+            f"init_weights {where}: config fields {differ} differ from the model this run builds "
+            f"({ {k: theirs.get(k) for k in differ} } vs { {k: ours.get(k) for k in differ} })"
+        )
+    model.load_state_dict(loaded.state_dict())
+
 
 MODEL_CLASSES = {"animo": AniMoModel, "pirenderer": PIRendererModel}
 
 
-def build_model(name: str, seed: int) -> nn.Module:
-    """A freshly initialised model (``torch.manual_seed(seed)`` first, so runs are repeatable)."""
+def build_model(name: str, seed: int, init_weights: str | None = None) -> nn.Module:
+    """A freshly initialised model (``torch.manual_seed(seed)`` first, so runs are repeatable),
+    with the weights of ``init_weights`` (a folder or Hub repo id written by its ``save``) when
+    given."""
     torch.manual_seed(seed)
-    return MODEL_CLASSES[name]()
+    model = MODEL_CLASSES[name]()
+    if init_weights is not None:
+        try:
+            model.load(init_weights)
+        except OSError as error:
+            raise FileNotFoundError(f"config init_weights = {init_weights!r}: {error}") from None
+    return model

@@ -30,12 +30,10 @@ import torch
 import torch.nn.functional as F
 from transformers import ResNetConfig, ResNetForImageClassification
 
-from animeceleb.pose import POSE_DIM, POSE_NAMES, POSE_RANGES
+from animeceleb.pose import POSE_DIM, POSE_NAMES, POSE_RANGES, POSE_SCALE
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-# Normalised targets: expressions as they are, angles / 20 (ANGLE_LIMIT_DEG).
-POSE_SCALE: tuple[float, ...] = tuple(max(abs(low), abs(high)) for low, high in POSE_RANGES)
 DEFAULT_IMAGE_SIZE = 128
 # ResNet-10-like, half width: ~1.2 M parameters (see build_regressor).
 DEFAULT_EMBEDDING_SIZE = 32

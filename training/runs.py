@@ -26,7 +26,7 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from dataset_builder.files import changed_settings, replace_dir, write_atomic
+from dataset_builder.files import differing_keys, replace_dir, write_atomic
 
 from .config import Config, RunConfig, parse_config
 
@@ -58,16 +58,19 @@ def start_run(config: RunConfig, **accelerator_options: Any) -> Accelerator:
 
 
 def prepare_run_dir(out: Path, config: RunConfig) -> None:
-    """Create ``out`` with ``config.json``, or check that it holds this same run (to resume)."""
+    """Create ``out`` with ``config.json``, or check that it holds this same run (to resume). A
+    folder whose run never reached a checkpoint (it failed to start) takes the new config."""
     saved = out / "config.json"
     wanted = config.to_dict()
-    changed = changed_settings(saved, wanted)
-    if changed:
-        raise ValueError(
-            f"{out} holds a run with a different config (fields {changed} differ); "
-            "use another output_dir or the same config to resume"
-        )
-    if changed is not None:
+    if saved.exists() and latest_checkpoint(out) is not None:
+        # read through the config class: a field added since the run began takes its default
+        existing = json.loads(saved.read_text(encoding="utf-8"))
+        changed = differing_keys(type(config).from_dict(existing, str(saved)).to_dict(), wanted)
+        if changed:
+            raise ValueError(
+                f"{out} holds a run with a different config (fields {changed} differ); "
+                "use another output_dir or the same config to resume"
+            )
         return
     out.mkdir(parents=True, exist_ok=True)
     (out / CHECKPOINTS).mkdir(exist_ok=True)

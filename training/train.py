@@ -28,18 +28,35 @@ from animo_hf.models.layers import warp
 from . import runs
 from .config import TrainConfig
 from .data import PairDataset, SeededPairSampler, load_split, seeded_loader, training_pairs
-from .losses import flow_smoothness, mask_loss, multiscale_l1, ssim_loss
+from .discriminator import PatchDiscriminator
+from .losses import (
+    RegressorFeatureLoss,
+    discriminator_hinge_loss,
+    feature_matching,
+    flow_smoothness,
+    generator_hinge_loss,
+    mask_loss,
+    multiscale_l1,
+    ssim_loss,
+)
 from .models import Prediction, build_model
 
 SAMPLE_PAIRS = 4
 
 
 def compute_losses(
-    prediction: Prediction, batch: dict[str, torch.Tensor], config: TrainConfig
+    prediction: Prediction,
+    batch: dict[str, torch.Tensor],
+    config: TrainConfig,
+    discriminator: PatchDiscriminator | None = None,
+    regressor_features: RegressorFeatureLoss | None = None,
 ) -> dict[str, torch.Tensor]:
     """Named loss terms and their weighted ``total``. The warped source is compared with the
     target always, the output too once the whole model trains, and (with ``loss.generated``)
-    AniMo's generated image before the mask, so the generator learns wherever the mask rests."""
+    AniMo's generated image before the mask, so the generator learns wherever the mask rests.
+    Once the whole model trains, the output also meets the ``discriminator`` (its weights are
+    not updated here: :meth:`Trainer.discriminator_step`) and the ``regressor_features`` loss
+    when they are given."""
     weights = config.loss
     outputs = {"warp": (prediction.warped, 1.0)}
     if prediction.image is not None:
@@ -64,6 +81,19 @@ def compute_losses(
         warped_alpha = warp(batch["source_alpha"], prediction.flow)
         terms["alpha"] = (warped_alpha - batch["target_alpha"]).abs().mean()
         weighted.append(weights.alpha * terms["alpha"])
+    if prediction.image is not None and regressor_features is not None:
+        terms["regressor_features"] = regressor_features(prediction.image, batch["target"])
+        weighted.append(weights.regressor_features * terms["regressor_features"])
+    if prediction.image is not None and discriminator is not None:
+        fake_logits, fake_features = discriminator(prediction.image, batch["pose"])
+        if weights.adversarial:
+            terms["adversarial"] = generator_hinge_loss(fake_logits)
+            weighted.append(weights.adversarial * terms["adversarial"])
+        if weights.feature_matching:
+            with torch.no_grad():
+                _, real_features = discriminator(batch["target"], batch["pose"])
+            terms["feature_matching"] = feature_matching(fake_features, real_features)
+            weighted.append(weights.feature_matching * terms["feature_matching"])
     terms["total"] = torch.stack(weighted).sum()
     return terms
 
@@ -99,15 +129,31 @@ class Trainer:
         loader = seeded_loader(dataset, config)
         fixed_sampler = SeededPairSampler(len(pairs), config.seed + 1)
         self.fixed = next(iter(DataLoader(dataset, SAMPLE_PAIRS, sampler=fixed_sampler)))
-        model = build_model(config.model, config.seed)
-        parameters = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, betas=config.betas)
-        self.model, self.optimizer, loader = self.accelerator.prepare(model, optimizer, loader)
+        model = build_model(config.model, config.seed, config.init_weights)
+        self.model, self.optimizer, loader = self.accelerator.prepare(
+            model, self.adam(model), loader
+        )
+        self.discriminator = self.discriminator_optimizer = None
+        if config.loss.uses_discriminator:
+            discriminator = PatchDiscriminator()
+            self.discriminator, self.discriminator_optimizer = self.accelerator.prepare(
+                discriminator, self.adam(discriminator)
+            )
+        self.regressor_features = None
+        if config.loss.regressor_features:
+            self.regressor_features = RegressorFeatureLoss(config.regressor)
+            self.regressor_features.to(self.accelerator.device)
 
         self.step, loader = runs.resume(
             self.accelerator, self.out, loader, config.gradient_accumulation_steps
         )
         self.batches = iter(loader)
+
+    def adam(self, module: torch.nn.Module) -> torch.optim.Adam:
+        parameters = [p for p in module.parameters() if p.requires_grad]
+        return torch.optim.Adam(
+            parameters, lr=self.config.learning_rate, betas=self.config.betas
+        )
 
     @property
     def full(self) -> bool:
@@ -118,14 +164,20 @@ class Trainer:
         """One optimizer update (``gradient_accumulation_steps`` batches); the loss terms,
         averaged over processes. ``TrainingError`` if any is not finite."""
         self.model.train()
+        models = [m for m in (self.model, self.discriminator) if m is not None]
         for _ in range(self.config.gradient_accumulation_steps):
             batch = next(self.batches)
-            with self.accelerator.accumulate(self.model):
+            with self.accelerator.accumulate(*models):
                 prediction = self.model(batch["source"], batch["pose"], full=self.full)
-                terms = compute_losses(prediction, batch, self.config)
+                critic = self.frozen_discriminator() if prediction.image is not None else None
+                terms = compute_losses(
+                    prediction, batch, self.config, critic, self.regressor_features
+                )
                 self.accelerator.backward(terms["total"])
                 self.optimizer.step()
                 self.optimizer.zero_grad()
+                if critic is not None:
+                    terms["discriminator"] = self.discriminator_step(prediction.image, batch)
         self.step += 1
         values = {
             name: float(self.accelerator.reduce(value.detach(), "mean"))
@@ -133,6 +185,29 @@ class Trainer:
         }
         runs.check_finite(values, self.step, self.out)
         return values
+
+    def frozen_discriminator(self) -> PatchDiscriminator | None:
+        """The discriminator as the generator's loss sees it: the bare module (no gradient
+        synchronisation), in eval mode (spectral norm's power iteration paused), its weights
+        not requiring gradients."""
+        if self.discriminator is None:
+            return None
+        critic = self.accelerator.unwrap_model(self.discriminator)
+        return critic.eval().requires_grad_(False)
+
+    def discriminator_step(
+        self, output: torch.Tensor, batch: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """One update of the discriminator (hinge loss: the target real, the output fake, both
+        with the target pose); returns its loss."""
+        self.accelerator.unwrap_model(self.discriminator).train().requires_grad_(True)
+        real_logits, _ = self.discriminator(batch["target"], batch["pose"])
+        fake_logits, _ = self.discriminator(output.detach(), batch["pose"])
+        loss = discriminator_hinge_loss(real_logits, fake_logits)
+        self.accelerator.backward(loss)
+        self.discriminator_optimizer.step()
+        self.discriminator_optimizer.zero_grad()
+        return loss.detach()
 
     def save_samples(self) -> Path:
         model = self.accelerator.unwrap_model(self.model)

@@ -1,0 +1,181 @@
+"""The optional training terms (the pose-conditioned patch discriminator, feature matching, the
+pose regressor's features), fine-tuning from exported weights, and runs begun before a config
+field existed."""
+
+import json
+
+import pytest
+import torch
+
+from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
+from training.config import TrainConfig
+from training.discriminator import PatchDiscriminator
+from training.losses import (
+    RegressorFeatureLoss,
+    discriminator_hinge_loss,
+    feature_matching,
+    generator_hinge_loss,
+)
+from training.regressor import build_regressor
+from training.train import Trainer
+
+ADVERSARIAL = {"l1": 1.0, "ssim": 0.5, "adversarial": 0.1, "feature_matching": 1.0}
+
+
+def tiny_config(dataset, out, **changes) -> TrainConfig:
+    values = dict(
+        dataset=str(dataset),
+        output_dir=str(out),
+        resolution=64,
+        batch_size=2,
+        max_steps=4,
+        warp_only_fraction=0.5,
+        log_every=1,
+        sample_every=2,
+        checkpoint_every=2,
+    )
+    return TrainConfig.from_dict({**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def regressor_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("regressor")
+    build_regressor(embedding_size=8, hidden_sizes=(8, 16, 32, 64), image_size=64).save_pretrained(
+        folder
+    )
+    return folder
+
+
+def test_hinge_losses_match_a_hand_computation():
+    real = torch.tensor([2.0, 0.5, -1.0])  # relu(1 - real) = 0, 0.5, 2
+    fake = torch.tensor([-2.0, 0.0, 1.0])  # relu(1 + fake) = 0, 1, 2
+    assert torch.isclose(discriminator_hinge_loss(real, fake), torch.tensor(2.5 / 3 + 3 / 3))
+    assert torch.isclose(generator_hinge_loss(fake), torch.tensor(1.0 / 3))
+    same = [torch.ones(1, 2, 3, 3), torch.zeros(1, 1, 2, 2)]
+    other = [torch.zeros(1, 2, 3, 3), torch.zeros(1, 1, 2, 2)]
+    assert feature_matching(same, same) == 0
+    assert torch.isclose(feature_matching(other, same), torch.tensor(0.5))  # (1 + 0) / 2
+
+
+def test_the_discriminator_learns_to_tell_blurred_images_from_sharp_ones():
+    torch.manual_seed(0)
+    sharp = (torch.rand(8, 1, 32, 32) > 0.5).float().expand(-1, 3, -1, -1) * 2 - 1
+    blurred = torch.nn.functional.avg_pool2d(sharp, 5, stride=1, padding=2)
+    pose = torch.zeros(8, 20)
+    critic = PatchDiscriminator(channels=(16, 32))
+    optimizer = torch.optim.Adam(critic.parameters(), lr=2e-3, betas=(0.5, 0.999))
+
+    def loss() -> torch.Tensor:
+        return discriminator_hinge_loss(critic(sharp, pose)[0], critic(blurred, pose)[0])
+
+    first = float(loss().detach())
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+    last = float(loss().detach())
+    assert last < 0.5 * first, f"hinge loss {first:.3f} -> {last:.3f}"
+
+
+def test_the_discriminator_reads_the_pose():
+    torch.manual_seed(0)
+    critic = PatchDiscriminator(channels=(16, 32)).eval()
+    image = torch.rand(1, 3, 32, 32) * 2 - 1
+    open_eyes, closed_eyes = torch.zeros(1, 20), torch.zeros(1, 20)
+    closed_eyes[0, :2] = 1.0
+    logits, features = critic(image, open_eyes)
+    assert logits.shape == (1, 1, 8, 8) and [f.shape[1] for f in features] == [16, 32]
+    assert not torch.allclose(logits, critic(image, closed_eyes)[0])
+
+
+def test_regressor_features_are_zero_for_the_target_and_train_only_the_output(regressor_folder):
+    loss = RegressorFeatureLoss(str(regressor_folder)).train()
+    assert not loss.regressor.training, "the frozen regressor left eval mode"
+    target = torch.rand(2, 3, 128, 128) * 2 - 1  # resized to the regressor's 64²
+    assert float(loss(target, target)) == 0.0
+    output = (target + 0.3 * torch.randn_like(target)).requires_grad_(True)
+    value = loss(output, target)
+    value.backward()
+    assert value > 0 and output.grad.abs().sum() > 0
+    assert all(p.grad is None for p in loss.regressor.parameters())
+
+
+def test_an_adversarial_run_resumes_with_the_discriminator_state(tiny_dataset, tmp_path):
+    straight = Trainer(tiny_config(tiny_dataset, tmp_path / "straight", loss=ADVERSARIAL))
+    straight.run()
+    interrupted = Trainer(tiny_config(tiny_dataset, tmp_path / "resumed", loss=ADVERSARIAL))
+    for _ in range(3):  # two warping steps, then one with the discriminator
+        interrupted.train_step()
+    interrupted.save()
+    del interrupted
+
+    resumed = Trainer(tiny_config(tiny_dataset, tmp_path / "resumed", loss=ADVERSARIAL))
+    assert resumed.step == 3
+    resumed.run()
+    for name in ("model", "discriminator"):
+        expected = resumed.accelerator.unwrap_model(getattr(straight, name)).state_dict()
+        got = resumed.accelerator.unwrap_model(getattr(resumed, name)).state_dict()
+        for key in expected:
+            assert torch.equal(expected[key], got[key]), f"{name}.{key} differs after resuming"
+    records = [json.loads(r) for r in (tmp_path / "resumed" / "metrics.jsonl").open()]
+    full = [r for r in records if r["phase"] == "full"]
+    assert full and all({"adversarial", "feature_matching", "discriminator"} <= set(r) for r in full)
+
+
+def test_regressor_features_train_with_the_run(tiny_dataset, tmp_path, regressor_folder):
+    loss = {"l1": 1.0, "regressor_features": 0.5}
+    config = tiny_config(
+        tiny_dataset, tmp_path / "run", loss=loss, regressor=str(regressor_folder), max_steps=2
+    )
+    trainer = Trainer(config)
+    trainer.run()
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["phase"] == "full" and record["regressor_features"] > 0
+
+
+def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path):
+    first = Trainer(tiny_config(tiny_dataset, tmp_path / "first", max_steps=2))
+    weights = first.run()
+    tuned = Trainer(tiny_config(tiny_dataset, tmp_path / "tuned", init_weights=str(weights)))
+    ours = tuned.accelerator.unwrap_model(tuned.model).state_dict()
+    theirs = first.accelerator.unwrap_model(first.model).state_dict()
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+
+    torch.manual_seed(0)
+    no_mask = tmp_path / "no-mask"
+    AniMoPipeline(
+        PoseMapping(), MotionNetwork(), WarpingNetwork(), EditingNetwork(composite=False)
+    ).save_pretrained(no_mask)
+    with pytest.raises(ValueError, match=r"init_weights .*no-mask \(editing_network\): config "):
+        Trainer(tiny_config(tiny_dataset, tmp_path / "bad", init_weights=str(no_mask)))
+    other = Trainer(tiny_config(tiny_dataset, tmp_path / "pir", model="pirenderer", max_steps=1))
+    other.run()
+    with pytest.raises(FileNotFoundError, match=r"config init_weights = .*model_index.json"):
+        Trainer(tiny_config(tiny_dataset, tmp_path / "bad", init_weights=str(other.out / "weights")))
+
+
+def test_a_run_begun_before_a_config_field_existed_still_resumes(tiny_dataset, tmp_path):
+    out = tmp_path / "old"
+    trainer = Trainer(tiny_config(tiny_dataset, out, max_steps=2))
+    trainer.run()
+    saved = json.loads((out / "config.json").read_text())
+    for name in ("regressor", "init_weights"):
+        del saved[name]
+    del saved["loss"]["adversarial"]
+    (out / "config.json").write_text(json.dumps(saved))
+    assert Trainer(tiny_config(tiny_dataset, out, max_steps=2)).step == 2
+    with pytest.raises(ValueError, match=r"fields \['loss'\] differ"):
+        Trainer(tiny_config(tiny_dataset, out, max_steps=2, loss={"adversarial": 0.1}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"loss": {"regressor_features": 1.0}}, "config regressor = None: expected a pose"),
+        ({"init_weights": ""}, "config init_weights = '': expected null or a folder"),
+        ({"loss": {"adversarial": -0.1}}, "config loss.adversarial = -0.1"),
+    ],
+)
+def test_new_config_values_out_of_range_are_named(tmp_path, changes, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_config("data", tmp_path, **changes)
