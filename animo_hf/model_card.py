@@ -2,7 +2,8 @@
 
 Every template variable must be given (``None`` where a value is not known yet: ``training=None``
 for untrained weights, ``evaluation=None`` before any evaluation, ``speed=None`` before timing),
-so a card never carries an unfilled ``{{ ... }}`` or an invented figure. Needs ``jinja2``
+so a card never carries an unfilled ``{{ ... }}`` or an invented figure. The evaluation is the
+Markdown that ``animeceleb-eval`` measured, pasted as it is. Needs ``jinja2``
 (imported lazily, by ``huggingface_hub`` and here).
 """
 
@@ -25,16 +26,9 @@ DEFAULT_TAGS = (
     "mediapipe",
     "cpu",
 )
-# ``training=`` keys (all required) and ``evaluation=`` keys (any; the others: "not measured").
-TRAINING_KEYS = ("human_video_data", "losses", "learning_rate", "steps", "hardware", "licences")
-EVALUATION_KEYS = (
-    "fid_anime",
-    "ssim_anime",
-    "fid_cross",
-    "angle_error_cross",
-    "fid_pirenderer",
-    "ssim_pirenderer",
-)
+# ``training=`` keys, all required: the data (with its licences), the loss terms, the schedule,
+# the optimizer steps, the wall time and hardware, and the shell commands that rebuild and retrain.
+TRAINING_KEYS = ("data", "losses", "schedule", "steps", "time", "hardware", "commands", "licences")
 # Values the function fills in itself unless given.
 _DERIVED = ("animo_hf_version", "diffusers_version", "dataset_ids")
 
@@ -60,9 +54,10 @@ def animo_model_card(
     ``license``, ``datasets`` (Hub dataset ids) and ``tags`` go to the YAML, with
     ``library_name: diffusers`` and ``pipeline_tag: image-to-image``. ``values`` fill the
     template: ``model_name``, ``repo_id``, ``config_summary``, ``resolution``, ``speed`` (str or
-    None), ``training`` (None for untrained weights, else a mapping with ``TRAINING_KEYS``) and
-    ``evaluation`` (None, else a mapping with some of ``EVALUATION_KEYS``); ``animo_hf_version``
-    and ``diffusers_version`` default to the installed versions.
+    None), ``training`` (None for untrained weights, else a mapping with ``TRAINING_KEYS``),
+    ``evaluation`` (None, else Markdown: the measured tables) and ``limitations`` (a list of
+    sentences, each a bullet); ``animo_hf_version`` and ``diffusers_version`` default to the
+    installed versions.
 
     Raises ValueError naming the template variables without a value, or values it does not use.
     """
@@ -87,10 +82,9 @@ def animo_model_card(
     if unused:
         raise ValueError(f"model card: {template_path} does not use value(s) {unused}")
     if values.get("training") is not None:
-        values["training"] = _checked(values["training"], "training", TRAINING_KEYS, all_=True)
-    if values.get("evaluation") is not None:
-        evaluation = _checked(values["evaluation"], "evaluation", EVALUATION_KEYS, all_=False)
-        values["evaluation"] = {k: _figure(evaluation.get(k)) for k in EVALUATION_KEYS}
+        values["training"] = _checked(values["training"], "training", TRAINING_KEYS)
+    if values.get("evaluation") is not None and not isinstance(values["evaluation"], str):
+        raise ValueError("model card: evaluation must be None or Markdown text")
 
     card = ModelCard.from_template(card_data, template_path=str(template_path), **values)
     if "{{" in card.text or "{%" in card.text:
@@ -98,26 +92,15 @@ def animo_model_card(
     return card
 
 
-def _checked(
-    value: Mapping[str, Any], name: str, keys: Sequence[str], *, all_: bool
-) -> dict[str, Any]:
+def _checked(value: Mapping[str, Any], name: str, keys: Sequence[str]) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError(f"model card: {name} must be None or a mapping, got {type(value)}")
-    unknown = sorted(set(value) - set(keys))
-    missing = sorted(set(keys) - set(value)) if all_ else []
-    if unknown or missing or not value:
+    unknown, missing = sorted(set(value) - set(keys)), sorted(set(keys) - set(value))
+    if unknown or missing:
         raise ValueError(
             f"model card: {name} needs keys {list(keys)}; missing {missing}, unknown {unknown}"
         )
     return dict(value)
-
-
-def _figure(value: Any) -> str:
-    if value is None:
-        return "not measured"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def _version(distribution: str) -> str:

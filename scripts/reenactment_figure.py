@@ -22,6 +22,7 @@ from animeceleb.pose import POSE_DIM, POSE_INDEX
 from animo_hf import AniMoPipeline, PIRendererGenerator
 from dataset_builder.sources import ModelSource, file_sources, procedural_sources
 from dataset_builder.worker import run_in_blender
+from training.data import network_input
 
 DRIVING = {
     "source (neutral)": {},
@@ -51,8 +52,9 @@ def on_background(image: PIL.Image.Image) -> PIL.Image.Image:
 
 
 def baseline_frames(generator: PIRendererGenerator, source: PIL.Image.Image, poses, size: int):
-    array = np.asarray(on_background(source).resize((size, size)), dtype=np.float32) / 255
-    image = torch.from_numpy(array).permute(2, 0, 1)[None] * 2 - 1
+    """The baseline's frames; its input is composited over white, as in training."""
+    rgba = np.asarray(source.convert("RGBA").resize((size, size)), dtype=np.float32) / 255
+    image, _ = network_input(torch.from_numpy(rgba).permute(2, 0, 1)[None])
     with torch.no_grad():
         out = generator.animate(generator.encode_source(image), poses).image
     out = ((out.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()

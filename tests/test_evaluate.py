@@ -77,3 +77,30 @@ def test_a_dataset_without_held_out_identities_is_one_line(tmp_path, weights, ca
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err  # progress bars may come first; the error is one line
     assert err.splitlines()[-1].startswith("error: dataset ") and "no test split" in err
+
+
+def test_compare_puts_one_method_of_several_runs_in_one_table(capsys, tmp_path):
+    from training.compare import main as compare
+
+    def results(ssim: float) -> dict:
+        groups = {g: {"ssim": ssim, "l1": 0.1} for g in ("frontal", "rotated")}
+        copy = {g: {"ssim": 0.5, "l1": 0.2} for g in ("frontal", "rotated")}
+        return {"self-reenactment": {"AniMo": groups, "copy-source": copy}}
+
+    for label, ssim in (("a", 0.9), ("b", 0.8)):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "results.json").write_text(json.dumps(results(ssim)))
+    assert compare([f"first={tmp_path / 'a'}", f"second={tmp_path / 'b'}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| run, group | l1 | ssim |"
+    assert lines[2:] == [
+        "| first, frontal | 0.1 | 0.9 |",
+        "| first, rotated | 0.1 | 0.9 |",
+        "| second, frontal | 0.1 | 0.8 |",
+        "| second, rotated | 0.1 | 0.8 |",
+        "| copy-source, frontal | 0.2 | 0.5 |",
+        "| copy-source, rotated | 0.2 | 0.5 |",
+        "",
+    ]
+    assert compare([f"x={tmp_path / 'missing'}"]) == 2
+    assert "x=" in capsys.readouterr().err

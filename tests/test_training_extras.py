@@ -3,6 +3,8 @@ pose regressor's features), fine-tuning from exported weights, and runs begun be
 field existed."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -119,7 +121,9 @@ def test_an_adversarial_run_resumes_with_the_discriminator_state(tiny_dataset, t
             assert torch.equal(expected[key], got[key]), f"{name}.{key} differs after resuming"
     records = [json.loads(r) for r in (tmp_path / "resumed" / "metrics.jsonl").open()]
     full = [r for r in records if r["phase"] == "full"]
-    assert full and all({"adversarial", "feature_matching", "discriminator"} <= set(r) for r in full)
+    assert full and all(
+        {"adversarial", "feature_matching", "discriminator"} <= set(r) for r in full
+    )
 
 
 def test_regressor_features_train_with_the_run(tiny_dataset, tmp_path, regressor_folder):
@@ -151,7 +155,9 @@ def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path):
     other = Trainer(tiny_config(tiny_dataset, tmp_path / "pir", model="pirenderer", max_steps=1))
     other.run()
     with pytest.raises(FileNotFoundError, match=r"config init_weights = .*model_index.json"):
-        Trainer(tiny_config(tiny_dataset, tmp_path / "bad", init_weights=str(other.out / "weights")))
+        Trainer(
+            tiny_config(tiny_dataset, tmp_path / "bad", init_weights=str(other.out / "weights"))
+        )
 
 
 def test_a_run_begun_before_a_config_field_existed_still_resumes(tiny_dataset, tmp_path):
@@ -179,3 +185,65 @@ def test_a_run_begun_before_a_config_field_existed_still_resumes(tiny_dataset, t
 def test_new_config_values_out_of_range_are_named(tmp_path, changes, message):
     with pytest.raises(ValueError, match=message):
         tiny_config("data", tmp_path, **changes)
+
+
+def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny_dataset, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from training.evaluate import main as evaluate
+    from training.publish import main as publish
+
+    first = Trainer(tiny_config(tiny_dataset, tmp_path / "first", max_steps=2))
+    tuned_config = tiny_config(
+        tiny_dataset,
+        tmp_path / "tuned",
+        max_steps=1,
+        warp_only_fraction=0.0,
+        init_weights=str(first.run()),
+        loss=ADVERSARIAL,
+    )
+    weights = Trainer(tuned_config).run()
+    eval_dir = tmp_path / "eval"
+    args = ["--dataset", str(tiny_dataset), "--weights", str(weights), "--resolution", "64"]
+    assert evaluate([*args, "--output", str(eval_dir)]) == 0
+    out = tmp_path / "shipped" / "animo"
+    command = ["--run", str(tmp_path / "tuned"), "--out", str(out), "--evaluation", str(eval_dir)]
+    command += ["--data-command", "python -m dataset_builder build --out tiny", "--hardware", "CI"]
+    assert publish([*command, "--limitation", "Trained on 2 characters."]) == 0
+
+    card = ModelCard.load(out / "README.md")
+    assert card.data.library_name == "diffusers" and card.data.license == "apache-2.0"
+    text = card.text
+    assert "untrained" not in text and "3 steps" in text  # 2 + 1, the whole chain
+    assert (eval_dir / "results.md").read_text() in text
+    assert "animeceleb-train --config training/1-first.json\n" in text
+    assert "animeceleb-train --config training/2-tuned.json\n" in text
+    assert "adversarial 0.1, feature matching 1" in text and "- Trained on 2 characters." in text
+    assert TrainConfig.from_yaml(out / "training" / "2-tuned.json") == tuned_config
+    assert (out / "evaluation_results.json").is_file()
+    code = (
+        "import torch; from animo_hf import AniMoPipeline; "
+        f"p = AniMoPipeline.from_pretrained({str(out)!r}); "
+        "p.set_progress_bar_config(disable=True); "
+        "print(len(p(torch.rand(4, 64, 64), num_random_poses=2, height=64, width=64).frames))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "2", result.stderr[-2000:]
+
+    assert publish(["--run", str(tmp_path / "nowhere"), "--out", str(out), *command[4:]]) == 2
+    assert (out / "README.md").is_file(), "a failed publish touched the shipped folder"
+
+
+def test_bf16_autocast_and_channels_last_train_and_resume(tiny_dataset, tmp_path):
+    fast = {"mixed_precision": "bf16", "channels_last": True, "loss": ADVERSARIAL}
+    trainer = Trainer(tiny_config(tiny_dataset, tmp_path / "fast", **fast))
+    trainer.run()
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    conv = model.editing_network.encoder.stem[1].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert conv.dtype == torch.float32, "autocast must keep float32 weights"
+    records = [json.loads(r) for r in (tmp_path / "fast" / "metrics.jsonl").open()]
+    assert len(records) == 4 and all(r["total"] == r["total"] for r in records)
+    assert Trainer(tiny_config(tiny_dataset, tmp_path / "fast", **fast)).step == 4
+    with pytest.raises(ValueError, match="config channels_last = 1: expected true or false"):
+        tiny_config(tiny_dataset, tmp_path, channels_last=1)

@@ -214,7 +214,7 @@ def human_poses(pipe: AniMoPipeline, video: str) -> torch.Tensor:
     return pipe.poses_from_human(human).float().cpu()
 
 
-def _table(rows: dict[str, dict[str, float]], first: str) -> list[str]:
+def markdown_table(rows: dict[str, dict[str, float]], first: str) -> list[str]:
     columns = sorted({column for scores in rows.values() for column in scores})
     lines = [f"| {first} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for label, scores in rows.items():
@@ -247,12 +247,20 @@ def summary(results: dict) -> dict[str, dict[str, float]]:
 def markdown(results: dict) -> str:
     """The results as Markdown: the setup, a summary, then a table per method and section."""
     lines = ["## setup", "", *(f"- {k}: {v}" for k, v in results["setup"].items()), ""]
-    lines += ["## summary (self-reenactment)", "", *_table(summary(results), "method, group")]
+    lines += [
+        "## summary (self-reenactment)",
+        "",
+        *markdown_table(summary(results), "method, group"),
+    ]
     for name, groups in results["self-reenactment"].items():
-        lines += [f"## self-reenactment: {name}", "", *_table(groups, "group/style")]
+        lines += [f"## self-reenactment: {name}", "", *markdown_table(groups, "group/style")]
     for section in ("cross-identity", "human -> anime"):
         if section in results:
-            lines += [f"## {section} (pose accuracy)", "", *_table(results[section], "method")]
+            lines += [
+                f"## {section} (pose accuracy)",
+                "",
+                *markdown_table(results[section], "method"),
+            ]
     return "\n".join(lines)
 
 

@@ -67,7 +67,8 @@ def feature_matching(
     """Mean L1 between the discriminator's features of the output and of the target (the target's
     taken as constants), averaged over the layers (pix2pixHD)."""
     losses = [
-        F.l1_loss(fake, real.detach()) for fake, real in zip(fake_features, real_features, strict=True)
+        F.l1_loss(fake, real.detach())
+        for fake, real in zip(fake_features, real_features, strict=True)
     ]
     return torch.stack(losses).mean()
 

@@ -160,9 +160,11 @@ class RunLog:
         self.bar.update(1)
 
     def train_record(self, record: dict[str, Any], loss: float, **postfix: Any) -> None:
-        """Log a training record with ``samples_per_s``; show ``loss`` (and ``postfix``)."""
-        rate = self.samples / max(time.perf_counter() - self.started, 1e-9)
-        self.write({**record, "samples_per_s": round(rate, 2)})
+        """Log a training record with ``samples_per_s`` and ``elapsed_s`` (both since this
+        process started or resumed the run); show ``loss`` (and ``postfix``)."""
+        elapsed = time.perf_counter() - self.started
+        rate = self.samples / max(elapsed, 1e-9)
+        self.write({**record, "samples_per_s": round(rate, 2), "elapsed_s": round(elapsed, 1)})
         self.bar.set_postfix(loss=f"{loss:.4f}", **postfix)
 
     def write(self, record: dict[str, Any]) -> None:

@@ -119,6 +119,7 @@ class Trainer:
         self.accelerator = runs.start_run(
             config,
             gradient_accumulation_steps=config.gradient_accumulation_steps,
+            mixed_precision=config.mixed_precision,
             # the editing network sits out the warping phase: DDP must not wait for its grads
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
@@ -130,12 +131,16 @@ class Trainer:
         fixed_sampler = SeededPairSampler(len(pairs), config.seed + 1)
         self.fixed = next(iter(DataLoader(dataset, SAMPLE_PAIRS, sampler=fixed_sampler)))
         model = build_model(config.model, config.seed, config.init_weights)
+        self.memory_format = (
+            torch.channels_last if config.channels_last else torch.contiguous_format
+        )
+        model.to(memory_format=self.memory_format)
         self.model, self.optimizer, loader = self.accelerator.prepare(
             model, self.adam(model), loader
         )
         self.discriminator = self.discriminator_optimizer = None
         if config.loss.uses_discriminator:
-            discriminator = PatchDiscriminator()
+            discriminator = PatchDiscriminator().to(memory_format=self.memory_format)
             self.discriminator, self.discriminator_optimizer = self.accelerator.prepare(
                 discriminator, self.adam(discriminator)
             )
@@ -151,9 +156,7 @@ class Trainer:
 
     def adam(self, module: torch.nn.Module) -> torch.optim.Adam:
         parameters = [p for p in module.parameters() if p.requires_grad]
-        return torch.optim.Adam(
-            parameters, lr=self.config.learning_rate, betas=self.config.betas
-        )
+        return torch.optim.Adam(parameters, lr=self.config.learning_rate, betas=self.config.betas)
 
     @property
     def full(self) -> bool:
@@ -166,7 +169,10 @@ class Trainer:
         self.model.train()
         models = [m for m in (self.model, self.discriminator) if m is not None]
         for _ in range(self.config.gradient_accumulation_steps):
-            batch = next(self.batches)
+            batch = {
+                k: v.contiguous(memory_format=self.memory_format) if v.ndim == 4 else v
+                for k, v in next(self.batches).items()
+            }
             with self.accelerator.accumulate(*models):
                 prediction = self.model(batch["source"], batch["pose"], full=self.full)
                 critic = self.frozen_discriminator() if prediction.image is not None else None

@@ -1,0 +1,77 @@
+"""The weights the project ships (``weights/``): each folder loads in a fresh process through its
+library's ``from_pretrained``, and AniMo turns the head of a character it never trained on the
+way it is told (the shipped pose regressor reads the driven yaw's sign right)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import ModelCard
+
+from animeceleb.sampling import identity_split
+from dataset_builder.sources import procedural_sources
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+HELD_OUT_SEED = 13  # procedural-000013 is a test-split identity
+YAWS = (-15.0, 15.0)
+
+TURN_THE_HEAD = """
+import json, sys
+import numpy as np, PIL.Image, torch
+from animo_hf import AniMoPipeline
+from training.data import network_input
+from training.regressor import load_regressor, predict_poses
+
+pipe = AniMoPipeline.from_pretrained(sys.argv[1])
+pipe.set_progress_bar_config(disable=True)
+regressor = load_regressor(sys.argv[2])
+source = PIL.Image.open(sys.argv[3])
+poses = torch.zeros(len(sys.argv) - 4, 20)
+poses[:, 17] = torch.tensor([float(y) for y in sys.argv[4:]])
+size = regressor.config.image_size
+frames = pipe(source, pose=poses, height=size, width=size, output_type="np").frames
+rgba = torch.from_numpy(np.asarray(frames, dtype=np.float32)).permute(0, 3, 1, 2)
+if rgba.shape[1] == 3:
+    rgba = torch.cat([rgba, torch.ones_like(rgba[:, :1])], dim=1)
+images, _ = network_input(rgba)
+print(json.dumps(predict_poses(regressor, images)[:, 17].tolist()))
+"""
+
+
+def test_every_shipped_folder_has_a_card_with_hub_metadata():
+    folders = sorted(p for p in WEIGHTS.iterdir() if p.is_dir())
+    assert {p.name for p in folders} >= {"animo", "pose-regressor"}
+    for folder in folders:
+        card = ModelCard.load(folder / "README.md")
+        assert card.data.license and card.data.library_name in ("diffusers", "transformers")
+        assert "untrained" not in card.text.lower(), folder
+        assert not list(folder.rglob("*.bin")) and not list(folder.rglob("*.pkl")), folder
+
+
+def test_shipped_animo_turns_a_held_out_characters_head(tmp_path):
+    from dataset_builder.worker import run_in_blender
+
+    (source,) = procedural_sources(1, HELD_OUT_SEED)
+    assert identity_split(source.model_id) == "test"
+    (png,) = run_in_blender("render_poses", source, [[0.0] * 20], "cel", 128)
+    neutral = tmp_path / "neutral.png"
+    neutral.write_bytes(png)
+    command = [sys.executable, "-c", TURN_THE_HEAD, str(WEIGHTS / "animo")]
+    command += [str(WEIGHTS / "pose-regressor"), str(neutral), *map(str, YAWS)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    read = json.loads(result.stdout.strip().splitlines()[-1])
+    for driven, yaw in zip(YAWS, read, strict=True):
+        assert yaw * driven > 0 and abs(yaw) > 5, f"driven yaw {driven}, read {yaw:.1f}"
+
+
+@pytest.mark.parametrize("name", ["animo"])
+def test_the_shipped_card_names_the_commands_that_made_it(name):
+    text = (WEIGHTS / name / "README.md").read_text(encoding="utf-8")
+    configs = sorted((WEIGHTS / name / "training").glob("*.json"))
+    assert configs, "no training configs shipped"
+    for config in configs:
+        assert f"animeceleb-train --config training/{config.name}" in text
+    assert "python -m dataset_builder build" in text

@@ -1,0 +1,247 @@
+"""Ship a trained AniMo run as a Hub-layout model folder: the weights that
+``AniMoPipeline.from_pretrained`` loads, a model card rendered from the template with what was
+measured, the configs that retrain it and the evaluation; optionally uploaded to the Hub.
+
+    animeceleb-publish --run outputs/train/animo-ft --evaluation outputs/eval/animo-ft \\
+        --data-command "python -m dataset_builder build --out outputs/animeceleb-100 ..." \\
+        --hardware "a 2-core x86_64 CPU VM" --out weights/animo [--push-to-hub user/animo]
+
+A run started from another run's weights (``init_weights``) is shipped with that run too: the
+card's schedule, steps and time cover the whole chain, and ``training/`` holds each run's config
+(``1-<run>.json``, ``2-<run>.json``, ...), which ``animeceleb-train --config`` reads as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from animo_hf import AniMoPipeline
+from animo_hf.model_card import animo_model_card
+from dataset_builder.files import replace_dir, write_atomic
+
+from .config import TrainConfig
+from .data import load_split
+from .runs import latest_checkpoint
+
+TRAINING_FOLDER = "training"
+EVALUATION_FILES = ("results.json", "results.md")
+
+
+def run_chain(run: Path) -> list[Path]:
+    """The run folders that made ``run``'s weights, first to last, following ``init_weights``
+    back while it names the ``weights/`` folder of another run folder."""
+    chain = [run]
+    while True:
+        init = read_config(chain[0]).init_weights
+        parent = Path(init).parent if init else None
+        if parent is None or not (parent / "config.json").is_file() or parent in chain:
+            return chain
+        chain.insert(0, parent)
+
+
+def read_config(run: Path) -> TrainConfig:
+    path = run / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; not a training run folder")
+    return TrainConfig.from_yaml(path)
+
+
+def trained_steps(run: Path) -> int:
+    """The step of ``run``'s last checkpoint (``ValueError`` when it has none)."""
+    checkpoint = latest_checkpoint(run)
+    if checkpoint is None:
+        raise ValueError(f"{run}: no checkpoint; nothing was trained")
+    return json.loads((checkpoint / "trainer_state.json").read_text())["step"]
+
+
+def training_seconds(run: Path, config: TrainConfig) -> tuple[float, bool]:
+    """Wall time of ``run`` from its ``metrics.jsonl`` and whether it is exact: each process
+    that ran it logs ``elapsed_s`` since it started, so the time is the sum of each session's
+    last value. Records of runs logged before ``elapsed_s`` existed give an estimate from the
+    logged throughput instead (``False``)."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").open(encoding="utf-8")]
+    records = [r for r in records if "samples_per_s" in r]
+    if records and all("elapsed_s" in r for r in records):
+        total, last = 0.0, 0.0
+        for record in records:
+            if record["elapsed_s"] < last:  # a new session began
+                total += last
+            last = record["elapsed_s"]
+        return total + last, True
+    per_step = config.batch_size * config.gradient_accumulation_steps
+    rates = sorted(r["samples_per_s"] for r in records) or [float("nan")]
+    return trained_steps(run) * per_step / rates[len(rates) // 2], False
+
+
+def loss_summary(config: TrainConfig) -> str:
+    """The loss terms with a non-zero weight, as ``name weight`` pairs."""
+    terms = {k: v for k, v in config.to_dict()["loss"].items() if v}
+    return ", ".join(f"{name.replace('_', ' ')} {weight:g}" for name, weight in terms.items())
+
+
+def schedule_summary(config: TrainConfig, steps: int) -> str:
+    phase = (
+        f"{config.warp_only_steps} on the warping path alone, then the whole model"
+        if config.warp_only_steps
+        else "the whole model"
+    )
+    start = f"from {config.init_weights}, " if config.init_weights else ""
+    return (
+        f"{start}{steps} steps ({phase}) at {config.resolution}², batch {config.batch_size}, "
+        f"Adam lr {config.learning_rate:g}, betas {tuple(config.betas)}; losses: "
+        f"{loss_summary(config)}"
+    )
+
+
+def data_summary(config: TrainConfig) -> tuple[str, str]:
+    """What the last run trained on, and the licences of its characters."""
+    train = load_split(config.dataset)
+    models = train.select_columns(["model_id", "license"]).to_pandas().drop_duplicates()
+    styles = config.styles or train.features["style"].names
+    summary = (
+        f"the train split of {config.dataset}: {len(train):,} images of {len(models)} "
+        f"characters in the styles {', '.join(styles)}"
+    )
+    return summary, ", ".join(sorted(models["license"].unique()))
+
+
+def publish(
+    run: Path,
+    out: Path,
+    *,
+    evaluation: Path | None,
+    data_command: str,
+    hardware: str,
+    repo_id: str,
+    model_name: str,
+    limitations: list[str],
+    speed: str | None = None,
+) -> Path:
+    """Write the shipped folder ``out`` (replaced only once complete) and return it."""
+    chain = run_chain(run)
+    configs = [read_config(r) for r in chain]
+    steps = [trained_steps(r) for r in chain]
+    timings = [training_seconds(r, c) for r, c in zip(chain, configs, strict=True)]
+    seconds, exact = [t for t, _ in timings], [e for _, e in timings]
+    data, licences = data_summary(configs[-1])
+    commands = [data_command] + [
+        f"animeceleb-train --config {TRAINING_FOLDER}/{i}-{r.name}.json"
+        for i, r in enumerate(chain, start=1)
+    ]
+    minutes = sum(seconds) / 60
+    training = {
+        "data": data,
+        "losses": loss_summary(configs[-1]),
+        "schedule": "; then ".join(
+            schedule_summary(c, s) for c, s in zip(configs, steps, strict=True)
+        ),
+        "steps": sum(steps),
+        "time": f"{'' if all(exact) else 'about '}{minutes:.0f} minutes",
+        "hardware": hardware,
+        "commands": "\n".join(commands),
+        "licences": licences,
+    }
+    evaluation_md = None
+    if evaluation is not None:
+        evaluation_md = (evaluation / "results.md").read_text(encoding="utf-8")
+    pipe = AniMoPipeline.from_pretrained(run / "weights")
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pipe.save_pretrained(tmp)
+    card = animo_model_card(
+        model_name=model_name,
+        repo_id=repo_id,
+        config_summary=config_summary(pipe),
+        resolution=configs[-1].resolution,
+        speed=speed,
+        training=training,
+        evaluation=evaluation_md,
+        limitations=limitations,
+        datasets=None if Path(configs[-1].dataset).exists() else [configs[-1].dataset],
+    )
+    card.save(tmp / "README.md")
+    (tmp / TRAINING_FOLDER).mkdir()
+    for i, (r, config) in enumerate(zip(chain, configs, strict=True), start=1):
+        write_atomic(tmp / TRAINING_FOLDER / f"{i}-{r.name}.json", json.dumps(config.to_dict()))
+    if evaluation is not None:
+        for name in EVALUATION_FILES:
+            shutil.copyfile(evaluation / name, tmp / f"evaluation_{name}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    replace_dir(tmp, out)
+    return out
+
+
+def config_summary(pipe: AniMoPipeline) -> str:
+    """Each network's channels and its parameter count."""
+    parts: list[str] = []
+    for name in ("motion_network", "warping_network", "editing_network"):
+        module = getattr(pipe, name)
+        channels = module.config.get("block_out_channels")
+        size = sum(p.numel() for p in module.parameters())
+        parts.append(f"{name} {size:,} parameters" + (f" {tuple(channels)}" if channels else ""))
+    return "; ".join(parts)
+
+
+def push(folder: Path, repo_id: str) -> str:
+    """Upload ``folder`` to the model repo ``repo_id`` (created if needed); returns its URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, repo_type="model", exist_ok=True)
+    api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model")
+    return f"https://huggingface.co/{repo_id}"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="animeceleb-publish", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--run", type=Path, required=True, help="a training run folder")
+    parser.add_argument("--out", type=Path, required=True, help="the folder to write")
+    parser.add_argument("--evaluation", type=Path, help="an animeceleb-eval output folder")
+    parser.add_argument("--data-command", required=True, help="the command that built the data")
+    parser.add_argument("--hardware", required=True, help="where it trained, in words")
+    parser.add_argument("--repo-id", default="animeceleb-hf/animo", help="the id the card names")
+    parser.add_argument("--model-name", default="AniMo-CPU")
+    parser.add_argument("--speed", help="measured speed, in words (benchmarks/animate_fps.py)")
+    parser.add_argument(
+        "--limitation", action="append", default=[], help="a sentence for the card (repeatable)"
+    )
+    parser.add_argument("--push-to-hub", action="store_true", help="upload to --repo-id")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry: 0 on success, 2 with one ``error: ...`` line on bad input."""
+    args = parse_args(argv)
+    try:
+        if args.evaluation is not None:
+            missing = [n for n in EVALUATION_FILES if not (args.evaluation / n).is_file()]
+            if missing:
+                raise FileNotFoundError(f"{args.evaluation}: no {missing}; not an eval folder")
+        folder = publish(
+            args.run,
+            args.out,
+            evaluation=args.evaluation,
+            data_command=args.data_command,
+            hardware=args.hardware,
+            repo_id=args.repo_id,
+            model_name=args.model_name,
+            limitations=args.limitation,
+            speed=args.speed,
+        )
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"published {folder}")
+    if args.push_to_hub:
+        print(f"uploaded to {push(folder, args.repo_id)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
