@@ -47,7 +47,7 @@ def random_batch(size: int, batch: int) -> dict[str, torch.Tensor]:
 
 def make_step(model_name: str, size: int, batch: int, **variant) -> Callable[[], None]:
     config = TrainConfig(dataset="unused", resolution=size, loss=LOSS)
-    model = build_model(model_name, seed=0)
+    model = build_model(model_name, seed=0, resolution=size)
     data = random_batch(size, batch)
     if variant.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)

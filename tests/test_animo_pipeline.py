@@ -472,3 +472,16 @@ def test_a_checkpoint_saved_before_a_module_moved_still_loads(pipe, saved, tmp_p
     loaded.save_pretrained(tmp_path / "again")  # and it saves with today's module paths
     again = json.loads((tmp_path / "again" / "model_index.json").read_text())
     assert again["editing_network"] == ["animo_hf.models.editing_network", "EditingNetwork"]
+
+
+def test_frames_default_to_the_size_the_weights_were_trained_at(tmp_path):
+    torch.manual_seed(0)
+    trained_at_48 = AniMoPipeline(
+        PoseMapping(), MotionNetwork(), WarpingNetwork(), EditingNetwork(sample_size=48)
+    )
+    trained_at_48.save_pretrained(tmp_path)
+    loaded = AniMoPipeline.from_pretrained(tmp_path)
+    loaded.set_progress_bar_config(disable=True)
+    assert loaded.default_sample_size == 48
+    assert loaded(rgba_source(), pose=poses(1)).frames[0].size == (48, 48)
+    assert loaded(rgba_source(), pose=poses(1), height=32).frames[0].size == (48, 32)

@@ -221,6 +221,7 @@ def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny
     assert "adversarial 0.1, feature matching 1" in text and "- Trained on 2 characters." in text
     assert TrainConfig.from_yaml(out / "training" / "2-tuned.json") == tuned_config
     assert (out / "evaluation_results.json").is_file()
+    assert AniMoPipeline.from_pretrained(out).default_sample_size == 64  # the run's resolution
     code = (
         "import torch; from animo_hf import AniMoPipeline; "
         f"p = AniMoPipeline.from_pretrained({str(out)!r}); "

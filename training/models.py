@@ -5,6 +5,7 @@ the weights in the Hub layout the pipeline loads."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +41,12 @@ class Prediction:
 class AniMoModel(nn.Module):
     """AniMo's anime-domain path: T (fixed), F, the warping and the editing networks."""
 
-    def __init__(self) -> None:
+    def __init__(self, resolution: int = 256) -> None:
         super().__init__()
         self.pose_mapping = PoseMapping()
         self.motion_network = MotionNetwork()
         self.warping_network = WarpingNetwork()
-        self.editing_network = EditingNetwork()
+        self.editing_network = EditingNetwork(sample_size=resolution)
 
     def forward(self, source: torch.Tensor, pose: torch.Tensor, full: bool) -> Prediction:
         z = self.motion_network(self.pose_mapping(pose))
@@ -97,7 +98,8 @@ def copy_weights(loaded: nn.Module, model: nn.Module, where: str) -> None:
     """Copy ``loaded``'s weights into ``model``; ``ValueError`` naming ``where`` when their configs
     differ (a checkpoint of another architecture)."""
     theirs, ours = (json.loads(json.dumps(dict(m.config), default=str)) for m in (loaded, model))
-    fields = {k for k in set(theirs) | set(ours) if not k.startswith("_")}  # not loading notes
+    # neither loading notes nor the training size (fine-tuning may change it) are architecture
+    fields = {k for k in set(theirs) | set(ours) if not k.startswith("_") and k != "sample_size"}
     differ = sorted(k for k in fields if theirs.get(k) != ours.get(k))
     if differ:
         raise ValueError(
@@ -107,15 +109,20 @@ def copy_weights(loaded: nn.Module, model: nn.Module, where: str) -> None:
     model.load_state_dict(loaded.state_dict())
 
 
-MODEL_CLASSES = {"animo": AniMoModel, "pirenderer": PIRendererModel}
+MODEL_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
+    "animo": AniMoModel,  # the editing network records the training resolution
+    "pirenderer": lambda resolution: PIRendererModel(),
+}
 
 
-def build_model(name: str, seed: int, init_weights: str | None = None) -> nn.Module:
-    """A freshly initialised model (``torch.manual_seed(seed)`` first, so runs are repeatable),
-    with the weights of ``init_weights`` (a folder or Hub repo id written by its ``save``) when
-    given."""
+def build_model(
+    name: str, seed: int, init_weights: str | None = None, resolution: int = 256
+) -> nn.Module:
+    """A freshly initialised model for images of ``resolution``² (``torch.manual_seed(seed)``
+    first, so runs are repeatable), with the weights of ``init_weights`` (a folder or Hub repo id
+    written by its ``save``) when given."""
     torch.manual_seed(seed)
-    model = MODEL_CLASSES[name]()
+    model = MODEL_BUILDERS[name](resolution)
     if init_weights is not None:
         try:
             model.load(init_weights)

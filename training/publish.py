@@ -149,6 +149,9 @@ def publish(
     if evaluation is not None:
         evaluation_md = (evaluation / "results.md").read_text(encoding="utf-8")
     pipe = AniMoPipeline.from_pretrained(run / "weights")
+    # the size it was trained at is the pipeline's default frame size (runs before the editing
+    # network recorded it saved the default)
+    pipe.editing_network.register_to_config(sample_size=configs[-1].resolution)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     pipe.save_pretrained(tmp)

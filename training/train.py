@@ -134,7 +134,7 @@ class Trainer:
         loader = seeded_loader(dataset, config)
         fixed_sampler = SeededPairSampler(len(pairs), config.seed + 1)
         self.fixed = next(iter(DataLoader(dataset, SAMPLE_PAIRS, sampler=fixed_sampler)))
-        model = build_model(config.model, config.seed, config.init_weights)
+        model = build_model(config.model, config.seed, config.init_weights, config.resolution)
         self.memory_format = (
             torch.channels_last if config.channels_last else torch.contiguous_format
         )

@@ -32,6 +32,8 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         block_out_channels: channels per level, finest first; each level halves the size.
         downscale: pixel-(un)shuffle factor between the image and the finest level.
         composite: predict a mask and compose the output from the warped source image.
+        sample_size: the image size the weights were trained at (the pipeline's default frame
+            size); the networks run at any multiple of 16.
     """
 
     MASK_START = 0.5  # the mask's value before training: neither side saturated
@@ -45,6 +47,7 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         block_out_channels: tuple[int, ...] = (32, 64, 96),
         downscale: int = 4,
         composite: bool = True,
+        sample_size: int = 256,
     ) -> None:
         super().__init__()
         self.encoder = SourceEncoder(in_channels, tuple(block_out_channels), downscale)

@@ -185,6 +185,12 @@ class AniMoPipeline(DiffusionPipeline):
                 raise FileNotFoundError(f"{folder}: component folder {name!r} not found")
 
     @property
+    def default_sample_size(self) -> int:
+        """The default frame size: the size the editing network was trained at
+        (its ``sample_size``)."""
+        return int(self.editing_network.config.sample_size)
+
+    @property
     def size_multiple(self) -> int:
         """Image sizes must be multiples of this: the networks' total downsampling."""
         return max(
@@ -316,8 +322,8 @@ class AniMoPipeline(DiffusionPipeline):
         blendshapes: BlendshapeInput | None = None,
         driving_video: FrameInput | None = None,
         num_random_poses: int | None = None,
-        height: int = 256,
-        width: int = 256,
+        height: int | None = None,
+        width: int | None = None,
         background: tuple[float, float, float] = (1.0, 1.0, 1.0),
         relative: bool = True,
         on_missing_face: Literal["error", "hold"] = "error",
@@ -344,10 +350,10 @@ class AniMoPipeline(DiffusionPipeline):
                 [`HumanPoseExtractor`].
             num_random_poses (`int`, *optional*):
                 Draw this many poses with the AnimeCeleb sampler (seeded by `generator`).
-            height (`int`, *optional*, defaults to 256):
+            height (`int`, *optional*, defaults to `self.default_sample_size`):
                 The height in pixels of the frames, a multiple of [`~AniMoPipeline.size_multiple`]
-                (16 by default).
-            width (`int`, *optional*, defaults to 256):
+                (16 by default). The default is the size the weights were trained at.
+            width (`int`, *optional*, defaults to `self.default_sample_size`):
                 The width in pixels of the frames, a multiple of [`~AniMoPipeline.size_multiple`].
             background (`tuple[float, float, float]`, *optional*, defaults to `(1.0, 1.0, 1.0)`):
                 RGB in [0, 1] under an RGBA source for the networks.
@@ -376,6 +382,10 @@ class AniMoPipeline(DiffusionPipeline):
                 If `return_dict` is `True`, an [`AniMoPipelineOutput`] is returned, otherwise a
                 `tuple` `(frames, poses)`.
         """
+        # 0. Default size: the one the weights were trained at
+        height = height or self.default_sample_size
+        width = width or self.default_sample_size
+
         # 1. Check inputs: a wrong argument fails before anything is read
         self.check_inputs(
             pose,
