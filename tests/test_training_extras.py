@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from test_training import tiny_config  # the tests folder is on sys.path
 
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from training.config import TrainConfig
@@ -22,21 +23,6 @@ from training.regressor import build_regressor
 from training.train import Trainer
 
 ADVERSARIAL = {"l1": 1.0, "ssim": 0.5, "adversarial": 0.1, "feature_matching": 1.0}
-
-
-def tiny_config(dataset, out, **changes) -> TrainConfig:
-    values = dict(
-        dataset=str(dataset),
-        output_dir=str(out),
-        resolution=64,
-        batch_size=2,
-        max_steps=4,
-        warp_only_fraction=0.5,
-        log_every=1,
-        sample_every=2,
-        checkpoint_every=2,
-    )
-    return TrainConfig.from_dict({**values, **changes})
 
 
 @pytest.fixture(scope="module")
