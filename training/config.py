@@ -193,7 +193,6 @@ class LossWeights:
     alpha: float = 0.0  # L1 between the warped source alpha and the target alpha
     generated: float = 0.0  # the image terms on AniMo's generated image before the mask too
     mask: float = 0.0  # BCE of the mask against where the warped source already matches the target
-    residual: float = 0.0  # L1 of the output weighted by where the warped source misses the target
     adversarial: float = 0.0  # hinge GAN with the pose-conditioned patch discriminator (full phase)
     feature_matching: float = 0.0  # L1 between the discriminator's features of output and target
     regressor_features: float = 0.0  # L1 between the pose regressor's features (needs `regressor`)

@@ -51,17 +51,6 @@ def mask_loss(mask: torch.Tensor, warped: torch.Tensor, target: torch.Tensor) ->
     return F.binary_cross_entropy(mask.clamp(1e-4, 1 - 1e-4), matches)
 
 
-def residual_l1(output: torch.Tensor, warped: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L1 of ``output`` against ``target`` weighted by where the warped source misses the target
-    (the per-pixel mean absolute RGB error of ``warped``, normalised to mean 1 per image, taken
-    as a constant): an eye closing or a mouth opening covers ~1% of the image, so a plain L1 all
-    but ignores it; this term spends the loss where warping cannot explain the target."""
-    with torch.no_grad():
-        miss = (warped - target).abs().mean(dim=1, keepdim=True)
-        weight = miss / miss.mean(dim=(2, 3), keepdim=True).clamp_min(1e-6)
-    return (weight * (output - target).abs()).mean()
-
-
 def discriminator_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """The discriminator's hinge loss: ``relu(1 - D(real)) + relu(1 + D(fake))``, patch means."""
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()

@@ -37,7 +37,6 @@ from .losses import (
     generator_hinge_loss,
     mask_loss,
     multiscale_l1,
-    residual_l1,
     ssim_loss,
 )
 from .models import Prediction, build_model
@@ -82,9 +81,6 @@ def compute_losses(
         warped_alpha = warp(batch["source_alpha"], prediction.flow)
         terms["alpha"] = (warped_alpha - batch["target_alpha"]).abs().mean()
         weighted.append(weights.alpha * terms["alpha"])
-    if prediction.image is not None and weights.residual:
-        terms["residual"] = residual_l1(prediction.image, prediction.warped, batch["target"])
-        weighted.append(weights.residual * terms["residual"])
     if prediction.image is not None and regressor_features is not None:
         terms["regressor_features"] = regressor_features(prediction.image, batch["target"])
         weighted.append(weights.regressor_features * terms["regressor_features"])
