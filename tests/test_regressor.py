@@ -15,6 +15,7 @@ from transformers import ResNetConfig, ResNetForImageClassification
 
 from animeceleb.pose import EXPRESSION_DIM, POSE_NAMES
 from training.data import PoseImageDataset, colour_jitter, decode_rgba, load_split, select_rows
+from training.publish import main as publish
 from training.regressor import (
     POSE_SCALE,
     build_regressor,
@@ -22,7 +23,7 @@ from training.regressor import (
     normalize_poses,
     predict_poses,
 )
-from training.regressor_eval import evaluate_regressor, write_evaluation
+from training.regressor_eval import evaluate_regressor, weak_expression_note, write_evaluation
 from training.train_regressor import RegressorConfig, RegressorTrainer, main, regression_loss
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +190,9 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
         "README.md",
         "config.json",
         "model.safetensors",
+        "training_config.json",
     ]
+    assert RegressorConfig.from_yaml(weights / "training_config.json").max_steps == 3
     model = load_regressor(weights)
     assert predict_poses(model, torch.zeros(2, 3, 64, 64)).shape == (2, 20)
     evaluation = json.loads((out / "evaluation.json").read_text())
@@ -197,6 +200,11 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
     assert evaluation["split"] == "test" and evaluation["num_images"] == 7
     assert "| yaw | degrees |" in (out / "evaluation.md").read_text()
     assert "Mean absolute error on held-out identities" in (weights / "README.md").read_text()
+    shipped = tmp_path / "shipped"
+    assert publish(["--run", str(out), "--out", str(shipped), "--hardware", "CI"]) == 0
+    card = (shipped / "README.md").read_text()
+    assert "- Hardware: CI." in card and "Mean absolute error on held-out identities" in card
+    assert load_regressor(shipped).config.image_size == 64
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 3] and "eval" in records[-1]
     assert all(np.isfinite(r["loss"]) for r in records[:3])
@@ -282,3 +290,12 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_a_barely_better_than_constant_expression_error_is_flagged():
+    def results(error: float) -> dict:
+        return {"expression_mae": error, "baseline": {"expression_mae": 0.1}}
+
+    assert weak_expression_note(results(0.05)) == []
+    (note,) = weak_expression_note(results(0.095))
+    assert "Expressions are barely read" in note and "95%" in note

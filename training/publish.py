@@ -1,4 +1,4 @@
-"""Ship a trained AniMo run as a Hub-layout model folder: the weights that
+"""Ship a trained AniMo (or pose-regressor) run as a Hub-layout model folder: the weights that
 ``AniMoPipeline.from_pretrained`` loads, a model card rendered from the template with what was
 measured, the configs that retrain it and the evaluation; optionally uploaded to the Hub.
 
@@ -178,6 +178,37 @@ def publish(
     return out
 
 
+def publish_regressor(run: Path, out: Path, *, hardware: str) -> Path:
+    """Write the shipped folder of a pose-regressor run: weights, its card (rendered again from
+    the current template, with the run's final evaluation) and ``training_config.json``."""
+    from .regressor import load_regressor
+    from .regressor_card import regressor_model_card
+    from .train_regressor import CONFIG_FILE, RegressorConfig
+
+    config = RegressorConfig.from_yaml(run / "config.json")
+    evaluation_file = run / "evaluation.json"
+    if not evaluation_file.is_file():
+        raise FileNotFoundError(f"{evaluation_file}: missing; the run has not finished")
+    evaluation = json.loads(evaluation_file.read_text(encoding="utf-8"))
+    model = load_regressor(run / "weights")
+    card = regressor_model_card(
+        model, config, steps=trained_steps(run), hardware=hardware, evaluation=evaluation
+    )
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    card.save(tmp / "README.md")
+    write_atomic(tmp / CONFIG_FILE, json.dumps(config.to_dict(), indent=1))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    replace_dir(tmp, out)
+    return out
+
+
+def is_regressor_run(run: Path) -> bool:
+    config = run / "config.json"
+    return config.is_file() and "hidden_sizes" in json.loads(config.read_text(encoding="utf-8"))
+
+
 def config_summary(pipe: AniMoPipeline) -> str:
     """Each network's channels and its parameter count."""
     parts: list[str] = []
@@ -206,7 +237,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--run", type=Path, required=True, help="a training run folder")
     parser.add_argument("--out", type=Path, required=True, help="the folder to write")
     parser.add_argument("--evaluation", type=Path, help="an animeceleb-eval output folder")
-    parser.add_argument("--data-command", required=True, help="the command that built the data")
+    parser.add_argument("--data-command", help="the command that built the data (AniMo runs)")
     parser.add_argument("--hardware", required=True, help="where it trained, in words")
     parser.add_argument("--repo-id", default="animeceleb-hf/animo", help="the id the card names")
     parser.add_argument("--model-name", default="AniMo-CPU")
@@ -222,10 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry: 0 on success, 2 with one ``error: ...`` line on bad input."""
     args = parse_args(argv)
     try:
+        if is_regressor_run(args.run):
+            folder = publish_regressor(args.run, args.out, hardware=args.hardware)
+            print(f"published {folder}")
+            return 0
         if args.evaluation is not None:
             missing = [n for n in EVALUATION_FILES if not (args.evaluation / n).is_file()]
             if missing:
                 raise FileNotFoundError(f"{args.evaluation}: no {missing}; not an eval folder")
+        if not args.data_command:
+            raise ValueError("--data-command: needed for an AniMo run (the card names it)")
         folder = publish(
             args.run,
             args.out,

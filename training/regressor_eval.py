@@ -134,6 +134,22 @@ def _grouped(errors: np.ndarray, labels: list[str]) -> dict[str, dict[str, float
     return out
 
 
+WEAK_MARGIN = 0.9  # an error above this share of the best constant guess's says little
+
+
+def weak_expression_note(results: dict[str, Any]) -> list[str]:
+    """A warning line when the expression error is barely below the best constant guess's (a
+    target can be met that way while the expressions are hardly read)."""
+    error, guess = results["expression_mae"], results["baseline"]["expression_mae"]
+    if error <= WEAK_MARGIN * guess:
+        return []
+    return [
+        f"- **Expressions are barely read**: {error:.4f} is {error / guess:.0%} of the best "
+        "constant guess's error, so expression errors measured through this model are weak "
+        "evidence."
+    ]
+
+
 def evaluation_markdown(results: dict[str, Any]) -> str:
     """The results of :func:`evaluate_regressor` as Markdown: the summary against the targets,
     the per-dimension table (with the best-constant baseline) and the per-style / group means."""
@@ -155,6 +171,7 @@ def evaluation_markdown(results: dict[str, Any]) -> str:
         f"(best constant guess {_figure(base['active_expression_mae'])}).",
         f"- The model {verdict} the targets. The best constant guess is the split's per-dim "
         "median.",
+        *weak_expression_note(results),
         "",
         "| dim | unit | MAE | best-constant MAE |",
         "|---|---|---|---|",

@@ -18,6 +18,7 @@ from the last checkpoint.
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import sys
@@ -31,6 +32,7 @@ from transformers import ResNetForImageClassification
 
 from animeceleb.pose import ANGLE_SLICE, EXPRESSION_DIM
 from animeceleb.sampling import GROUPS
+from dataset_builder.files import write_atomic
 
 from . import runs
 from .config import (
@@ -60,6 +62,7 @@ LOSSES = ("mse", "smooth_l1")
 SCHEDULES = ("cosine", "constant")
 LAYER_TYPES = ("basic", "bottleneck")
 SMOOTH_L1_BETA = 0.05  # in normalised units: 1° of angle, 0.05 of an expression
+CONFIG_FILE = "training_config.json"  # beside the weights: the card's retrain command reads it
 
 
 @dataclass
@@ -255,6 +258,7 @@ class RegressorTrainer:
             def save(folder: Path) -> None:
                 model.save_pretrained(folder)
                 card.save(folder / "README.md")
+                write_atomic(folder / CONFIG_FILE, json.dumps(self.config.to_dict(), indent=1))
 
             runs.export_weights(save, self.out / "weights")
         self.accelerator.wait_for_everyone()
