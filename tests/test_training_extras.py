@@ -3,8 +3,11 @@ pose regressor's features), fine-tuning from exported weights, and runs begun be
 field existed."""
 
 import json
+import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,6 +25,7 @@ from training.losses import (
 from training.regressor import build_regressor
 from training.train import Trainer
 
+TESTS = Path(__file__).resolve().parent
 ADVERSARIAL = {"l1": 1.0, "ssim": 0.5, "adversarial": 0.1, "feature_matching": 1.0}
 
 
@@ -222,15 +226,25 @@ def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny
 
 
 def test_bf16_autocast_and_channels_last_train_and_resume(tiny_dataset, tmp_path):
-    fast = {"mixed_precision": "bf16", "channels_last": True, "loss": ADVERSARIAL}
-    trainer = Trainer(tiny_config(tiny_dataset, tmp_path / "fast", **fast))
-    trainer.run()
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    conv = model.editing_network.encoder.stem[1].weight
-    assert conv.is_contiguous(memory_format=torch.channels_last)
-    assert conv.dtype == torch.float32, "autocast must keep float32 weights"
-    records = [json.loads(r) for r in (tmp_path / "fast" / "metrics.jsonl").open()]
-    assert len(records) == 4 and all(r["total"] == r["total"] for r in records)
-    assert Trainer(tiny_config(tiny_dataset, tmp_path / "fast", **fast)).step == 4
+    # a process has one accelerate state (its precision): run it as the CLI does, on its own
+    out = tmp_path / "fast"
+    code = (
+        "import sys, torch; from training.train import Trainer; "
+        "from test_training import tiny_config; "
+        f"t = Trainer(tiny_config({str(tiny_dataset)!r}, {str(out)!r}, mixed_precision='bf16', "
+        f"channels_last=True, loss={ADVERSARIAL!r})); t.run(); "
+        "w = t.accelerator.unwrap_model(t.model).editing_network.encoder.stem[1].weight; "
+        "print(w.is_contiguous(memory_format=torch.channels_last), w.dtype)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)])}
+    for _ in range(2):  # the second run resumes at the end and trains nothing
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.split()[-2:] == ["True", "torch.float32"]  # autocast keeps fp32
+    records = [json.loads(r) for r in (out / "metrics.jsonl").open()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert all(math.isfinite(r["total"]) for r in records)
     with pytest.raises(ValueError, match="config channels_last = 1: expected true or false"):
         tiny_config(tiny_dataset, tmp_path, channels_last=1)
