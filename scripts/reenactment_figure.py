@@ -20,6 +20,7 @@ import torch
 
 from animeceleb.pose import POSE_DIM, POSE_INDEX
 from animo_hf import AniMoPipeline, PIRendererGenerator
+from animo_hf.models.layers import warp
 from dataset_builder.sources import ModelSource, file_sources, procedural_sources
 from dataset_builder.worker import run_in_blender
 from training.data import network_input
@@ -52,13 +53,16 @@ def on_background(image: PIL.Image.Image) -> PIL.Image.Image:
 
 
 def baseline_frames(generator: PIRendererGenerator, source: PIL.Image.Image, poses, size: int):
-    """The baseline's frames; its input is composited over white, as in training."""
+    """The baseline's frames, RGBA: its input is composited over white, as in training, and the
+    source's alpha is warped by its flow, as the AniMo pipeline does."""
     rgba = np.asarray(source.convert("RGBA").resize((size, size)), dtype=np.float32) / 255
-    image, _ = network_input(torch.from_numpy(rgba).permute(2, 0, 1)[None])
+    image, alpha = network_input(torch.from_numpy(rgba).permute(2, 0, 1)[None])
     with torch.no_grad():
-        out = generator.animate(generator.encode_source(image), poses).image
-    out = ((out.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-    return [PIL.Image.fromarray(frame) for frame in out]
+        out = generator.animate(generator.encode_source(image), poses)
+    alpha = warp(alpha.expand(len(poses), -1, -1, -1), out.flow)
+    frames = torch.cat([(out.image.clamp(-1, 1) + 1) / 2, alpha.clamp(0, 1)], dim=1)
+    frames = (frames * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    return [PIL.Image.fromarray(frame, "RGBA") for frame in frames]
 
 
 def character_rows(source: ModelSource, style: str, args, pipe, baseline) -> list[tuple]:
