@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -146,8 +147,9 @@ def publish(
         "licences": licences,
     }
     evaluation_md = None
-    if evaluation is not None:
-        evaluation_md = (evaluation / "results.md").read_text(encoding="utf-8")
+    if evaluation is not None:  # its sections one level down, under the card's "Evaluation"
+        text = (evaluation / "results.md").read_text(encoding="utf-8")
+        evaluation_md = re.sub(r"^## ", "### ", text, flags=re.MULTILINE)
     pipe = AniMoPipeline.from_pretrained(run / "weights")
     # the size it was trained at is the pipeline's default frame size (runs before the editing
     # network recorded it saved the default)
