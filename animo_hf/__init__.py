@@ -5,6 +5,7 @@ opens a landmarker.
 """
 
 from .extractor import HumanPoseExtractor, HumanPoseSequence, head_angles
+from .framing import frame_character
 from .model_card import animo_model_card
 from .models import (
     PHI_TABLE,
@@ -41,6 +42,7 @@ __all__ = [
     "animo_model_card",
     "compose_motion",
     "export_to_mp4",
+    "frame_character",
     "head_angles",
     "motion_from_blendshapes",
     "read_video",
