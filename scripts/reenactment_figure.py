@@ -18,21 +18,22 @@ import PIL.Image
 import PIL.ImageDraw
 import torch
 
-from animeceleb.pose import POSE_DIM, POSE_INDEX
+from animeceleb.pose import pose_from_morphs
 from animo_hf import AniMoPipeline, PIRendererGenerator
 from animo_hf.models.layers import warp
 from dataset_builder.sources import ModelSource, file_sources, procedural_sources
 from dataset_builder.worker import run_in_blender
 from training.data import network_input
 
+# (target-morph values, (yaw, pitch, roll)) of each column
 DRIVING = {
-    "source (neutral)": {},
-    "eyes closed": {"eye_close_L": 1.0, "eye_close_R": 1.0},
-    "mouth open": {"mouth_a": 1.0},
-    "yaw +20": {"yaw": 20.0},
-    "yaw -20": {"yaw": -20.0},
-    "pitch +15": {"pitch": 15.0},
-    "roll +15": {"roll": 15.0},
+    "source (neutral)": ({}, (0, 0, 0)),
+    "eyes closed": ({"eye_close": 1.0}, (0, 0, 0)),
+    "mouth open": ({"mouth_a": 1.0}, (0, 0, 0)),
+    "yaw +20": ({}, (20, 0, 0)),
+    "yaw -20": ({}, (-20, 0, 0)),
+    "pitch +15": ({}, (0, 15, 0)),
+    "roll +15": ({}, (0, 0, 15)),
 }
 HELD_OUT = ((13, "cel"), (23, "original"))  # test-split identities of the procedural builds
 BACKGROUND = (226, 230, 236)
@@ -40,11 +41,8 @@ LABEL = 16
 
 
 def pose_vectors() -> torch.Tensor:
-    poses = torch.zeros(len(DRIVING), POSE_DIM)
-    for row, values in enumerate(DRIVING.values()):
-        for name, value in values.items():
-            poses[row, POSE_INDEX[name]] = value
-    return poses
+    poses = [pose_from_morphs(morphs, angles) for morphs, angles in DRIVING.values()]
+    return torch.from_numpy(np.stack(poses))
 
 
 def on_background(image: PIL.Image.Image) -> PIL.Image.Image:
