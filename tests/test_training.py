@@ -231,8 +231,15 @@ def test_two_cpu_processes_with_gloo_train_one_model(tiny_dataset, tmp_path):
 
 @pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "training" / "configs").glob("*.yaml")))
 def test_shipped_configs_are_valid(path):
-    config = TrainConfig.from_yaml(path)
-    assert config.model in path.stem and config.dataset.endswith("/hub")
+    from training.train_regressor import RegressorConfig
+
+    if path.stem.startswith("regressor"):
+        config = RegressorConfig.from_yaml(path)
+    else:
+        config = TrainConfig.from_yaml(path)
+        assert config.model in path.stem
+        assert config.init_weights is None or Path(PROJECT_ROOT / config.init_weights).is_dir()
+    assert config.dataset.endswith("/hub")
 
 
 def test_the_generated_image_is_trained_too_when_asked(tiny_dataset):
