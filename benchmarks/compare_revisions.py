@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from machine import describe_machine  # benchmarks/machine.py
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ID_FIELDS = ("style", "workers", "variant", "size", "batch", "frame_size")
@@ -101,7 +102,7 @@ def main() -> None:
         after = statistics.median(s[key] for s in samples["current"])
         ratio = after / before if before else float("nan")
         rows.append({"figure": key, "baseline": before, "current": after, "ratio": ratio})
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
+    machine = describe_machine()
     print(
         f"\n{options.benchmark}: baseline {options.baseline} vs working tree; {machine}; "
         f"median of {options.rounds} interleaved rounds"

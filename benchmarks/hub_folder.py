@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe_machine  # benchmarks/machine.py
 
 from dataset_builder.build import BuildSettings, render_all
 from dataset_builder.publisher import write_hub_folder
@@ -49,7 +49,7 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     best, median = min(seconds), statistics.median(seconds)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
+    machine = describe_machine()
     print(f"machine: {machine}")
     print(
         f"write_hub_folder, {rows} rows ({args.models} parts, {args.resolution}²): "

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe_machine  # benchmarks/machine.py
 
 from dataset_builder.build import BuildSettings, render_all
 from dataset_builder.publisher import write_hub_folder
@@ -71,7 +71,7 @@ def main() -> None:
     baseline = {r["style"]: r["images_per_s"] for r in results if r["workers"] == args.workers[0]}
     for r in results:
         r["ratio_vs_baseline"] = round(r["images_per_s"] / baseline[r["style"]], 2)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
+    machine = describe_machine()
     print(f"machine: {machine}; {args.models} models x (1 + 2 x {args.samples}) images per style")
     print(f"{'style':<12} {'workers':>7} {'images':>6} {'total s':>8} {'img/s':>6} {'ratio':>6}")
     for r in results:

@@ -14,15 +14,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
-import torch
+from machine import describe_machine  # benchmarks/machine.py
 
 from animo_hf import AniMoPipeline
 from animo_hf.streaming import AnimationStream
@@ -81,10 +79,7 @@ def main() -> None:
     pipe = AniMoPipeline.from_pretrained(args.weights)
     pipe.set_progress_bar_config(disable=True)
     source = character()
-    machine = (
-        f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f}"
-    )
+    machine = describe_machine(torch_threads=True)
     print(f"machine: {machine}; {len(frames)} frames; {args.format} encoding\n")
     print("| size | stage | median ms | p95 ms |\n|---|---|---|---|")
     results = []

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from machine import describe_machine  # benchmarks/machine.py
 from torch.utils.data import DataLoader
 
 from training.config import TrainConfig
@@ -119,10 +118,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     variants = {k: v for k, v in VARIANTS.items() if not (args.no_compile and v.get("compile"))}
-    machine = (
-        f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads"
-    )
+    machine = describe_machine(torch_threads=True)
     print(f"machine: {machine}; batch {args.batch}; median (best) of {args.rounds} rounds\n")
     print("| model | size | variant | samples/s | vs eager |\n|---|---|---|---|---|")
     results = []
