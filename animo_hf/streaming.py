@@ -11,6 +11,8 @@ import numpy as np
 import PIL.Image
 import torch
 
+from animeceleb.pose import POSE_DIM
+
 from .extractor import HumanPoseExtractor, NoFaceError
 from .image_utils import ImageInput
 from .pipelines import AniMoPipeline
@@ -75,10 +77,18 @@ class AnimationStream:
         start = time.perf_counter()
         try:
             human = self.extractor.extract(frame, fps=self.fps)
-            poses = self.pipe.prepare_poses(None, human, None, None, None, True, "hold")
+            poses = self.pipe.prepare_poses(
+                pose=None,
+                blendshapes=human,
+                driving_video=None,
+                num_random_poses=None,
+                generator=None,
+                relative=True,
+                on_missing_face="hold",
+            )
             face_found = bool(human.face_found[0])
         except NoFaceError:  # no face yet: the neutral character
-            poses = torch.zeros(1, 20, device=self.pipe._execution_device)
+            poses = torch.zeros(1, POSE_DIM, device=self.pipe._execution_device)
             face_found = False
         animation = self.pipe.animate(self.source, poses.to(self.pipe.pose_mapping.dtype))
         frames = self.pipe.frames_from_animation(animation, self.alpha)

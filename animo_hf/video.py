@@ -25,6 +25,15 @@ def carphone_clip() -> Path | None:
     return path if path.is_file() else None
 
 
+DEFAULT_FPS = 30.0  # when a file's header gives no frame rate
+
+
+def frame_rate(capture: cv2.VideoCapture) -> float:
+    """The frame rate in a video's header, or ``DEFAULT_FPS`` when it gives none."""
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return fps if fps > 0 else DEFAULT_FPS
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What a video file holds, read from its header: frames, frame rate, size, duration."""
@@ -59,10 +68,9 @@ def probe_video(
     capture = cv2.VideoCapture(str(path))
     try:
         ok = capture.isOpened() and capture.read()[0]
-        fps = capture.get(cv2.CAP_PROP_FPS)
         info = VideoInfo(
             frames=int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
-            fps=fps if fps > 0 else 30.0,
+            fps=frame_rate(capture),
             width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
             height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
         )
@@ -88,7 +96,7 @@ def read_video(path: str | os.PathLike) -> tuple[list[np.ndarray], float]:
         raise FileNotFoundError(f"video file not found: {path}")
     capture = cv2.VideoCapture(str(path))
     try:
-        fps = capture.get(cv2.CAP_PROP_FPS)
+        fps = frame_rate(capture)
         frames = []
         while True:
             ok, frame = capture.read()
@@ -99,7 +107,7 @@ def read_video(path: str | os.PathLike) -> tuple[list[np.ndarray], float]:
         capture.release()
     if not frames:
         raise ValueError(f"{path}: expected a video OpenCV can decode, read no frames")
-    return frames, fps if fps > 0 else 30.0
+    return frames, fps
 
 
 def export_to_mp4(

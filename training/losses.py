@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 from torch import nn
 
-from .regressor import load_regressor
+from .regressor import load_regressor, resize_for_regressor
 
 L1_SCALES = (1, 2, 4)
 
@@ -94,10 +94,7 @@ class RegressorFeatureLoss(nn.Module):
         return self
 
     def features(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if images.shape[-2:] != (self.size, self.size):
-            images = F.interpolate(
-                images, (self.size, self.size), mode="bilinear", antialias=True, align_corners=False
-            )
+        images = resize_for_regressor(images, self.size)
         hidden = self.regressor.resnet(images, output_hidden_states=True).hidden_states
         return hidden[1:]  # the four stages (the stem's output is nearly the pixels)
 

@@ -18,15 +18,16 @@ import json
 import re
 import shutil
 import sys
+from functools import partial
 from pathlib import Path
 
 from animo_hf import AniMoPipeline
 from animo_hf.model_card import animo_model_card
-from dataset_builder.files import replace_dir, write_atomic
+from dataset_builder.files import write_atomic
 
 from .config import TrainConfig
 from .data import load_split
-from .runs import latest_checkpoint
+from .runs import export_weights, latest_checkpoint
 
 TRAINING_FOLDER = "training"
 EVALUATION_FILES = ("results.json", "results.md")
@@ -154,9 +155,6 @@ def publish(
     # the size it was trained at is the pipeline's default frame size (runs before the editing
     # network recorded it saved the default)
     pipe.editing_network.register_to_config(sample_size=configs[-1].resolution)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    pipe.save_pretrained(tmp)
     card = animo_model_card(
         model_name=model_name,
         repo_id=repo_id,
@@ -168,15 +166,20 @@ def publish(
         limitations=limitations,
         datasets=None if Path(configs[-1].dataset).exists() else [configs[-1].dataset],
     )
-    card.save(tmp / "README.md")
-    (tmp / TRAINING_FOLDER).mkdir()
-    for i, (r, config) in enumerate(zip(chain, configs, strict=True), start=1):
-        write_atomic(tmp / TRAINING_FOLDER / f"{i}-{r.name}.json", json.dumps(config.to_dict()))
-    if evaluation is not None:
-        for name in EVALUATION_FILES:
-            shutil.copyfile(evaluation / name, tmp / f"evaluation_{name}")
+
+    def save(folder: Path) -> None:
+        pipe.save_pretrained(folder)
+        card.save(folder / "README.md")
+        (folder / TRAINING_FOLDER).mkdir()
+        for i, (r, config) in enumerate(zip(chain, configs, strict=True), start=1):
+            path = folder / TRAINING_FOLDER / f"{i}-{r.name}.json"
+            write_atomic(path, json.dumps(config.to_dict()))
+        if evaluation is not None:
+            for name in EVALUATION_FILES:
+                shutil.copyfile(evaluation / name, folder / f"evaluation_{name}")
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    replace_dir(tmp, out)
+    export_weights(save, out)
     return out
 
 
@@ -185,7 +188,7 @@ def publish_regressor(run: Path, out: Path, *, hardware: str) -> Path:
     the current template, with the run's final evaluation) and ``training_config.json``."""
     from .regressor import load_regressor
     from .regressor_card import regressor_model_card
-    from .train_regressor import CONFIG_FILE, RegressorConfig
+    from .train_regressor import RegressorConfig, write_regressor_folder
 
     config = RegressorConfig.from_yaml(run / "config.json")
     evaluation_file = run / "evaluation.json"
@@ -196,13 +199,8 @@ def publish_regressor(run: Path, out: Path, *, hardware: str) -> Path:
     card = regressor_model_card(
         model, config, steps=trained_steps(run), hardware=hardware, evaluation=evaluation
     )
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    card.save(tmp / "README.md")
-    write_atomic(tmp / CONFIG_FILE, json.dumps(config.to_dict(), indent=1))
     out.parent.mkdir(parents=True, exist_ok=True)
-    replace_dir(tmp, out)
+    export_weights(partial(write_regressor_folder, model=model, card=card, config=config), out)
     return out
 
 

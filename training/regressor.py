@@ -94,6 +94,14 @@ def normalize_poses(poses: torch.Tensor, model: ResNetForImageClassification) ->
     return poses / pose_scale(model).to(poses.device)
 
 
+def resize_for_regressor(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, 3, H, W) images resized (bilinear, antialiased) to the regressor's ``size``² unless
+    they already are."""
+    if images.shape[-2:] == (size, size):
+        return images
+    return F.interpolate(images, (size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
 def predict_poses(
     model: ResNetForImageClassification,
     images: torch.Tensor,
@@ -132,11 +140,7 @@ def predict_poses(
     try:
         with torch.no_grad():
             for chunk in images.split(batch_size):
-                chunk = chunk.to(model.device, model.dtype)
-                if chunk.shape[-2:] != (size, size):
-                    chunk = F.interpolate(
-                        chunk, (size, size), mode="bilinear", antialias=True, align_corners=False
-                    )
+                chunk = resize_for_regressor(chunk.to(model.device, model.dtype), size)
                 pose = model(pixel_values=chunk).logits.float() * scale
                 if clamp:
                     pose = pose.clamp(bounds[:, 0], bounds[:, 1])

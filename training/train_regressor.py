@@ -23,11 +23,13 @@ import math
 import platform
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from huggingface_hub import ModelCard
 from transformers import ResNetForImageClassification
 
 from animeceleb.pose import ANGLE_SLICE, EXPRESSION_DIM
@@ -255,12 +257,10 @@ class RegressorTrainer:
                 model, self.config, steps=self.step, hardware=self.hardware(), evaluation=evaluation
             )
 
-            def save(folder: Path) -> None:
-                model.save_pretrained(folder)
-                card.save(folder / "README.md")
-                write_atomic(folder / CONFIG_FILE, json.dumps(self.config.to_dict(), indent=1))
-
-            runs.export_weights(save, self.out / "weights")
+            runs.export_weights(
+                partial(write_regressor_folder, model=model, card=card, config=self.config),
+                self.out / "weights",
+            )
         self.accelerator.wait_for_everyone()
 
     def run(self) -> Path:
@@ -291,6 +291,16 @@ class RegressorTrainer:
             self.save(evaluation)
         self.accelerator.end_training()
         return self.out / "weights"
+
+
+def write_regressor_folder(
+    folder: Path, *, model: ResNetForImageClassification, card: ModelCard, config: RegressorConfig
+) -> None:
+    """A shipped regressor folder: the weights (``save_pretrained``), the model card and the run's
+    config (``training_config.json``, which the card's retrain command reads)."""
+    model.save_pretrained(folder)
+    card.save(folder / "README.md")
+    write_atomic(folder / CONFIG_FILE, json.dumps(config.to_dict(), indent=1))
 
 
 def train_regressor(config: RegressorConfig) -> Path:
