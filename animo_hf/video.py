@@ -1,4 +1,4 @@
-"""Reading driving videos and writing MP4 files with OpenCV."""
+"""Reading driving videos (OpenCV) and writing browser-playable MP4 files (PyAV, H.264)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import importlib.util
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -85,8 +86,15 @@ def probe_video(
     return info
 
 
-def read_video(path: str | os.PathLike) -> tuple[list[np.ndarray], float]:
+def read_video(
+    path: str | os.PathLike, *, max_side: int | None = None
+) -> tuple[list[np.ndarray], float]:
     """Read every frame of a video file.
+
+    Args:
+        max_side: shrink frames whose longer side is larger to this many pixels (area
+            averaging), keeping the aspect ratio: a face reader needs no more, and a long
+            high-resolution upload then fits in memory.
 
     Returns:
         The frames as (H, W, 3) uint8 RGB arrays, and the frame rate (frames per second).
@@ -102,6 +110,9 @@ def read_video(path: str | os.PathLike) -> tuple[list[np.ndarray], float]:
             ok, frame = capture.read()
             if not ok:
                 break
+            scale = 1.0 if max_side is None else max_side / max(frame.shape[:2])
+            if scale < 1.0:
+                frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
     finally:
         capture.release()
@@ -115,16 +126,20 @@ def export_to_mp4(
     path: str | os.PathLike,
     fps: float = 25.0,
     background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    quality: int = 18,
 ) -> Path:
-    """Write frames (PIL, numpy or tensor images of one size) to an MP4 file (codec ``mp4v``).
+    """Write frames (PIL, numpy or tensor images of one size) to an H.264 MP4 file that browsers
+    play (PyAV's libx264, yuv420p, ``+faststart``).
 
     RGBA frames are composited over ``background`` (RGB in [0, 1]) since MP4 has no alpha.
-    Returns the path written.
+    ``quality`` is x264's constant rate factor (0 lossless ... 51 worst; 18 looks lossless).
+    The file is written under a temporary name and renamed when complete. Returns the path.
     """
+    import av  # PyAV: FFmpeg with libx264 in its wheels
+
     if len(frames) == 0:
         raise ValueError("frames: expected at least one frame, got none")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
 
     # One frame converted at a time: float32 copies of a whole clip can take gigabytes.
     def converted(i: int, frame: ImageInput) -> np.ndarray:
@@ -132,21 +147,25 @@ def export_to_mp4(
 
     first = converted(0, frames[0])  # checks the first frame and the background before writing
     height, width = first.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    if not writer.isOpened():
-        raise ValueError(f"{path}: OpenCV could not open an MP4 writer")
+    if height % 2 or width % 2:
+        raise ValueError(f"frames: H.264 needs an even width and height, got {(height, width)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        for i, frame in enumerate(frames):
-            array = first if i == 0 else converted(i, frame)
-            if array.shape[:2] != (height, width):
-                raise ValueError(
-                    f"frame {i}: expected size {(height, width)}, got {array.shape[:2]}"
-                )
-            rgb = np.round(array * 255).astype(np.uint8)
-            writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    except BaseException:
-        writer.release()
-        path.unlink(missing_ok=True)  # no half-written video
-        raise
-    writer.release()
+        with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as output:
+            stream = output.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"crf": str(quality)}
+            for i, frame in enumerate(frames):
+                array = first if i == 0 else converted(i, frame)
+                if array.shape[:2] != (height, width):
+                    raise ValueError(
+                        f"frame {i}: expected size {(height, width)}, got {array.shape[:2]}"
+                    )
+                rgb = np.round(array * 255).astype(np.uint8)
+                output.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+            output.mux(stream.encode())  # flush the encoder
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # no half-written video
     return path

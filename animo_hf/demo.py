@@ -1,0 +1,308 @@
+"""What the AniMo Space does, without Gradio: frame a character, animate it from a pose (sliders,
+presets), from a person's video or from webcam frames, and report the time spent per frame.
+
+``spaces/animo/app.py`` wires these to Gradio components; everything that can go wrong with what a
+user gives raises :class:`DemoInputError`, whose one-line message the app shows to the user.
+
+Examples:
+    >>> from animo_hf import AniMoPipeline
+    >>> from animo_hf.demo import AniMoDemo
+    >>> demo = AniMoDemo(AniMoPipeline.from_pretrained("weights/animo"))  # doctest: +SKIP
+    >>> character = demo.open_character("my_character.png")               # doctest: +SKIP
+    >>> frame = demo.animate_pose(character, preset_pose("smile", (15, 0, 0)))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import PIL.Image
+
+from animeceleb.pose import ANGLE_SLICE, POSE_NAMES
+
+from .extractor import NoFaceError
+from .framing import frame_character
+from .pipelines import AniMoPipeline
+from .streaming import AnimationStream, StreamFrame
+from .video import export_to_mp4, probe_video, read_video
+
+DEFAULT_MODEL = "animeceleb-hf/animo"
+VIDEO_MAX_SIDE = 640  # the face reader needs no more; frames are shrunk to this when read
+PLOT_SECONDS = 10.0  # the webcam plot shows this much of the recent past
+MOVING = 0.02  # a dimension is plotted when it moves further than this from 0
+
+
+class DemoInputError(ValueError):
+    """A problem with what the user gave (a file, a value); the message is shown to them."""
+
+
+def not_an_image(name: str) -> DemoInputError:
+    """The error for a file ``name`` that does not decode as an image."""
+    return DemoInputError(
+        f"{name}: not an image file; expected a PNG (RGBA, or RGB on a plain background), "
+        "JPEG or WebP"
+    )
+
+
+@dataclass(frozen=True)
+class DemoLimits:
+    """What the demo accepts: uploads (images and videos) of at most ``max_upload_mb`` MB,
+    videos of at most ``max_video_seconds`` seconds, images of at most ``max_image_side`` pixels
+    a side."""
+
+    max_upload_mb: float = 20.0
+    max_video_seconds: float = 10.0
+    max_image_side: int = 4096
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1e6)
+
+
+@dataclass(frozen=True)
+class ExampleCharacter:
+    """An example character image with what must be shown with it."""
+
+    path: Path
+    label: str
+    license: str
+    attribution: str
+
+    @property
+    def caption(self) -> str:
+        return f"{self.label}. {self.attribution} ({self.license})"
+
+
+def load_examples(folder: str | os.PathLike) -> list[ExampleCharacter]:
+    """The example characters listed in ``folder/examples.json`` (written by
+    ``scripts/space_examples.py``); ``ValueError`` naming the file and entry when one is
+    incomplete or its image is missing."""
+    index = Path(folder) / "examples.json"
+    try:
+        entries = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"{index}: expected a JSON list of examples ({error})") from None
+    examples = []
+    for i, entry in enumerate(entries):
+        missing = {"file", "label", "license", "attribution"} - set(entry)
+        if missing:
+            raise ValueError(f"{index}: entry {i} lacks {sorted(missing)}")
+        path = index.parent / Path(entry["file"]).name
+        if not path.is_file():
+            raise ValueError(f"{index}: entry {i}: image {path} not found")
+        examples.append(
+            ExampleCharacter(path, entry["label"], entry["license"], entry["attribution"])
+        )
+    return examples
+
+
+def character_key(character: PIL.Image.Image) -> str:
+    """A digest of an image's pixels (which character a webcam session animates)."""
+    return hashlib.sha1(character.tobytes()).hexdigest()
+
+
+def pixel_digest(path: str | os.PathLike) -> str | None:
+    """A digest of an image file's RGBA pixels (``None`` when it is no image): the same for a
+    copy saved in another format."""
+    try:
+        with PIL.Image.open(path) as image:
+            return character_key(image.convert("RGBA"))
+    except (OSError, PIL.UnidentifiedImageError):
+        return None
+
+
+def find_example(
+    examples: list[ExampleCharacter], path: str | os.PathLike
+) -> ExampleCharacter | None:
+    """The example whose image has the same pixels as the file at ``path`` (Gradio hands an
+    example over as a copy under another name), or ``None``."""
+    digest = pixel_digest(path)
+    return next((e for e in examples if digest and pixel_digest(e.path) == digest), None)
+
+
+def pose_tables(poses: np.ndarray, fps: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The driving poses (N, 20) over time as two long tables for line plots (columns
+    ``time (s)``, ``dimension``, ``value``): the head angles in degrees (always), and the
+    expression dimensions that move (further than ``MOVING`` from 0 in some frame)."""
+    time_s = np.arange(len(poses)) / fps
+
+    def table(dims: range) -> pd.DataFrame:
+        rows = [
+            pd.DataFrame({"time (s)": time_s, "dimension": POSE_NAMES[d], "value": poses[:, d]})
+            for d in dims
+        ]
+        if not rows:
+            return pd.DataFrame({"time (s)": [], "dimension": [], "value": []})
+        return pd.concat(rows, ignore_index=True)
+
+    angles = range(ANGLE_SLICE.start, ANGLE_SLICE.stop)
+    moving = [d for d in range(ANGLE_SLICE.start) if np.abs(poses[:, d]).max() > MOVING]
+    return table(angles), table(moving)
+
+
+@dataclass
+class AnimatedFrame:
+    """One animated frame (RGBA PIL) and the server-side milliseconds it took."""
+
+    image: PIL.Image.Image
+    milliseconds: float
+
+
+@dataclass
+class AnimatedVideo:
+    """An animated video: the MP4 ``path``, the driving ``poses`` (N, 20) at ``fps``, and the
+    server-side milliseconds per frame of reading the face and animating."""
+
+    path: Path
+    poses: np.ndarray
+    fps: float
+    milliseconds_per_frame: float
+
+
+@dataclass
+class WebcamSession:
+    """One browser session's webcam stream: the character it animates (by content hash), the
+    open :class:`AnimationStream` and the poses driven so far."""
+
+    character_key: str
+    stream: AnimationStream
+    poses: list[np.ndarray] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class AniMoDemo:
+    """The Space's logic around one loaded pipeline (shared by every session; the pipeline's
+    networks are only read).
+
+    Args:
+        pipe: the loaded pipeline.
+        limits: what uploads may be.
+        size: the frame size in pixels (default: the size the weights were trained at).
+        output_dir: where MP4 files are written under generated names (a new temporary folder
+            by default); uploaded file names are never used as paths.
+    """
+
+    def __init__(
+        self,
+        pipe: AniMoPipeline,
+        *,
+        limits: DemoLimits | None = None,
+        size: int | None = None,
+        output_dir: str | os.PathLike | None = None,
+    ) -> None:
+        self.pipe = pipe
+        self.size = size or pipe.default_sample_size
+        if self.size % pipe.size_multiple:
+            raise ValueError(f"size = {self.size}: expected a multiple of {pipe.size_multiple}")
+        self.pipe.set_progress_bar_config(disable=True)
+        self.limits = limits or DemoLimits()
+        self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="animo-space-"))
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+
+    def open_character(
+        self, path: str | os.PathLike | None, *, reframe: bool = True
+    ) -> PIL.Image.Image:
+        """A character image file as an RGBA image, framed like the training data
+        (:func:`~animo_hf.framing.frame_character`: a square crop) unless ``reframe`` is False
+        (an example, rendered that way)."""
+        if path is None:
+            raise DemoInputError("no character: pick an example or upload an image")
+        path = Path(path)
+        size = path.stat().st_size
+        if size > self.limits.max_upload_bytes:
+            raise DemoInputError(
+                f"{path.name}: {size / 1e6:.1f} MB; expected an image of at most "
+                f"{self.limits.max_upload_mb:g} MB"
+            )
+        try:
+            with PIL.Image.open(path) as image:
+                if max(image.size) > self.limits.max_image_side:
+                    raise DemoInputError(
+                        f"{path.name}: {image.size[0]} x {image.size[1]} pixels; expected at most "
+                        f"{self.limits.max_image_side} a side"
+                    )
+                image.load()
+                return frame_character(image) if reframe else image.convert("RGBA")
+        except PIL.UnidentifiedImageError:
+            raise not_an_image(path.name) from None
+        except ValueError as error:
+            raise DemoInputError(str(error)) from None
+
+    def animate_pose(self, character: PIL.Image.Image | None, pose: np.ndarray) -> AnimatedFrame:
+        """``character`` (framed) in one (20,) pose."""
+        character = self._character(character)
+        start = time.perf_counter()
+        (image,) = self.pipe(character, pose=pose, height=self.size, width=self.size).frames
+        return AnimatedFrame(image, (time.perf_counter() - start) * 1000)
+
+    def animate_video(
+        self, character: PIL.Image.Image | None, video: str | os.PathLike | None
+    ) -> AnimatedVideo:
+        """``character`` driven by the face in an uploaded ``video`` (relative to its first
+        frame with a face; frames without one hold the last pose), written as an MP4."""
+        character = self._character(character)
+        if video is None:
+            raise DemoInputError("no video: upload a video of a person's face")
+        try:
+            info = probe_video(
+                video,
+                max_seconds=self.limits.max_video_seconds,
+                max_bytes=self.limits.max_upload_bytes,
+            )
+            frames, fps = read_video(video, max_side=VIDEO_MAX_SIDE)
+        except (ValueError, FileNotFoundError) as error:
+            raise DemoInputError(str(error)) from None
+        start = time.perf_counter()
+        try:
+            output = self.pipe(
+                character,
+                driving_video=frames,
+                on_missing_face="hold",
+                height=self.size,
+                width=self.size,
+            )
+        except NoFaceError:
+            raise DemoInputError(
+                f"{Path(video).name}: no face found at the start of the video; expected a "
+                "person's face, front on, from the first frame"
+            ) from None
+        milliseconds = (time.perf_counter() - start) * 1000 / len(frames)
+        path = export_to_mp4(output.frames, self.output_dir / f"animo-{uuid.uuid4().hex}.mp4", fps)
+        return AnimatedVideo(path, output.poses, info.fps, milliseconds)
+
+    def stream_frame(
+        self,
+        session: WebcamSession | None,
+        character: PIL.Image.Image | None,
+        frame: np.ndarray | None,
+    ) -> tuple[WebcamSession | None, StreamFrame | None]:
+        """Animate ``character`` with the face in one webcam ``frame`` (RGB): the session's
+        stream is opened on the first frame and again when the character changes."""
+        character = self._character(character)
+        if frame is None:
+            return session, None
+        key = character_key(character)
+        if session is None or session.character_key != key:
+            if session is not None:
+                session.close()
+            session = WebcamSession(key, AnimationStream(self.pipe, character, size=self.size))
+        result = session.stream.step(frame)
+        session.poses.append(result.pose)
+        del session.poses[: -int(PLOT_SECONDS * session.stream.fps)]
+        return session, result
+
+    def _character(self, character: PIL.Image.Image | None) -> PIL.Image.Image:
+        if character is None:
+            raise DemoInputError("no character: pick an example or upload an image first")
+        return character
