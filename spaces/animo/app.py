@@ -6,6 +6,7 @@ Settings (environment variables):
                      weights/animo when present, else animeceleb-hf/animo)
     ANIMO_SIZE       the frame size in pixels (default: the size the weights were trained at)
     ANIMO_EXAMPLES   the example characters folder (default: examples/ beside this file)
+    ANIMO_MAX_UPLOAD_MB, ANIMO_MAX_VIDEO_SECONDS   upload limits (default 20 MB, 10 s)
     PORT             the port to serve on (default 7860)
 """
 
@@ -35,8 +36,12 @@ HERE = Path(__file__).resolve().parent
 SHIPPED = HERE.parents[1] / "weights" / "animo"
 MODEL = os.environ.get("ANIMO_MODEL") or (str(SHIPPED) if SHIPPED.is_dir() else DEFAULT_MODEL)
 EXAMPLES = load_examples(os.environ.get("ANIMO_EXAMPLES") or HERE / "examples")
-LIMITS = DemoLimits()
+LIMITS = DemoLimits(
+    max_upload_mb=float(os.environ.get("ANIMO_MAX_UPLOAD_MB", 20)),
+    max_video_seconds=float(os.environ.get("ANIMO_MAX_VIDEO_SECONDS", 10)),
+)
 PLOT_EVERY = 15
+CSS = "#animated img, #framed img { width: 100%; height: 100%; object-fit: contain; }"
 SLIDER_GROUPS = {  # accordions of the slider tab, pose dimensions by name
     "Head (degrees)": POSE_NAMES[ANGLE_SLICE],
     "Mouth": tuple(f"mouth_{vowel}" for vowel in MOUTH_VOWELS),
@@ -70,13 +75,16 @@ def timing(milliseconds: float, what: str) -> str:
 def select_character(path):
     example = find_example(EXAMPLES, path) if path else None
     if example:
-        return demo_logic.open_character(path, reframe=False), example.caption
-    return demo_logic.open_character(path), "Your image, framed like the training data."
+        character = demo_logic.open_character(path, reframe=False)
+        return character, character, example.caption
+    character = demo_logic.open_character(path)
+    return character, character, "Your image, framed like the training data."
 
 
 def select_example(event: gr.SelectData):
     example = EXAMPLES[event.index]
-    return demo_logic.open_character(example.path, reframe=False), example.caption
+    character = demo_logic.open_character(example.path, reframe=False)
+    return character, character, example.caption
 
 
 @shown_to_user
@@ -129,6 +137,8 @@ with gr.Blocks(title="AniMo: animate an anime character with your face") as app:
         f"or the pose sliders. Runs on a CPU. Model: `{MODEL_NAME}`; trained on the AnimeCeleb-HF "
         "procedural dataset (anime heads rendered in Blender with their 20-d pose vectors)."
     )
+    # The framed character stays on the server, one per session (no image round trip per frame).
+    character = gr.State(None, time_to_live=3600)
     session_state = gr.State(None, time_to_live=600, delete_callback=close_session)
     with gr.Row():
         with gr.Column(scale=1):
@@ -144,9 +154,10 @@ with gr.Blocks(title="AniMo: animate an anime character with your face") as app:
                 "An RGBA image (transparent background), or RGB on a plain background: it is "
                 "cropped to a square around the character, like the training images."
             )
-            character = gr.Image(
+            framed = gr.Image(
                 label="Framed character", type="pil", image_mode="RGBA", format="png", height=300,
                 interactive=False,
+                elem_id="framed",
             )  # fmt: skip
             caption = gr.Markdown()
         with gr.Column(scale=1), gr.Tabs():
@@ -176,7 +187,9 @@ with gr.Blocks(title="AniMo: animate an anime character with your face") as app:
                             sliders[name].render()
                 sliders = list(sliders.values())
         with gr.Column(scale=1):
-            output_image = gr.Image(label="Animated character", format="png", height=300)
+            output_image = gr.Image(
+                label="Animated character", format="png", height=300, elem_id="animated"
+            )
             output_video = gr.Video(label="Animated video (MP4, downloadable)")
             time_per_frame = gr.Markdown()
             angles_plot = gr.LinePlot(
@@ -187,14 +200,16 @@ with gr.Blocks(title="AniMo: animate an anime character with your face") as app:
             )
 
     expression_sliders, angle_sliders = sliders[: ANGLE_SLICE.start], sliders[ANGLE_SLICE]
-    gallery.select(select_example, None, [character, caption], api_visibility="private").then(
+    gallery.select(
+        select_example, None, [character, framed, caption], api_visibility="private"
+    ).then(
         animate_sliders,
         [character, *sliders],
         [output_image, time_per_frame],
         api_visibility="private",
     )
     upload.upload(
-        select_character, [upload], [character, caption], api_name="select_character"
+        select_character, [upload], [character, framed, caption], api_name="select_character"
     ).then(
         animate_sliders,
         [character, *sliders],
@@ -251,4 +266,5 @@ if __name__ == "__main__":
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("PORT", "7860")),
         max_file_size=LIMITS.max_upload_bytes,
+        css=CSS,
     )

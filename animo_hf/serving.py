@@ -1,0 +1,86 @@
+"""Run a Gradio Space's ``app.py`` locally in a subprocess on a free port (tests and benchmarks
+drive it through ``gradio_client`` and a browser), with Blender and Ray made unimportable: a Space
+installs without them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+NOT_IN_A_SPACE = ("bpy", "ray")  # the render extra: a Space must run without them
+
+RUNNER = (
+    "import runpy, sys\n"
+    "sys.modules.update(dict.fromkeys(sys.argv[2].split(','), None))\n"
+    "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(
+    app: str | os.PathLike,
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 180.0,
+    log: str | os.PathLike | None = None,
+) -> Iterator[str]:
+    """Start ``app`` (``python app.py``, Gradio's ``launch``) on a free local port and yield its
+    URL once it answers; stop it on exit. ``env`` adds environment variables; the app's output
+    goes to ``log`` (a temporary file by default) and its tail into the error if it fails."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        **(env or {}),
+    }
+    log_path = Path(log) if log else Path(os.environ.get("TMPDIR", "/tmp")) / f"app-{port}.log"
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-c", RUNNER, str(app), ",".join(NOT_IN_A_SPACE)],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_serving(url, process, log_path, timeout)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_until_serving(
+    url: str, process: subprocess.Popen, log_path: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the app exited with code {process.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(f"{url}/config", timeout=5):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    raise TimeoutError(f"the app did not answer at {url} within {timeout:g} s (log: {log_path})")
