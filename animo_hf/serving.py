@@ -70,9 +70,7 @@ def running_app(
                 process.wait()
 
 
-def wait_until_serving(
-    url: str, process: subprocess.Popen, log_path: Path, timeout: float
-) -> None:
+def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

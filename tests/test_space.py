@@ -240,9 +240,10 @@ def test_the_space_folder_is_a_valid_space_without_blender():
     folder = APP.parent
     card = SpaceCardData(**metadata_load(folder / "README.md"))
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert card.sdk == "gradio" and f"gradio=={card.sdk_version}" in pyproject[
-        "optional-dependencies"
-    ]["space"]
+    assert (
+        card.sdk == "gradio"
+        and f"gradio=={card.sdk_version}" in pyproject["optional-dependencies"]["space"]
+    )
     assert (folder / card.app_file).is_file() and card.python_version == "3.11"
     assert card.license == "apache-2.0" and card.models and card.datasets
     lines = (folder / "requirements.txt").read_text().splitlines()
