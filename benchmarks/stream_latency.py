@@ -49,7 +49,10 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def stream_once(pipe, source, frames, size: int, fmt: str) -> dict[str, list[float]]:
+def stream_once(
+    pipe, source, frames, size: int, fmt: str, gap_s: float = 0.0
+) -> dict[str, list[float]]:
+    """Stream ``frames`` one by one; ``gap_s`` seconds idle after each (a camera's cadence)."""
     times: dict[str, list[float]] = {"face + animate": [], "encode": [], "total": []}
     with AnimationStream(pipe, source, size=size) as stream:
         for frame in frames:
@@ -61,6 +64,7 @@ def stream_once(pipe, source, frames, size: int, fmt: str) -> dict[str, list[flo
             times["face + animate"].append((encoded - start) * 1000)
             times["encode"].append((done - encoded) * 1000)
             times["total"].append((done - start) * 1000)
+            time.sleep(gap_s)
     return times
 
 

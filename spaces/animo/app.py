@@ -7,6 +7,9 @@ Settings (environment variables):
     ANIMO_SIZE       the frame size in pixels (default: the size the weights were trained at)
     ANIMO_EXAMPLES   the example characters folder (default: examples/ beside this file)
     ANIMO_MAX_UPLOAD_MB, ANIMO_MAX_VIDEO_SECONDS   upload limits (default 20 MB, 10 s)
+    ANIMO_TORCH_THREADS  torch threads per request (default 1: Gradio runs requests on rotating
+                     worker threads, where torch's 2-thread parallelism ran 2x slower than one
+                     thread on a 2-vCPU machine; two requests at a time use both cores)
     PORT             the port to serve on (default 7860)
 """
 
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import torch
 
 from animeceleb.pose import ANGLE_SLICE, MOUTH_VOWELS, POSE_INDEX, POSE_NAMES
 from animo_hf import AniMoPipeline
@@ -27,6 +31,7 @@ from animo_hf.demo import (
     DemoInputError,
     DemoLimits,
     find_example,
+    flatten,
     load_examples,
     pose_tables,
 )
@@ -41,7 +46,7 @@ LIMITS = DemoLimits(
     max_video_seconds=float(os.environ.get("ANIMO_MAX_VIDEO_SECONDS", 10)),
 )
 PLOT_EVERY = 15
-CSS = "#animated img, #framed img { width: 100%; height: 100%; object-fit: contain; }"
+CSS = "#animated img, #framed img, #live img { width: 100%; height: 100%; object-fit: contain; }"
 SLIDER_GROUPS = {  # accordions of the slider tab, pose dimensions by name
     "Head (degrees)": POSE_NAMES[ANGLE_SLICE],
     "Mouth": tuple(f"mouth_{vowel}" for vowel in MOUTH_VOWELS),
@@ -51,6 +56,7 @@ SLIDER_GROUPS = {  # accordions of the slider tab, pose dimensions by name
 MODEL_NAME = Path(MODEL).name if Path(MODEL).is_dir() else MODEL  # no server paths in the page
 SIZE = int(os.environ["ANIMO_SIZE"]) if os.environ.get("ANIMO_SIZE") else None
 
+torch.set_num_threads(int(os.environ.get("ANIMO_TORCH_THREADS", "1")))
 demo_logic = AniMoDemo(AniMoPipeline.from_pretrained(MODEL), limits=LIMITS, size=SIZE)
 
 
@@ -116,7 +122,7 @@ def stream_webcam(character, frame, session):
     plots = (gr.skip(), gr.skip())
     if len(session.poses) % PLOT_EVERY == 1:
         plots = pose_tables(np.stack(session.poses), session.stream.fps)
-    return result.image, text, *plots, session
+    return flatten(result.image), text, *plots, session
 
 
 def set_neutral(session):
@@ -166,6 +172,9 @@ with gr.Blocks(title="AniMo: animate an anime character with your face") as app:
                     label="Your face", sources=["webcam"], streaming=True, type="numpy"
                 )
                 neutral = gr.Button("Set neutral (your resting face)")
+                live_output = gr.Image(
+                    label="Animated character (live)", format="jpeg", height=300, elem_id="live"
+                )
             with gr.Tab("Video"):
                 video = gr.Video(
                     label=f"A video of a person (≤ {LIMITS.max_video_seconds:g} s, "
@@ -241,7 +250,7 @@ with gr.Blocks(title="AniMo: animate an anime character with your face") as app:
     webcam.stream(
         stream_webcam,
         [character, webcam, session_state],
-        [output_image, time_per_frame, angles_plot, expressions_plot, session_state],
+        [live_output, time_per_frame, angles_plot, expressions_plot, session_state],
         api_name="stream_webcam",
         api_visibility="private",
         stream_every=0.05,
@@ -253,7 +262,7 @@ with gr.Blocks(title="AniMo: animate an anime character with your face") as app:
     gr.Button(visible=False).click(
         stream_webcam,
         [character, webcam, session_state],
-        [output_image, time_per_frame, angles_plot, expressions_plot, session_state],
+        [live_output, time_per_frame, angles_plot, expressions_plot, session_state],
         api_name="webcam_frame",
         concurrency_limit=4,
     )
