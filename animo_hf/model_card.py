@@ -55,9 +55,10 @@ def animo_model_card(
     ``library_name: diffusers`` and ``pipeline_tag: image-to-image``. ``values`` fill the
     template: ``model_name``, ``repo_id``, ``config_summary``, ``resolution``, ``speed`` (str or
     None), ``training`` (None for untrained weights, else a mapping with ``TRAINING_KEYS``),
-    ``evaluation`` (None, else Markdown: the measured tables) and ``limitations`` (a list of
-    sentences, each a bullet); ``animo_hf_version`` and ``diffusers_version`` default to the
-    installed versions.
+    ``evaluation`` (None, else Markdown: the measured tables), ``limitations`` (a list of
+    sentences, each a bullet) and ``attributions`` (sentences crediting third-party characters
+    whose renders appear with the model; none by default); ``animo_hf_version`` and
+    ``diffusers_version`` default to the installed versions.
 
     Raises ValueError naming the template variables without a value, or values it does not use.
     """
@@ -73,6 +74,7 @@ def animo_model_card(
     values.setdefault("animo_hf_version", _version("animeceleb-hf"))
     values.setdefault("diffusers_version", _version("diffusers"))
     values.setdefault("dataset_ids", list(datasets or ()))
+    values.setdefault("attributions", [])
 
     used = template_variables(template_path) - {"card_data"}
     missing = sorted(used - values.keys() - card_data.to_dict().keys())

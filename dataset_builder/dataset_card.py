@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,12 @@ def attribution_lines(models: Sequence[ModelLicence]) -> list[str]:
     return lines + sorted(third_party)
 
 
+def model_kinds(models: Sequence[ModelLicence]) -> str:
+    """How many models of each source kind, e.g. "91 procedural, 1 vrm"."""
+    counts = Counter(model.source for model in models)
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "none"
+
+
 def dataset_card(
     split_sizes: Mapping[str, int],
     dataset_info: dict,
@@ -142,6 +149,8 @@ def dataset_card(
         "source_kinds": " / ".join(SOURCE_KINDS),
         "style_names": ", ".join(STYLES),
         "attributions": attribution_lines(models),
+        "n_models": len(models),
+        "model_kinds": model_kinds(models),
         "citation": CITATION,
     }
     _check_template_variables(TEMPLATE_PATH, card_data, values)

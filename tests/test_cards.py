@@ -48,6 +48,7 @@ def test_dataset_card_yaml_parses_back(tmp_path):
     write_card(path, {"train": 1200, "test": 30}, INFO, _procedural(3), True)
     text = path.read_text(encoding="utf-8")
     assert not PLACEHOLDER.search(text)
+    assert "## Intended use" in text and "3 character model(s): 3 procedural." in text
     card = DatasetCard.load(path)
     data = card.data
     assert data.license == "cc-by-4.0" and data.get("license_name") is None

@@ -201,9 +201,12 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
     assert "| yaw | degrees |" in (out / "evaluation.md").read_text()
     assert "Mean absolute error on held-out identities" in (weights / "README.md").read_text()
     shipped = tmp_path / "shipped"
-    assert publish(["--run", str(out), "--out", str(shipped), "--hardware", "CI"]) == 0
+    command = ["--run", str(out), "--out", str(shipped), "--hardware", "CI"]
+    assert publish([*command, "--dataset-id", "org/animeceleb"]) == 0
     card = (shipped / "README.md").read_text()
     assert "- Hardware: CI." in card and "Mean absolute error on held-out identities" in card
+    assert "datasets:\n- org/animeceleb" in card and "## Intended use" in card
+    assert "## Licences\n\nThe weights: apache-2.0." in card
     assert load_regressor(shipped).config.image_size == 64
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 3] and "eval" in records[-1]

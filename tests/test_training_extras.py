@@ -199,10 +199,14 @@ def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny
     out = tmp_path / "shipped" / "animo"
     command = ["--run", str(tmp_path / "tuned"), "--out", str(out), "--evaluation", str(eval_dir)]
     command += ["--data-command", "python -m dataset_builder build --out tiny", "--hardware", "CI"]
-    assert publish([*command, "--limitation", "Trained on 2 characters."]) == 0
+    credit = '"Low-Poly Godette" by SirRichard94 (CC BY 3.0) appears in the figures.'
+    extra = ["--limitation", "Trained on 2 characters.", "--attribution", credit]
+    assert publish([*command, *extra, "--dataset-id", "org/animeceleb"]) == 0
 
     card = ModelCard.load(out / "README.md")
     assert card.data.library_name == "diffusers" and card.data.license == "apache-2.0"
+    assert card.data.datasets == ["org/animeceleb"]
+    assert "## Intended use" in card.text and credit in card.text.split("## Licences")[1]
     text = card.text
     assert "untrained" not in text and "3 steps" in text  # 2 + 1, the whole chain
     assert (eval_dir / "results.md").read_text().replace("## ", "### ") in text

@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import sys
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from dataset_builder.files import write_atomic
 
 from .config import TrainConfig
 from .data import load_split
-from .runs import export_weights, latest_checkpoint
+from .runs import export_weights, hub_dataset_id, latest_checkpoint
 
 TRAINING_FOLDER = "training"
 EVALUATION_FILES = ("results.json", "results.md")
@@ -121,6 +122,8 @@ def publish(
     repo_id: str,
     model_name: str,
     limitations: list[str],
+    attributions: Sequence[str] = (),
+    dataset_id: str | None = None,
     speed: str | None = None,
 ) -> Path:
     """Write the shipped folder ``out`` (replaced only once complete) and return it."""
@@ -155,6 +158,7 @@ def publish(
     # the size it was trained at is the pipeline's default frame size (runs before the editing
     # network recorded it saved the default)
     pipe.editing_network.register_to_config(sample_size=configs[-1].resolution)
+    hub_id = dataset_id or hub_dataset_id(configs[-1].dataset)
     card = animo_model_card(
         model_name=model_name,
         repo_id=repo_id,
@@ -164,7 +168,8 @@ def publish(
         training=training,
         evaluation=evaluation_md,
         limitations=limitations,
-        datasets=None if Path(configs[-1].dataset).exists() else [configs[-1].dataset],
+        attributions=list(attributions),
+        datasets=[hub_id] if hub_id else None,
     )
 
     def save(folder: Path) -> None:
@@ -183,7 +188,9 @@ def publish(
     return out
 
 
-def publish_regressor(run: Path, out: Path, *, hardware: str) -> Path:
+def publish_regressor(
+    run: Path, out: Path, *, hardware: str, dataset_id: str | None = None
+) -> Path:
     """Write the shipped folder of a pose-regressor run: weights, its card (rendered again from
     the current template, with the run's final evaluation) and ``training_config.json``."""
     from .regressor import load_regressor
@@ -197,7 +204,12 @@ def publish_regressor(run: Path, out: Path, *, hardware: str) -> Path:
     evaluation = json.loads(evaluation_file.read_text(encoding="utf-8"))
     model = load_regressor(run / "weights")
     card = regressor_model_card(
-        model, config, steps=trained_steps(run), hardware=hardware, evaluation=evaluation
+        model,
+        config,
+        steps=trained_steps(run),
+        hardware=hardware,
+        evaluation=evaluation,
+        dataset_id=dataset_id,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     export_weights(partial(write_regressor_folder, model=model, card=card, config=config), out)
@@ -245,6 +257,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--limitation", action="append", default=[], help="a sentence for the card (repeatable)"
     )
+    parser.add_argument(
+        "--dataset-id",
+        help="the Hub id the training data is published under (the card's datasets YAML)",
+    )
+    parser.add_argument(
+        "--attribution",
+        action="append",
+        default=[],
+        help="a sentence crediting a third-party character whose renders appear with the model",
+    )
     parser.add_argument("--push-to-hub", action="store_true", help="upload to --repo-id")
     return parser.parse_args(argv)
 
@@ -254,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if is_regressor_run(args.run):
-            folder = publish_regressor(args.run, args.out, hardware=args.hardware)
+            folder = publish_regressor(
+                args.run, args.out, hardware=args.hardware, dataset_id=args.dataset_id
+            )
             print(f"published {folder}")
             return 0
         if args.evaluation is not None:
@@ -272,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             repo_id=args.repo_id,
             model_name=args.model_name,
             limitations=args.limitation,
+            attributions=args.attribution,
+            dataset_id=args.dataset_id,
             speed=args.speed,
         )
     except (ValueError, OSError) as error:

@@ -15,6 +15,7 @@ from transformers import ResNetForImageClassification
 from animo_hf.model_card import template_variables
 
 from .regressor_eval import evaluation_markdown
+from .runs import hub_dataset_id
 
 if TYPE_CHECKING:
     from .train_regressor import RegressorConfig
@@ -30,14 +31,16 @@ def regressor_model_card(
     steps: int,
     hardware: str,
     evaluation: dict[str, Any] | None = None,
+    dataset_id: str | None = None,
 ) -> ModelCard:
     """The model card of a trained regressor: usage, the pose dims and their scale, the
     architecture, the training run and (when given) the evaluation of
-    :func:`training.regressor_eval.evaluate_regressor`.
+    :func:`training.regressor_eval.evaluate_regressor`. ``dataset_id``: the Hub id the training
+    data is published under (default: the run's dataset when it is one).
 
     Raises ValueError naming the template variables without a value, or values it does not use.
     """
-    dataset_id = None if Path(config.dataset).exists() else config.dataset
+    dataset_id = dataset_id or hub_dataset_id(config.dataset)
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",
@@ -55,7 +58,8 @@ def regressor_model_card(
         "evaluation": None if evaluation is None else evaluation_markdown(evaluation),
     }
     used = template_variables(TEMPLATE_PATH) - {"card_data"}
-    missing, unused = sorted(used - values.keys()), sorted(values.keys() - used)
+    missing = sorted(used - values.keys() - card_data.to_dict().keys())
+    unused = sorted(values.keys() - used)
     if missing or unused:
         raise ValueError(
             f"model card: {TEMPLATE_PATH} needs value(s) {missing}, does not use {unused}"

@@ -39,6 +39,11 @@ class TrainingError(RuntimeError):
     """Training cannot go on (a non-finite loss); the message names the step."""
 
 
+def hub_dataset_id(dataset: str) -> str | None:
+    """A run's dataset as a Hub dataset id for a card's YAML: ``None`` for a local folder."""
+    return None if Path(dataset).exists() else dataset
+
+
 def use_torch_threads(threads: int | None) -> None:
     """Set torch's intra-op threads of this process (``None``: leave torch's default)."""
     if threads is not None:
