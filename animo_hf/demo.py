@@ -136,11 +136,10 @@ def find_example(
     return next((e for e in examples if digest and pixel_digest(e.path) == digest), None)
 
 
-def pose_tables(poses: np.ndarray, fps: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The driving poses (N, 20) over time as two long tables for line plots (columns
-    ``time (s)``, ``dimension``, ``value``): the head angles in degrees (always), and the
-    expression dimensions that move (further than ``MOVING`` from 0 in some frame)."""
-    time_s = np.arange(len(poses)) / fps
+def pose_tables(poses: np.ndarray, time_s: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The driving poses (N, 20) at ``time_s`` (N,) seconds as two long tables for line plots
+    (columns ``time (s)``, ``dimension``, ``value``): the head angles in degrees (always), and
+    the expression dimensions that move (further than ``MOVING`` from 0 in some frame)."""
 
     def table(dims: range) -> pd.DataFrame:
         rows = [
@@ -178,11 +177,23 @@ class AnimatedVideo:
 @dataclass
 class WebcamSession:
     """One browser session's webcam stream: the character it animates (by content hash), the
-    open :class:`AnimationStream` and the poses driven so far."""
+    open :class:`AnimationStream`, and the poses driven in the last ``PLOT_SECONDS`` with the
+    time each arrived (seconds since the stream opened)."""
 
     character_key: str
     stream: AnimationStream
     poses: list[np.ndarray] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    frames: int = 0  # frames animated in all
+
+    def record(self, pose: np.ndarray) -> None:
+        self.frames += 1
+        now = time.monotonic() - self.started
+        self.poses.append(pose)
+        self.times.append(now)
+        while self.times[0] < now - PLOT_SECONDS:
+            del self.poses[0], self.times[0]
 
     def close(self) -> None:
         self.stream.close()
@@ -305,8 +316,7 @@ class AniMoDemo:
                 session.close()
             session = WebcamSession(key, AnimationStream(self.pipe, character, size=self.size))
         result = session.stream.step(frame)
-        session.poses.append(result.pose)
-        del session.poses[: -int(PLOT_SECONDS * session.stream.fps)]
+        session.record(result.pose)
         return session, result
 
     def _character(self, character: PIL.Image.Image | None) -> PIL.Image.Image:

@@ -191,33 +191,58 @@ def test_twenty_concurrent_requests_are_all_answered(space, media):
     )
 
 
-def test_the_page_in_headless_chromium(space, tmp_path):
-    """The page renders with its title and main controls; an example animated with a preset.
-    ``UPDATE_SCREENSHOT=1`` writes the README's screenshot (docs/space.png)."""
+def y4m_camera(frames: list[np.ndarray], path: Path) -> Path:
+    """Frames as a Y4M file: Chromium's fake camera plays it in a loop."""
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", format="yuv4mpegpipe") as output:
+        stream = output.add_stream("rawvideo", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for frame in frames:
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        output.mux(stream.encode())
+    return path
+
+
+def test_the_page_in_headless_chromium_streams_a_webcam(space, tmp_path, carphone_path):
+    """The page renders with its title and main controls; an example character is driven by a
+    camera streamed from the browser (Chromium's fake camera playing the carphone clip) through
+    the page's own webcam stream. ``UPDATE_SCREENSHOT=1`` writes the README's screenshot
+    (docs/space.png)."""
     if not Path(CHROMIUM).is_file():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} not found: .ci/run installs Debian's chromium")
         pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    camera = y4m_camera(read_video(carphone_path)[0], tmp_path / "camera.y4m")
     flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
     flags += ["--disable-component-update", "--disable-sync", "--disable-quic"]
+    flags += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+    flags += [f"--use-file-for-fake-video-capture={camera}"]
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(
+                viewport={"width": 1400, "height": 1100}, permissions=["camera"]
+            )
+            page = context.new_page()
             page.goto(space, wait_until="load")
             page.get_by_text("Example characters").first.wait_for(timeout=60_000)
             assert page.title() == "AniMo: animate an anime character with your face"
             for tab in ("Webcam", "Video", "Sliders"):
                 assert page.get_by_role("tab", name=tab).is_visible()
-            assert page.get_by_role("button", name="Upload your own character").is_visible()
-            page.get_by_role("tab", name="Sliders").click()
+            for button in ("Upload your own character", "Set neutral (your resting face)"):
+                assert page.get_by_role("button", name=button).is_visible()
             page.locator("button.thumbnail-item").first.click()
             page.locator("#framed img").wait_for(timeout=60_000)
-            page.locator("#animated img").wait_for(timeout=60_000)
-            page.get_by_text("per frame on the server").wait_for(timeout=60_000)
-            page.get_by_label("smile").check()
-            page.wait_for_timeout(3000)  # the preset's frame
+            page.get_by_role("button", name="Click to Access Webcam").click()
+            page.get_by_role("button", name="capture photo").click()  # starts the stream
+            page.locator("#live img").wait_for(timeout=60_000)
+            timing = page.get_by_text("face reading + animation").first
+            timing.wait_for(timeout=60_000)
+            assert "ms per frame on the server" in timing.inner_text()
+            page.wait_for_timeout(4000)  # the pose plot fills
             screenshot = tmp_path / "space.png"
             page.screenshot(path=str(screenshot), full_page=True)
         finally:

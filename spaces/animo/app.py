@@ -106,7 +106,7 @@ def apply_preset(name, *angles):
 @shown_to_user
 def animate_video(character, video):
     result = demo_logic.animate_video(character, video)
-    angles, expressions = pose_tables(result.poses, result.fps)
+    angles, expressions = pose_tables(result.poses, np.arange(len(result.poses)) / result.fps)
     text = timing(result.milliseconds_per_frame, "face reading + animation")
     return str(result.path), angles, expressions, text
 
@@ -120,8 +120,8 @@ def stream_webcam(character, frame, session):
     if not result.face_found:
         text += " · no face found: holding the last pose"
     plots = (gr.skip(), gr.skip())
-    if len(session.poses) % PLOT_EVERY == 1:
-        plots = pose_tables(np.stack(session.poses), session.stream.fps)
+    if session.frames % PLOT_EVERY == 1:
+        plots = pose_tables(np.stack(session.poses), np.array(session.times))
     return flatten(result.image), text, *plots, session
 
 
