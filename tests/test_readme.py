@@ -19,8 +19,7 @@ def test_the_readme_opens_with_the_two_commands():
     assert README.index(first.group(0)) < README.index("\n## ")
     main, tests = first.group(1).strip().splitlines()
     assert (
-        main
-        == "bash scripts/setup.sh && .venv/bin/python -m animo_hf.quickstart --out outputs/demo"
+        main == "bash scripts/setup.sh && .venv/bin/python scripts/quickstart.py --out outputs/demo"
     )
     assert tests == 'bash scripts/setup.sh && .venv/bin/python -m pytest -m "not slow"'
 
@@ -50,12 +49,12 @@ def test_the_readme_has_python_blocks_for_each_entry_point():
 
 
 def test_the_main_command_runs_the_whole_path(tmp_path, carphone_path):
-    """`python -m animo_hf.quickstart`: Blender renders, load_dataset, the shipped weights
+    """`python scripts/quickstart.py`: Blender renders, load_dataset, the shipped weights
     animate a held-out character driven by the carphone clip; the MP4, figure and sheet."""
     from animo_hf.video import read_video
 
     out = tmp_path / "demo"
-    command = [sys.executable, "-m", "animo_hf.quickstart", "--out", str(out), "--workers", "2"]
+    command = [sys.executable, "scripts/quickstart.py", "--out", str(out), "--workers", "2"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "load_dataset: test:" in result.stdout and "(cel, held out)" in result.stdout

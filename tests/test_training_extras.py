@@ -13,11 +13,12 @@ import pytest
 import torch
 from test_training import tiny_config  # the tests folder is on sys.path
 
+from animeceleb.pose import EXPRESSION_DIM
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from training.config import TrainConfig
 from training.discriminator import PatchDiscriminator
 from training.losses import (
-    RegressorFeatureLoss,
+    RegressorLoss,
     discriminator_hinge_loss,
     feature_matching,
     generator_hinge_loss,
@@ -80,16 +81,25 @@ def test_the_discriminator_reads_the_pose():
     assert not torch.allclose(logits, critic(image, closed_eyes)[0])
 
 
-def test_regressor_features_are_zero_for_the_target_and_train_only_the_output(regressor_folder):
-    loss = RegressorFeatureLoss(str(regressor_folder)).train()
+def test_regressor_losses_are_zero_for_the_target_and_train_only_the_output(regressor_folder):
+    loss = RegressorLoss(str(regressor_folder)).train()
     assert not loss.regressor.training, "the frozen regressor left eval mode"
     target = torch.rand(2, 3, 128, 128) * 2 - 1  # resized to the regressor's 64²
-    assert float(loss(target, target)) == 0.0
+    read, _ = loss.read(target)
+    pose = read.detach().clone()  # the labels the regressor reads from the target
+    assert float(loss(target, target, pose)["features"]) == 0.0
+    assert float(loss(target, target, pose)["expression"]) == pytest.approx(0.0, abs=1e-6)
+    # The expression term: the mean absolute difference on dims 0-16, by hand.
+    shifted = pose.clone()
+    shifted[:, :EXPRESSION_DIM] += 0.25
+    shifted[:, EXPRESSION_DIM:] += 5.0  # the angles are not its business
+    assert float(loss(target, target, shifted)["expression"]) == pytest.approx(0.25, abs=1e-5)
     output = (target + 0.3 * torch.randn_like(target)).requires_grad_(True)
-    value = loss(output, target)
-    value.backward()
-    assert value > 0 and output.grad.abs().sum() > 0
+    terms = loss(output, target, pose)
+    (terms["features"] + terms["expression"]).backward()
+    assert terms["features"] > 0 and terms["expression"] > 0 and output.grad.abs().sum() > 0
     assert all(p.grad is None for p in loss.regressor.parameters())
+    assert set(loss(output, target, pose, features=False)) == {"expression"}
 
 
 def test_an_adversarial_run_resumes_with_the_discriminator_state(tiny_dataset, tmp_path):
@@ -116,8 +126,8 @@ def test_an_adversarial_run_resumes_with_the_discriminator_state(tiny_dataset, t
     )
 
 
-def test_regressor_features_train_with_the_run(tiny_dataset, tmp_path, regressor_folder):
-    loss = {"l1": 1.0, "regressor_features": 0.5}
+def test_regressor_losses_train_with_the_run(tiny_dataset, tmp_path, regressor_folder):
+    loss = {"l1": 1.0, "regressor_features": 0.5, "regressor_expression": 1.0}
     config = tiny_config(
         tiny_dataset, tmp_path / "run", loss=loss, regressor=str(regressor_folder), max_steps=2
     )
@@ -125,6 +135,7 @@ def test_regressor_features_train_with_the_run(tiny_dataset, tmp_path, regressor
     trainer.run()
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["phase"] == "full" and record["regressor_features"] > 0
+    assert record["regressor_expression"] > 0
 
 
 def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path):
@@ -168,6 +179,7 @@ def test_a_run_begun_before_a_config_field_existed_still_resumes(tiny_dataset, t
     ("changes", "message"),
     [
         ({"loss": {"regressor_features": 1.0}}, "config regressor = None: expected a pose"),
+        ({"loss": {"regressor_expression": 1.0}}, "config regressor = None: expected a pose"),
         ({"init_weights": ""}, "config init_weights = '': expected null or a folder"),
         ({"loss": {"adversarial": -0.1}}, "config loss.adversarial = -0.1"),
     ],

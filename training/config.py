@@ -196,6 +196,11 @@ class LossWeights:
     adversarial: float = 0.0  # hinge GAN with the pose-conditioned patch discriminator (full phase)
     feature_matching: float = 0.0  # L1 between the discriminator's features of output and target
     regressor_features: float = 0.0  # L1 between the pose regressor's features (needs `regressor`)
+    regressor_expression: float = 0.0  # L1: the expression the regressor reads vs the target's
+
+    @property
+    def uses_regressor(self) -> bool:
+        return bool(self.regressor_features or self.regressor_expression)
 
     @property
     def uses_discriminator(self) -> bool:
@@ -220,7 +225,8 @@ class TrainConfig(RunConfig):
             warped source against the target), as in the paper; then the whole model.
         learning_rate, betas: Adam, the paper's 1e-4 and (0.5, 0.999).
         loss: the loss weights.
-        regressor: a pose regressor folder or repo id, for ``loss.regressor_features``.
+        regressor: a pose regressor folder or repo id, for ``loss.regressor_features`` and
+            ``loss.regressor_expression``.
         init_weights: start from these weights (a folder written by a run's export or
             ``save_pretrained``, or a Hub repo id) instead of a fresh model: to fine-tune.
         mixed_precision: ``"bf16"``: autocast to bfloat16 (``accelerate``); 1.2-1.3x faster
@@ -279,11 +285,12 @@ class TrainConfig(RunConfig):
                 config_error(f"loss.{term.name}", weight, "a finite number >= 0")
         if self.loss.l1 == 0 and self.loss.ssim == 0:
             config_error("loss", dataclasses.asdict(self.loss), "a non-zero l1 or ssim weight")
-        if self.loss.regressor_features and not self.regressor:
+        if self.loss.uses_regressor and not self.regressor:
             config_error(
                 "regressor",
                 self.regressor,
-                "a pose regressor folder when loss.regressor_features > 0",
+                "a pose regressor folder when loss.regressor_features or "
+                "loss.regressor_expression > 0",
             )
         for name in ("regressor", "init_weights"):
             value = getattr(self, name)

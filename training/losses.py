@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 from torch import nn
 
+from animeceleb.pose import EXPRESSION_DIM
+
 from .regressor import load_regressor, resize_for_regressor
 
 L1_SCALES = (1, 2, 4)
@@ -73,11 +75,16 @@ def feature_matching(
     return torch.stack(losses).mean()
 
 
-class RegressorFeatureLoss(nn.Module):
-    """A perceptual loss from the pose regressor (``training.regressor``): mean L1 between its
-    stage features of the output and of the target, averaged over the stages. The regressor was
-    trained to read eyes, mouth and head angles on this data, so its features weigh exactly the
-    small regions that image losses dilute. Frozen; images are resized to its ``image_size``.
+class RegressorLoss(nn.Module):
+    """Losses from the frozen pose regressor (``training.regressor``), one pass over the output:
+
+    - ``features``: mean L1 between its stage features of the output and of the target, averaged
+      over the stages (a perceptual loss from a network trained to read eyes, mouth and head
+      angles on this data, so it weighs the small regions that image losses dilute);
+    - ``expression``: L1 between the expression it reads from the output and the target's pose
+      label (dims 0-16), which asks for the expression itself, not only for pixels like it.
+
+    Images are resized to its ``image_size``.
 
     Args:
         path: a pose regressor folder (``save_pretrained``) or Hub repo id.
@@ -88,20 +95,33 @@ class RegressorFeatureLoss(nn.Module):
         self.regressor = load_regressor(path).requires_grad_(False)
         self.size = int(self.regressor.config.image_size)
 
-    def train(self, mode: bool = True) -> RegressorFeatureLoss:
+    def train(self, mode: bool = True) -> RegressorLoss:
         super().train(mode)
         self.regressor.eval()  # frozen batch-norm statistics, whatever the trainer's mode
         return self
 
-    def features(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        images = resize_for_regressor(images, self.size)
-        hidden = self.regressor.resnet(images, output_hidden_states=True).hidden_states
-        return hidden[1:]  # the four stages (the stem's output is nearly the pixels)
+    def read(self, images: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """The normalised pose (N, 20) and the four stage features of ``images``."""
+        out = self.regressor(resize_for_regressor(images, self.size), output_hidden_states=True)
+        return out.logits, out.hidden_states[1:]  # the stem's output is nearly the pixels
 
-    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """output, target (N, 3, H, W) in [-1, 1] -> the scalar loss."""
-        with torch.no_grad():
-            wanted = self.features(target)
-        return torch.stack(
-            [F.l1_loss(a, b) for a, b in zip(self.features(output), wanted, strict=True)]
-        ).mean()
+    def forward(
+        self,
+        output: torch.Tensor,
+        target: torch.Tensor,
+        target_pose: torch.Tensor,
+        *,
+        features: bool = True,
+    ) -> dict[str, torch.Tensor]:
+        """output, target (N, 3, H, W) in [-1, 1], target_pose (N, 20) -> the terms
+        ``expression`` and (with ``features``) ``features``."""
+        pose, output_features = self.read(output)
+        expression = target_pose[:, :EXPRESSION_DIM].to(pose.dtype)
+        terms = {"expression": F.l1_loss(pose[:, :EXPRESSION_DIM], expression)}
+        if features:
+            with torch.no_grad():
+                _, wanted = self.read(target)
+            terms["features"] = torch.stack(
+                [F.l1_loss(a, b) for a, b in zip(output_features, wanted, strict=True)]
+            ).mean()
+        return terms

