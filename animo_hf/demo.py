@@ -178,22 +178,30 @@ class AnimatedVideo:
 class WebcamSession:
     """One browser session's webcam stream: the character it animates (by content hash), the
     open :class:`AnimationStream`, and the poses driven in the last ``PLOT_SECONDS`` with the
-    time each arrived (seconds since the stream opened)."""
+    time each arrived (seconds since the stream opened) and the server-side milliseconds each
+    took."""
 
     character_key: str
     stream: AnimationStream
     poses: list[np.ndarray] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    milliseconds: list[float] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     frames: int = 0  # frames animated in all
 
-    def record(self, pose: np.ndarray) -> None:
+    def record(self, frame: StreamFrame) -> None:
         self.frames += 1
         now = time.monotonic() - self.started
-        self.poses.append(pose)
+        self.poses.append(frame.pose)
         self.times.append(now)
+        self.milliseconds.append(frame.milliseconds)
         while self.times[0] < now - PLOT_SECONDS:
-            del self.poses[0], self.times[0]
+            del self.poses[0], self.times[0], self.milliseconds[0]
+
+    @property
+    def median_milliseconds(self) -> float:
+        """The median server-side time per frame over the last ``PLOT_SECONDS``."""
+        return float(np.median(self.milliseconds))
 
     def close(self) -> None:
         self.stream.close()
@@ -316,7 +324,7 @@ class AniMoDemo:
                 session.close()
             session = WebcamSession(key, AnimationStream(self.pipe, character, size=self.size))
         result = session.stream.step(frame)
-        session.record(result.pose)
+        session.record(result)
         return session, result
 
     def _character(self, character: PIL.Image.Image | None) -> PIL.Image.Image:

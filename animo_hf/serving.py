@@ -1,6 +1,7 @@
-"""Run a Gradio Space's ``app.py`` locally in a subprocess on a free port (tests and benchmarks
-drive it through ``gradio_client`` and a browser), with Blender and Ray made unimportable: a Space
-installs without them."""
+"""Run a Gradio Space's ``app.py`` locally in a subprocess on a free port, with Blender and Ray
+made unimportable (a Space installs without them), and open it in headless Chromium with a fake
+camera: what the tests and benchmarks drive the running app with (``gradio_client`` and a
+browser; Playwright is a development dependency)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 NOT_IN_A_SPACE = ("bpy", "ray")  # the render extra: a Space must run without them
 
@@ -82,3 +85,57 @@ def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, time
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.5)
     raise TimeoutError(f"the app did not answer at {url} within {timeout:g} s (log: {log_path})")
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    # no calls home: this machine's closed network refuses them, many at a time
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+)
+
+
+def y4m_camera(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int = 30) -> Path:
+    """RGB frames (H, W, 3) as a Y4M file, which Chromium's fake camera plays in a loop."""
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", format="yuv4mpegpipe") as output:
+        stream = output.add_stream("rawvideo", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for frame in frames:
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        output.mux(stream.encode())
+    return Path(path)
+
+
+@contextlib.contextmanager
+def chromium_page(
+    url: str, *, camera: str | os.PathLike | None = None, width: int = 1400, height: int = 1100
+):
+    """A headless Chromium page (Playwright driving Debian's ``chromium``) opened at ``url``;
+    with ``camera`` (a Y4M file) the page's webcam is a fake camera playing it, permission
+    granted."""
+    from playwright.sync_api import sync_playwright
+
+    flags = list(CHROMIUM_FLAGS)
+    if camera is not None:
+        flags += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+        flags.append(f"--use-file-for-fake-video-capture={camera}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        try:
+            context = browser.new_context(
+                viewport={"width": width, "height": height},
+                permissions=["camera"] if camera is not None else [],
+            )
+            page = context.new_page()
+            page.goto(url, wait_until="load")
+            yield page
+        finally:
+            browser.close()

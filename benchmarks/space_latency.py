@@ -16,6 +16,8 @@ round trips leave). The baseline, in the same run: the same frames through the s
 (``AnimationStream``) in this process, back to back, idle between frames as long as one client
 leaves the server idle, and at a 20 FPS camera's cadence (idle time costs: caches and threads go
 cold).
+Then headless Chromium streams the clip as its fake camera through the page's own webcam stream
+(``--browser-seconds``); the page shows the median server-side time over its last 10 s of frames.
 Then 20 clients (sessions) send 16 slider requests and 4 one-second videos at the same moment:
 how many were answered, and the median and worst latency.
 """
@@ -41,13 +43,14 @@ from stream_latency import stream_once  # benchmarks/stream_latency.py
 
 from animeceleb.pose import POSE_DIM, POSE_INDEX
 from animo_hf import AniMoPipeline
-from animo_hf.serving import running_app
+from animo_hf.serving import chromium_page, running_app, y4m_camera
 from animo_hf.video import carphone_clip, export_to_mp4, read_video
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "spaces" / "animo" / "app.py"
 EXAMPLE = ROOT / "spaces" / "animo" / "examples" / "procedural-000013-cel.png"
 SERVER_MS = re.compile(r"\*\*([\d.]+) ms\*\*")
+PAGE_MEDIAN = re.compile(r"median of the last (\d+) frames: ([\d.]+) ms")
 
 
 def encode_ms(path: str) -> float:
@@ -85,6 +88,22 @@ def webcams(url: str, frames: list[Path], n: int) -> dict[str, list[float]]:
     with ThreadPoolExecutor(max_workers=n) as pool:
         runs = list(pool.map(lambda k: webcam(url, frames[k:] + frames[:k]), range(n)))
     return {stage: sum((run[stage] for run in runs), []) for stage in runs[0]}
+
+
+def browser(url: str, camera: Path, seconds: float) -> tuple[int, float]:
+    """Headless Chromium streaming a fake camera (the clip) through the page's own webcam
+    stream for ``seconds``: the page's median server-side time per frame over its last 10 s,
+    and how many frames that median covers."""
+    with chromium_page(url, camera=camera) as page:
+        page.locator("button.thumbnail-item").first.click()
+        page.locator("#framed img").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Click to Access Webcam").click()
+        page.get_by_role("button", name="capture photo").click()  # starts the stream
+        page.get_by_text("median of the last").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(seconds * 1000)
+        text = page.get_by_text("median of the last").first.inner_text()
+        frames, median = PAGE_MEDIAN.search(text).groups()
+        return int(frames), float(median)
 
 
 def concurrent(url: str, clip: Path, n: int = 20) -> dict:
@@ -126,6 +145,12 @@ def main() -> None:
     parser.add_argument("--weights", default=str(ROOT / "weights" / "animo"))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument(
+        "--browser-seconds",
+        type=float,
+        default=20.0,
+        help="stream a fake camera from headless Chromium this long (0: skip)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     clip = carphone_clip()
@@ -151,6 +176,9 @@ def main() -> None:
             # not): it yields the CPU to the app.
             os.nice(19)
             app = {"1 client": webcam(url, frames), "3 clients at once": webcams(url, frames, 3)}
+            if args.browser_seconds:
+                camera = y4m_camera(people, Path(folder) / "camera.y4m")
+                page = browser(url, camera, args.browser_seconds)
             load = concurrent(url, one_second)
     # The same step in-process, idle between frames as long as one client's round trip leaves
     # the server idle, and at a 20 FPS camera's cadence.
@@ -175,6 +203,12 @@ def main() -> None:
             f"| in-process baseline, {name} | {statistics.median(total):.1f} | "
             f"{np.percentile(total, 95):.1f} | |"
         )
+    if args.browser_seconds:
+        print(
+            f"\nChromium streaming the clip as its camera through the page "
+            f"({args.browser_seconds:g} s): the page's median server side over its last "
+            f"{page[0]} frames: {page[1]:.1f} ms"
+        )
     print(
         f"\n{load['requests']} concurrent requests (16 sliders, 4 one-second videos): "
         f"{load['answered']} answered; median {load['median_s']:.2f} s, worst "
@@ -184,6 +218,8 @@ def main() -> None:
     if args.json:
         result = {"machine": describe_machine(), "size": args.size, "app": app, **load}
         result["in_process"] = in_process
+        if args.browser_seconds:
+            result["browser"] = {"frames": page[0], "median_ms": page[1]}
         args.json.write_text(json.dumps(result, indent=1))
 
 

@@ -129,6 +129,7 @@ def test_a_webcam_session_opens_once_per_character(demo, tmp_path, carphone_path
         session, result = demo.stream_frame(session, character, frame)
     assert session.stream is stream and len(session.poses) == 1 + len(frames[1:40:3])
     assert session.times == sorted(session.times) and session.times[-1] < 10
+    assert len(session.milliseconds) == len(session.poses) and session.median_milliseconds > 0
     assert first.face_found and result.image.size == (64, 64)
     assert any(np.abs(p).max() > 0.05 for p in session.poses), "the face's motion never arrived"
     session.stream.set_neutral()

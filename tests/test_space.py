@@ -14,7 +14,7 @@ import PIL.Image
 import pytest
 
 from animeceleb.pose import POSE_DIM, POSE_INDEX, POSE_NAMES
-from animo_hf.serving import running_app
+from animo_hf.serving import CHROMIUM, chromium_page, running_app, y4m_camera
 from animo_hf.video import export_to_mp4, read_video
 
 gradio_client = pytest.importorskip("gradio_client", reason="the space extra is not installed")
@@ -26,7 +26,6 @@ APP = ROOT / "spaces" / "animo" / "app.py"
 EXAMPLES = ROOT / "spaces" / "animo" / "examples"
 MAX_UPLOAD_MB = 2  # the limits the app is started with here
 MAX_VIDEO_SECONDS = 5
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -191,20 +190,6 @@ def test_twenty_concurrent_requests_are_all_answered(space, media):
     )
 
 
-def y4m_camera(frames: list[np.ndarray], path: Path) -> Path:
-    """Frames as a Y4M file: Chromium's fake camera plays it in a loop."""
-    import av
-
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), "w", format="yuv4mpegpipe") as output:
-        stream = output.add_stream("rawvideo", rate=30)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for frame in frames:
-            output.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        output.mux(stream.encode())
-    return path
-
-
 def test_the_page_in_headless_chromium_streams_a_webcam(space, tmp_path, carphone_path):
     """The page renders with its title and main controls; an example character is driven by a
     camera streamed from the browser (Chromium's fake camera playing the carphone clip) through
@@ -214,39 +199,26 @@ def test_the_page_in_headless_chromium_streams_a_webcam(space, tmp_path, carphon
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} not found: .ci/run installs Debian's chromium")
         pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     camera = y4m_camera(read_video(carphone_path)[0], tmp_path / "camera.y4m")
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    flags += ["--disable-component-update", "--disable-sync", "--disable-quic"]
-    flags += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-    flags += [f"--use-file-for-fake-video-capture={camera}"]
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
-        try:
-            context = browser.new_context(
-                viewport={"width": 1400, "height": 1100}, permissions=["camera"]
-            )
-            page = context.new_page()
-            page.goto(space, wait_until="load")
-            page.get_by_text("Example characters").first.wait_for(timeout=60_000)
-            assert page.title() == "AniMo: animate an anime character with your face"
-            for tab in ("Webcam", "Video", "Sliders"):
-                assert page.get_by_role("tab", name=tab).is_visible()
-            for button in ("Upload your own character", "Set neutral (your resting face)"):
-                assert page.get_by_role("button", name=button).is_visible()
-            page.locator("button.thumbnail-item").first.click()
-            page.locator("#framed img").wait_for(timeout=60_000)
-            page.get_by_role("button", name="Click to Access Webcam").click()
-            page.get_by_role("button", name="capture photo").click()  # starts the stream
-            page.locator("#live img").wait_for(timeout=60_000)
-            timing = page.get_by_text("face reading + animation").first
-            timing.wait_for(timeout=60_000)
-            assert "ms per frame on the server" in timing.inner_text()
-            page.wait_for_timeout(4000)  # the pose plot fills
-            screenshot = tmp_path / "space.png"
-            page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(space, camera=camera) as page:
+        page.get_by_text("Example characters").first.wait_for(timeout=60_000)
+        assert page.title() == "AniMo: animate an anime character with your face"
+        for tab in ("Webcam", "Video", "Sliders"):
+            assert page.get_by_role("tab", name=tab).is_visible()
+        for button in ("Upload your own character", "Set neutral (your resting face)"):
+            assert page.get_by_role("button", name=button).is_visible()
+        page.locator("button.thumbnail-item").first.click()
+        page.locator("#framed img").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Click to Access Webcam").click()
+        page.get_by_role("button", name="capture photo").click()  # starts the stream
+        page.locator("#live img").wait_for(timeout=60_000)
+        timing = page.get_by_text("face reading + animation").first
+        timing.wait_for(timeout=60_000)
+        assert "ms per frame on the server" in timing.inner_text()
+        page.wait_for_timeout(4000)  # the pose plot fills
+        screenshot = tmp_path / "space.png"
+        page.screenshot(path=str(screenshot), full_page=True)
     assert PIL.Image.open(screenshot).size[0] == 1400
     if os.environ.get("UPDATE_SCREENSHOT"):
         shutil.copy(screenshot, ROOT / "docs" / "space.png")

@@ -117,6 +117,8 @@ def stream_webcam(character, frame, session):
     if result is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), session
     text = timing(result.milliseconds, "face reading + animation")
+    frames, median = len(session.milliseconds), session.median_milliseconds
+    text += f"; median of the last {frames} frames: **{median:.1f} ms**"
     if not result.face_found:
         text += " · no face found: holding the last pose"
     plots = (gr.skip(), gr.skip())
