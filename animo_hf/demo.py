@@ -20,6 +20,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,54 @@ class DemoLimits:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1e6)
+
+
+@dataclass(frozen=True)
+class SpaceSettings:
+    """The Space's settings, from environment variables (see ``spaces/animo/app.py``)."""
+
+    model: str
+    examples: Path
+    limits: DemoLimits
+    size: int | None = None
+    torch_threads: int = 1
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], *, shipped: Path, examples: Path
+    ) -> SpaceSettings:
+        """Read ``ANIMO_*`` variables; ``ValueError`` naming the variable and what it expects.
+        The model defaults to the ``shipped`` folder when present, else :data:`DEFAULT_MODEL`."""
+
+        def number(name: str, default: float | None, kind: type = float, minimum: float = 1):
+            text = environ.get(name)
+            if not text:
+                return default
+            try:
+                value = kind(text)
+            except ValueError:
+                value = None
+            if value is None or value < minimum:
+                what = "an integer" if kind is int else "a number"
+                raise ValueError(f"{name}={text!r}: expected {what} >= {minimum:g}")
+            return value
+
+        return cls(
+            model=environ.get("ANIMO_MODEL")
+            or (str(shipped) if shipped.is_dir() else DEFAULT_MODEL),
+            examples=Path(environ.get("ANIMO_EXAMPLES") or examples),
+            limits=DemoLimits(
+                max_upload_mb=number("ANIMO_MAX_UPLOAD_MB", 20.0),
+                max_video_seconds=number("ANIMO_MAX_VIDEO_SECONDS", 10.0),
+            ),
+            size=number("ANIMO_SIZE", None, int, 16),
+            torch_threads=number("ANIMO_TORCH_THREADS", 1, int),
+        )
+
+    @property
+    def model_name(self) -> str:
+        """The model as the page names it: a local folder by its name (no server paths)."""
+        return Path(self.model).name if Path(self.model).is_dir() else self.model
 
 
 @dataclass(frozen=True)

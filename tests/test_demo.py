@@ -3,6 +3,10 @@ videos animated, webcam sessions opened once per character, and every bad input 
 ``DemoInputError``."""
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +17,12 @@ import torch
 from animeceleb.pose import POSE_DIM, POSE_INDEX
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from animo_hf.demo import (
+    DEFAULT_MODEL,
     AniMoDemo,
     DemoInputError,
     DemoLimits,
     ExampleCharacter,
+    SpaceSettings,
     find_example,
     load_examples,
     pose_tables,
@@ -162,3 +168,38 @@ def test_examples_load_with_their_attribution_and_are_found_by_pixels(tmp_path):
 def test_example_caption_names_label_attribution_and_licence():
     example = ExampleCharacter(Path("x.png"), "Godette", "cc-by-3.0", "by SirRichard94")
     assert example.caption == "Godette. by SirRichard94 (cc-by-3.0)"
+
+
+def test_space_settings_from_the_environment(tmp_path):
+    shipped = tmp_path / "weights" / "animo"
+    settings = SpaceSettings.from_env({}, shipped=shipped, examples=EXAMPLES)
+    assert settings.model == DEFAULT_MODEL and settings.model_name == DEFAULT_MODEL
+    assert settings.limits == DemoLimits() and settings.size is None
+    assert settings.torch_threads == 1
+    shipped.mkdir(parents=True)
+    environ = {"ANIMO_SIZE": "256", "ANIMO_MAX_VIDEO_SECONDS": "4.5", "ANIMO_TORCH_THREADS": "2"}
+    settings = SpaceSettings.from_env(environ, shipped=shipped, examples=EXAMPLES)
+    assert settings.model == str(shipped) and settings.model_name == "animo"  # no server path
+    assert settings.size == 256 and settings.limits.max_video_seconds == 4.5
+    assert settings.torch_threads == 2
+    for name, value, expected in [
+        ("ANIMO_SIZE", "big", "ANIMO_SIZE='big': expected an integer >= 16"),
+        ("ANIMO_SIZE", "8", "ANIMO_SIZE='8': expected an integer >= 16"),
+        ("ANIMO_MAX_UPLOAD_MB", "-1", "ANIMO_MAX_UPLOAD_MB='-1': expected a number >= 1"),
+        ("ANIMO_TORCH_THREADS", "1.5", "ANIMO_TORCH_THREADS='1.5': expected an integer >= 1"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            SpaceSettings.from_env({name: value}, shipped=shipped, examples=EXAMPLES)
+
+
+def test_a_bad_space_setting_stops_the_app_with_one_line(tmp_path):
+    app = Path(__file__).resolve().parents[1] / "spaces" / "animo" / "app.py"
+    env = {**os.environ, "ANIMO_SIZE": "big"}
+    result = subprocess.run(
+        [sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: ANIMO_SIZE='big': expected an integer >= 16"
+    )
+    assert "Traceback" not in result.stderr

@@ -26,10 +26,9 @@ import torch
 from animeceleb.pose import ANGLE_SLICE, MOUTH_VOWELS, POSE_INDEX, POSE_NAMES
 from animo_hf import AniMoPipeline
 from animo_hf.demo import (
-    DEFAULT_MODEL,
     AniMoDemo,
     DemoInputError,
-    DemoLimits,
+    SpaceSettings,
     find_example,
     flatten,
     load_examples,
@@ -38,26 +37,26 @@ from animo_hf.demo import (
 from animo_hf.presets import EXPRESSION_PRESETS, POSE_SLIDERS, pose_from_sliders, preset_pose
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = HERE.parents[1] / "weights" / "animo"
-MODEL = os.environ.get("ANIMO_MODEL") or (str(SHIPPED) if SHIPPED.is_dir() else DEFAULT_MODEL)
-EXAMPLES = load_examples(os.environ.get("ANIMO_EXAMPLES") or HERE / "examples")
-LIMITS = DemoLimits(
-    max_upload_mb=float(os.environ.get("ANIMO_MAX_UPLOAD_MB", 20)),
-    max_video_seconds=float(os.environ.get("ANIMO_MAX_VIDEO_SECONDS", 10)),
-)
-PLOT_EVERY = 15
+PLOT_EVERY = 15  # webcam frames between plot updates
 CSS = "#animated img, #framed img, #live img { width: 100%; height: 100%; object-fit: contain; }"
 SLIDER_GROUPS = {  # accordions of the slider tab, pose dimensions by name
     "Head (degrees)": POSE_NAMES[ANGLE_SLICE],
     "Mouth": tuple(f"mouth_{vowel}" for vowel in MOUTH_VOWELS),
     "Eyes and brows": POSE_NAMES[: POSE_INDEX["mouth_a"]],
-}  # webcam frames between plot updates
+}
 
-MODEL_NAME = Path(MODEL).name if Path(MODEL).is_dir() else MODEL  # no server paths in the page
-SIZE = int(os.environ["ANIMO_SIZE"]) if os.environ.get("ANIMO_SIZE") else None
-
-torch.set_num_threads(int(os.environ.get("ANIMO_TORCH_THREADS", "1")))
-demo_logic = AniMoDemo(AniMoPipeline.from_pretrained(MODEL), limits=LIMITS, size=SIZE)
+try:
+    SETTINGS = SpaceSettings.from_env(
+        os.environ, shipped=HERE.parents[1] / "weights" / "animo", examples=HERE / "examples"
+    )
+    EXAMPLES = load_examples(SETTINGS.examples)
+except ValueError as error:
+    raise SystemExit(f"error: {error}") from None
+LIMITS = SETTINGS.limits
+torch.set_num_threads(SETTINGS.torch_threads)
+demo_logic = AniMoDemo(
+    AniMoPipeline.from_pretrained(SETTINGS.model), limits=LIMITS, size=SETTINGS.size
+)
 
 
 def shown_to_user(fn):
@@ -142,8 +141,9 @@ with gr.Blocks(title="AniMo: animate an anime character with your face") as app:
     gr.Markdown(
         "# AniMo: animate an anime character with your face\n"
         "Pick a character (or upload one), then drive it with your webcam, a video of a person "
-        f"or the pose sliders. Runs on a CPU. Model: `{MODEL_NAME}`; trained on the AnimeCeleb-HF "
-        "procedural dataset (anime heads rendered in Blender with their 20-d pose vectors)."
+        f"or the pose sliders. Runs on a CPU. Model: `{SETTINGS.model_name}`; trained on the "
+        "AnimeCeleb-HF procedural dataset (anime heads rendered in Blender with their 20-d pose "
+        "vectors)."
     )
     # The framed character stays on the server, one per session (no image round trip per frame).
     character = gr.State(None, time_to_live=3600)
