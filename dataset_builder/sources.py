@@ -65,7 +65,13 @@ def file_sources(
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES))
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES)
+            if not found:
+                raise ValueError(
+                    f"{path}: no model file found in this folder; the formats read are "
+                    f"{', '.join(sorted(MODEL_SUFFIXES))}"
+                )
+            files.extend(found)
         elif not path.is_file():
             raise FileNotFoundError(f"model file {path} does not exist")
         elif path.suffix.lower() not in MODEL_SUFFIXES:

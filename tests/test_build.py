@@ -155,6 +155,21 @@ def test_bad_build_arguments(tmp_path, capsys, args, message):
     assert not out.exists(), "a failed build left files behind"
 
 
+def test_a_models_folder_with_no_readable_model_is_refused(tmp_path, capsys):
+    """Not 100 procedural characters instead: the folder's models were what the user meant."""
+    folder = tmp_path / "unity export"
+    folder.mkdir()
+    (folder / "character.fbx").write_bytes(b"Kaydara FBX Binary")
+    out = tmp_path / "never"
+    assert main(["build", "--out", str(out), "--models", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: {folder}: no model file found in this folder; the formats read are "
+        ".blend, .glb, .gltf, .vrm"
+    )
+    assert not out.exists()
+
+
 def test_output_folder_of_another_build_is_refused(built, capsys):
     before = sorted(p.name for p in (built / "render").iterdir())
     assert main(["build", "--out", str(built), "--procedural", "3", *BUILD_ARGS]) == 2
