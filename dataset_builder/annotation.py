@@ -35,13 +35,13 @@ NAME_DICTIONARY: dict[str, dict[str, tuple[str, ...]]] = {
     "eye_close_L": {
         "vrm": ("blink_l", "blinkLeft"),
         "vroid": ("Fcl_EYE_Close_L",),
-        "mmd": ("ウィンク", "ｳｨﾝｸ", "wink"),
+        "mmd": ("ウィンク２", "ｳｨﾝｸ２", "wink"),  # MMD: ウィンク２ closes the eye plainly
         "arkit": ("eyeBlinkLeft", "eyeBlink_L"),
     },
     "eye_close_R": {
         "vrm": ("blink_r", "blinkRight"),
         "vroid": ("Fcl_EYE_Close_R",),
-        "mmd": ("ウィンク右", "ｳｨﾝｸ右", "wink_r"),
+        "mmd": ("ウィンク２右", "ｳｨﾝｸ２右", "wink_r"),
         "arkit": ("eyeBlinkRight", "eyeBlink_R"),
     },
     "eye_happy": {
@@ -53,13 +53,13 @@ NAME_DICTIONARY: dict[str, dict[str, tuple[str, ...]]] = {
     "eye_happy_L": {
         "vrm": ("happy_eyes_l", "eye_joy_l"),
         "vroid": ("Fcl_EYE_Joy_L",),
-        "mmd": ("ウィンク２", "ｳｨﾝｸ２", "笑い左"),
+        "mmd": ("ウィンク", "ｳｨﾝｸ", "笑い左"),  # MMD: ウィンク is the smiling wink, as 笑い
         "arkit": ("eyeSmileLeft", "eyeSmile_L"),
     },
     "eye_happy_R": {
         "vrm": ("happy_eyes_r", "eye_joy_r"),
         "vroid": ("Fcl_EYE_Joy_R",),
-        "mmd": ("ウィンク２右", "ｳｨﾝｸ２右", "笑い右"),
+        "mmd": ("ウィンク右", "ｳｨﾝｸ右", "笑い右"),
         "arkit": ("eyeSmileRight", "eyeSmile_R"),
     },
     "eye_relaxed": {

@@ -116,7 +116,18 @@ HAND_WRITTEN_MAPPINGS = {
         "jawOpen": "mouth_a",
         "mouthFunnel": "mouth_o",
     },
-    "mmd": {"まばたき": "eye_close", "笑い": "eye_happy", "あ": "mouth_a", "お": "mouth_o"},
+    "mmd": {
+        "まばたき": "eye_close",
+        "笑い": "eye_happy",
+        # MMD: ウィンク/ウィンク右 are the smiling winks (with 笑い), ウィンク２/ウィンク２右 the
+        # plain closed eye (with まばたき)
+        "ウィンク": "eye_happy_L",
+        "ウィンク右": "eye_happy_R",
+        "ウィンク２": "eye_close_L",
+        "ウィンク２右": "eye_close_R",
+        "あ": "mouth_a",
+        "お": "mouth_o",
+    },
 }
 
 
