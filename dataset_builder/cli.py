@@ -90,6 +90,10 @@ def cmd_build(args: argparse.Namespace) -> Path:
         progress=not args.no_progress,
         backend=args.backend,
     )
+    skipped = report.summary()["models_skipped"]
+    if not report.resumed and len(skipped) == len(report.models):
+        reasons = "; ".join(f"{model}: {' '.join(why.split())}" for model, why in skipped.items())
+        raise ValueError(f"no model was rendered ({reasons}); see {args.out / 'report.json'}")
     hub_dir = write_hub_folder(
         args.out / "render", args.out / "hub", max_shard_size=args.max_shard_size
     )

@@ -170,6 +170,18 @@ def test_a_models_folder_with_no_readable_model_is_refused(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_build_whose_models_were_all_skipped_says_why(tmp_path, capsys):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "broken.glb").write_bytes(b"glTF not really")
+    out = tmp_path / "skipped"
+    assert main(["build", "--out", str(out), "--models", str(models), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the build's log lines
+    assert err.startswith("error: no model was rendered (gltf-") and "broken.glb: Error: GLB" in err
+    assert err.endswith(f"see {out / 'report.json'}")
+    assert not (out / "hub").exists()
+
+
 def test_output_folder_of_another_build_is_refused(built, capsys):
     before = sorted(p.name for p in (built / "render").iterdir())
     assert main(["build", "--out", str(built), "--procedural", "3", *BUILD_ARGS]) == 2
