@@ -114,7 +114,10 @@ def cmd_render(args: argparse.Namespace) -> None:
     poses = [_parse_pose(text) for text in args.pose]
     check_resolution(args.resolution)
     check_style(args.style)
-    source = procedural_sources(1, args.model_seed)[0]
+    if args.model is not None:
+        (source,) = file_sources([args.model], license=args.license, attribution=args.attribution)
+    else:
+        source = procedural_sources(1, args.model_seed)[0]
     images = run_in_blender("render_poses", source, poses, args.style, args.resolution)
     args.out.mkdir(parents=True, exist_ok=True)
     for i, png in enumerate(images):
@@ -172,7 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--private", action="store_true")
     publish.set_defaults(func=cmd_publish)
     render = sub.add_parser("render", help="render given pose vectors of one procedural character")
-    render.add_argument("--model-seed", type=int, default=0)
+    render.add_argument("--model-seed", type=int, default=0, help="a procedural character")
+    render.add_argument("--model", type=Path, help="a model file instead (.vrm, .glb, .blend)")
+    render.add_argument("--license", help="licence of --model (default: VRM meta)")
+    render.add_argument("--attribution", help="attribution of --model")
     render.add_argument("--pose", action="append", required=True, help="20 comma-separated values")
     render.add_argument("--style", default="cel", help=f"one of {STYLE_NAMES}")
     render.add_argument("--resolution", type=int, default=256)

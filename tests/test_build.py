@@ -278,6 +278,20 @@ def test_saved_procedural_character_builds_through_the_gltf_loader(tmp_path):
     assert {r["source"] for r in rows} == {"gltf"}
     assert len(rows) == IMAGES_PER_MODEL
 
+    # `render` takes a model file too: chosen poses of it, named by the model id
+    renders = tmp_path / "renders"
+    neutral, yaw = ",".join(["0"] * 20), ",".join(["0"] * 17 + ["15", "0", "0"])
+    result = _cli(
+        "render", "--model", str(glb), "--pose", neutral, "--pose", yaw, "--style", "cel",
+        "--resolution", "64", "--out", str(renders),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    images = sorted(renders.glob("gltf-*-cel-*.png"))
+    assert len(images) == 2 and PIL.Image.open(images[0]).size == (64, 64)
+    missing = _cli("render", "--model", str(tmp_path / "nowhere.vrm"), "--pose", neutral)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"error: model file {tmp_path / 'nowhere.vrm'} does not exist"
+
 
 def test_rebuilt_folder_is_not_served_from_a_stale_cache(built, tmp_path):
     from dataset_builder.publisher import write_hub_folder
