@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import bpy
 
+from ..rigs import find_head_and_neck
 from ..sources import ModelSource
 from .morphs import Binds, shape_key_morphs
 from .scene import bone_and_descendants
@@ -92,12 +93,9 @@ def _vrm_expressions(armature: bpy.types.Object) -> dict[str, list[tuple[str, st
     return expressions
 
 
-HEAD_BONE_NAMES = ("head", "j_bip_c_head", "頭", "mixamorig:head", "bip01 head", "def-head")
-NECK_BONE_NAMES = ("neck", "j_bip_c_neck", "首", "mixamorig:neck", "bip01 neck", "def-neck")
-
-
 def load_gltf(source: ModelSource) -> LoadedModel:
-    """A glTF/GLB file through Blender's importer; head and neck bones found by common names."""
+    """A glTF/GLB file through Blender's importer; head and neck bones found by name
+    (:func:`dataset_builder.rigs.find_head_and_neck`)."""
     bpy.ops.import_scene.gltf(filepath=source.path)
     return _rigged_model(source)
 
@@ -115,10 +113,15 @@ def load_blend(source: ModelSource) -> LoadedModel:
 
 def _rigged_model(source: ModelSource) -> LoadedModel:
     armature = _only_armature()
-    head = _find_bone(armature, HEAD_BONE_NAMES)
-    if head is None:
-        raise ValueError(f"no head bone (looked for {HEAD_BONE_NAMES})")
-    neck = _find_bone(armature, NECK_BONE_NAMES) or head
+    bones = {bone.name: bone.parent.name if bone.parent else None for bone in armature.data.bones}
+    found = find_head_and_neck(bones)
+    if found is None:
+        names = ", ".join(sorted(bones)[:12]) + (", ..." if len(bones) > 12 else "")
+        raise ValueError(
+            f"no head bone: none of the {len(bones)} bones ({names}) is named as a head "
+            "(Head, J_Bip_C_Head, mixamorig:Head, 頭, spine.006 ...); rename it"
+        )
+    head, neck = found
     meshes = _meshes_of(armature)
     return LoadedModel(
         armature, neck, bone_and_descendants(armature, head), meshes, shape_key_morphs(meshes)
@@ -133,11 +136,6 @@ def _only_armature() -> bpy.types.Object:
     if armature.animation_data is not None:
         armature.animation_data.action = None  # imported rigs may carry an active animation
     return armature
-
-
-def _find_bone(armature: bpy.types.Object, names: tuple[str, ...]) -> str | None:
-    by_name = {bone.name.lower(): bone.name for bone in armature.data.bones}
-    return next((by_name[n] for n in names if n in by_name), None)
 
 
 def _meshes_of(armature: bpy.types.Object) -> list[bpy.types.Object]:
