@@ -15,7 +15,7 @@ from typing import Any
 
 from .sources import ModelSource
 
-JOBS = ("render_model", "render_poses", "save_procedural_character")
+JOBS = ("render_model", "render_poses", "save_procedural_character", "convert_model")
 
 
 @dataclass(frozen=True)

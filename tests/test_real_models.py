@@ -61,3 +61,27 @@ def test_build_from_a_vrm_model(godette, tmp_path):
     assert {r["source"] for r in rows} == {"vrm"}
     card = (out / "hub" / "README.md").read_text()
     assert "license: cc-by-3.0" in card and "SirRichard94" in card
+
+
+def test_the_vrm_exported_to_glb_builds_through_its_renamed_bones(godette, tmp_path):
+    """Blender's glTF export names the bones head_Armature / neck_Armature: found by name."""
+    import struct
+
+    from dataset_builder.worker import run_in_blender
+
+    glb = tmp_path / "godette.glb"
+    run_in_blender("convert_model", file_sources([godette])[0], str(glb))
+    data = glb.read_bytes()
+    gltf = json.loads(data[20 : 20 + struct.unpack("<I", data[12:16])[0]])
+    bones = {node.get("name") for node in gltf["nodes"]}
+    assert {"head_Armature", "neck_Armature"} <= bones and "head" not in bones
+
+    out = tmp_path / "from-glb"
+    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
+    command += ["--models", str(glb), "--license", "cc-by-3.0", "--attribution", "Godette"]
+    command += ["--workers", "1", "--resolution", "64", "--styles", "original"]
+    command += ["--samples-per-model", "2", "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())["summary"]
+    assert report["models_rendered"] == 1 and not report["models_skipped"]

@@ -60,6 +60,12 @@ def _selected(names: list[str]) -> Iterator[None]:
 def save_character(built: BuiltCharacter, path: str | os.PathLike) -> None:
     """Write the character to ``path``: .blend (a copy of the whole file), or .glb (the
     armature and meshes of ``built``: skin, shape keys, flat unlit colours, roles as extras)."""
+    save_rig(built.armature_name, built.mesh_names, path)
+
+
+def save_rig(armature_name: str, mesh_names: list[str], path: str | os.PathLike) -> None:
+    """Write a rigged model to ``path``: .blend (a copy of the whole file), or .glb (the
+    armature and meshes named: skin, shape keys, flat unlit colours, extras)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
@@ -67,7 +73,7 @@ def save_character(built: BuiltCharacter, path: str | os.PathLike) -> None:
     if suffix == ".blend":
         bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
     elif suffix == ".glb":
-        with _flat_surfaces(), _selected([built.armature_name, *built.mesh_names]):
+        with _flat_surfaces(), _selected([armature_name, *mesh_names]):
             bpy.ops.export_scene.gltf(
                 filepath=str(tmp),
                 export_format="GLB",

@@ -16,7 +16,8 @@ from ..sampling import RenderItem, render_items
 from ..sources import ModelSource
 from ..styles import check_resolution, check_style
 from ..worker import ModelReport, RenderTask
-from .export import save_character
+from .export import save_character, save_rig
+from .loaders import load_model
 from .model import BlenderModel, ModelLoadError
 from .procedural import build_character
 from .scene import reset_scene
@@ -75,6 +76,14 @@ def render_poses(
 def _angles(pose) -> tuple[float, float, float]:
     yaw, pitch, roll = (float(a) for a in pose[ANGLE_SLICE])
     return yaw, pitch, roll
+
+
+def convert_model(source: ModelSource, path: str) -> None:
+    """Load a model file (any format read) in a fresh scene and save its rig and meshes as
+    .blend or .glb: variants of real models for tests (a VRM as glTF, say)."""
+    reset_scene()
+    loaded = load_model(source)
+    save_rig(loaded.armature.name, [mesh.name for mesh in loaded.meshes], path)
 
 
 def save_procedural_character(seed: int, path: str) -> None:
