@@ -110,6 +110,21 @@ def _credit(title: str, authors: str) -> str:
     return f'"{title}" by {authors}' if title else f"by {authors}"
 
 
+def check_binary_gltf(path: str | Path) -> None:
+    """``ValueError`` (one line) when a .vrm/.glb file is not a whole binary glTF: a bad header,
+    or fewer bytes than its header declares (a truncated download)."""
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+    if len(header) < 12 or header[:4] != b"glTF":
+        raise ValueError(f"{path}: not a binary glTF/VRM file (bad header)")
+    declared, size = struct.unpack("<I", header[8:12])[0], Path(path).stat().st_size
+    if size < declared:
+        raise ValueError(
+            f"{path}: truncated: {size} bytes where its header declares {declared}; "
+            "download or export it again"
+        )
+
+
 def vrm_meta(path: str | Path) -> dict[str, str]:
     """Licence and attribution from a VRM (binary glTF) file's meta, without Blender."""
     with open(path, "rb") as handle:

@@ -85,3 +85,30 @@ def test_the_vrm_exported_to_glb_builds_through_its_renamed_bones(godette, tmp_p
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())["summary"]
     assert report["models_rendered"] == 1 and not report["models_skipped"]
+
+
+def test_a_truncated_vrm_is_skipped_with_one_line(godette, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    data = godette.read_bytes()
+    (models / "half.vrm").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "truncated"
+    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
+    command += ["--models", str(models), "--procedural", "1", "--workers", "1"]
+    command += [
+        "--resolution",
+        "64",
+        "--styles",
+        "cel",
+        "--samples-per-model",
+        "1",
+        "--no-progress",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (reason,) = json.loads((out / "report.json").read_text())["summary"]["models_skipped"].values()
+    assert "\n" not in reason.strip() and "Traceback" not in reason
+    assert (
+        f"half.vrm: truncated: {len(data) // 2} bytes where its header declares {len(data)}"
+        in reason
+    )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import bpy
 
 from ..rigs import find_head_and_neck
-from ..sources import ModelSource
+from ..sources import ModelSource, check_binary_gltf
 from .morphs import Binds, shape_key_morphs
 from .scene import bone_and_descendants
 
@@ -50,6 +50,7 @@ def load_vrm(source: ModelSource) -> LoadedModel:
     keys and the expression groups (``blink``, ``a`` ...) with their weighted binds."""
     import addon_utils
 
+    check_binary_gltf(source.path)  # the add-on reports a truncated file as a traceback
     addon_utils.enable("io_scene_vrm", default_set=True)
     bpy.ops.import_scene.vrm(filepath=source.path)
     armature = _only_armature()

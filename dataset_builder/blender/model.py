@@ -18,6 +18,15 @@ from .morphs import MorphSetter
 from .style_materials import StyleSwitcher
 
 
+def one_line(error: BaseException) -> str:
+    """An error's message on one line: an importer's traceback becomes its last line (the
+    exception), other multi-line messages are joined."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if any("Traceback" in line for line in lines):
+        return lines[-1]
+    return " ".join(lines)
+
+
 class ModelLoadError(RuntimeError):
     """A model file could not be loaded (the message names the file and the reason)."""
 
@@ -43,7 +52,7 @@ class BlenderModel:
             scene.frame_camera(self.scene, points)
             self.rotator = scene.HeadRotator(self.loaded.armature, self.loaded.rotate_bone)
         except (RuntimeError, OSError, ValueError, KeyError) as error:
-            raise ModelLoadError(f"{source.path or source.model_id}: {error}") from error
+            raise ModelLoadError(f"{source.path or source.model_id}: {one_line(error)}") from error
         self.morphs: MorphSetter | None = None
         self._switcher: StyleSwitcher | None = None
         self._tmpdir = tempfile.TemporaryDirectory(prefix="animeceleb-", dir=_fast_tmp())
