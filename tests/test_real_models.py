@@ -112,3 +112,34 @@ def test_a_truncated_vrm_is_skipped_with_one_line(godette, tmp_path):
         f"half.vrm: truncated: {len(data) // 2} bytes where its header declares {len(data)}"
         in reason
     )
+
+
+def test_whole_face_morph_names_say_where_to_map_them(godette, tmp_path):
+    """Morphs named as whole-face expressions match no target: the skip reason names them and
+    the annotation file to edit; after the edit the same command renders the model."""
+    from dataset_builder.worker import run_in_blender
+
+    glb = tmp_path / "models" / "renamed.glb"
+    faces = {"blink_left": "Angry", "blink_right": "Surprised", "ah": "Sad", "ih": "joy"}
+    faces |= {"uu": "Fun", "ee": "Sorrow", "oh": "Shout", "angled_eyebrows": "Mad"}
+    names = run_in_blender("convert_model", file_sources([godette])[0], str(glb), faces)
+    assert "Angry" in names and "ah" not in names
+    out = tmp_path / "renamed"
+    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
+    command += ["--models", str(glb), "--license", "cc-by-3.0", "--attribution", "Godette"]
+    command += ["--workers", "1", "--resolution", "64", "--styles", "original"]
+    command += ["--samples-per-model", "1", "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2
+    (annotation_file,) = (out / "annotations").glob("gltf-*.json")
+    reason = result.stderr.strip().splitlines()[-1]
+    assert "no target morphs: none of its 15 morphs (" in reason and "Angry" in reason
+    assert f"map them to target morphs in {annotation_file} and build again" in reason
+
+    annotation = json.loads(annotation_file.read_text())
+    annotation["targets"] = {"mouth_a": "Sad", "eye_close_L": "Angry"}
+    annotation_file.write_text(json.dumps(annotation))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())["summary"]
+    assert report["models_rendered"] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from animeceleb.pose import ANGLE_SLICE, morphs_from_pose, validate_pose
 
@@ -32,7 +32,7 @@ def render_model(task: RenderTask, on_image: Callable[[int], None] | None = None
             annotation = _annotation_for(model, task.annotation_path)
             available = model.use_annotation(annotation)
             if not available:
-                return ModelReport(model_id, "skipped", "no target morphs")
+                return ModelReport(model_id, "skipped", no_targets_reason(model, task))
             items = render_items(model_id, available, seed=task.seed, n_samples=task.n_samples)
             rows = model.render(items, task.styles, on_image=on_image)
     except ModelLoadError as error:
@@ -41,6 +41,18 @@ def render_model(task: RenderTask, on_image: Callable[[int], None] | None = None
     counts = Counter(f"{row['style']}/{row['group']}" for row in rows)
     return ModelReport(
         model_id, "rendered", "", len(available), dict(counts), time.perf_counter() - start
+    )
+
+
+def no_targets_reason(model: BlenderModel, task: RenderTask) -> str:
+    """Why a model has no target morphs, and what to do about it."""
+    names = list(model.loaded.source_morphs)
+    shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+    if not names:
+        return "no target morphs: the model has no shape keys or expressions"
+    return (
+        f"no target morphs: none of its {len(names)} morphs ({shown}) has a name the dictionary "
+        f"knows; map them to target morphs in {task.annotation_path} and build again"
     )
 
 
@@ -78,12 +90,22 @@ def _angles(pose) -> tuple[float, float, float]:
     return yaw, pitch, roll
 
 
-def convert_model(source: ModelSource, path: str) -> None:
-    """Load a model file (any format read) in a fresh scene and save its rig and meshes as
-    .blend or .glb: variants of real models for tests (a VRM as glTF, say)."""
+def convert_model(
+    source: ModelSource, path: str, rename_shape_keys: Mapping[str, str] | None = None
+) -> list[str]:
+    """Load a model file (any format read) in a fresh scene, rename shape keys as given, and save
+    its rig and meshes as .blend or .glb: variants of real models for tests (a VRM as glTF,
+    morphs renamed). Returns the shape-key names saved."""
     reset_scene()
     loaded = load_model(source)
+    names = []
+    for mesh in loaded.meshes:
+        keys = mesh.data.shape_keys.key_blocks if mesh.data.shape_keys else []
+        for key in list(keys)[1:]:  # the first is the basis
+            key.name = (rename_shape_keys or {}).get(key.name, key.name)
+            names.append(key.name)
     save_rig(loaded.armature.name, [mesh.name for mesh in loaded.meshes], path)
+    return names
 
 
 def save_procedural_character(seed: int, path: str) -> None:
