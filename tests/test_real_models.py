@@ -143,3 +143,29 @@ def test_whole_face_morph_names_say_where_to_map_them(godette, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())["summary"]
     assert report["models_rendered"] == 1
+
+
+def _basis_image(glb, out):
+    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
+    command += ["--models", str(glb), "--license", "cc-by-3.0", "--attribution", "Godette"]
+    command += ["--workers", "1", "--resolution", "64", "--styles", "original"]
+    command += ["--samples-per-model", "1", "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = pq.read_table(sorted((out / "hub" / "data").glob("*.parquet"))).to_pylist()
+    (basis,) = [r for r in rows if r["group"] == 0]  # ClassLabel: basis is 0
+    return basis["image"]["bytes"]
+
+
+def test_a_model_that_came_with_an_animation_renders_in_its_rest_pose(godette, tmp_path):
+    """The same model with and without a head-turning animation: the same basis image."""
+    from dataset_builder.worker import run_in_blender
+
+    source = file_sources([godette])[0]
+    still, animated = tmp_path / "still" / "still.glb", tmp_path / "animated" / "animated.glb"
+    run_in_blender("convert_model", source, str(still))
+    run_in_blender("convert_model", source, str(animated), head_animation_degrees=12.0)
+    data = animated.read_bytes()
+    gltf = json.loads(data[20 : 20 + int.from_bytes(data[12:16], "little")])
+    assert gltf.get("animations"), "the variant carries no animation"
+    assert _basis_image(still, tmp_path / "b1") == _basis_image(animated, tmp_path / "b2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,9 +64,22 @@ def save_character(built: BuiltCharacter, path: str | os.PathLike) -> None:
     save_rig(built.armature_name, built.mesh_names, path)
 
 
-def save_rig(armature_name: str, mesh_names: list[str], path: str | os.PathLike) -> None:
+def animate_bone(armature: bpy.types.Object, bone_name: str, degrees: float) -> None:
+    """Give ``armature`` an action that turns ``bone_name`` about its local Y axis by
+    ``degrees`` on frames 1 and 20 (an animation shipped with a model)."""
+    bone = armature.pose.bones[bone_name]
+    bone.rotation_mode = "XYZ"
+    for frame in (1, 20):
+        bone.rotation_euler = (0.0, math.radians(degrees), 0.0)
+        bone.keyframe_insert("rotation_euler", frame=frame)
+
+
+def save_rig(
+    armature_name: str, mesh_names: list[str], path: str | os.PathLike, animations: bool = False
+) -> None:
     """Write a rigged model to ``path``: .blend (a copy of the whole file), or .glb (the
-    armature and meshes named: skin, shape keys, flat unlit colours, extras)."""
+    armature and meshes named: skin, shape keys, flat unlit colours, extras; its animations
+    with ``animations``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
@@ -82,7 +96,7 @@ def save_rig(armature_name: str, mesh_names: list[str], path: str | os.PathLike)
                 export_skins=True,
                 export_morph=True,
                 export_morph_normal=False,
-                export_animations=False,
+                export_animations=animations,
                 export_extras=True,  # keeps mat["animeceleb_role"]
             )
     else:

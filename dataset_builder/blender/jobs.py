@@ -16,7 +16,7 @@ from ..sampling import RenderItem, render_items
 from ..sources import ModelSource
 from ..styles import check_resolution, check_style
 from ..worker import ModelReport, RenderTask
-from .export import save_character, save_rig
+from .export import animate_bone, save_character, save_rig
 from .loaders import load_model
 from .model import BlenderModel, ModelLoadError
 from .procedural import build_character
@@ -91,20 +91,31 @@ def _angles(pose) -> tuple[float, float, float]:
 
 
 def convert_model(
-    source: ModelSource, path: str, rename_shape_keys: Mapping[str, str] | None = None
+    source: ModelSource,
+    path: str,
+    rename_shape_keys: Mapping[str, str] | None = None,
+    head_animation_degrees: float = 0.0,
 ) -> list[str]:
     """Load a model file (any format read) in a fresh scene, rename shape keys as given, and save
     its rig and meshes as .blend or .glb: variants of real models for tests (a VRM as glTF,
-    morphs renamed). Returns the shape-key names saved."""
+    morphs renamed, an animation that turns the head by ``head_animation_degrees`` from its
+    first frame on). Returns the shape-key names saved."""
     reset_scene()
     loaded = load_model(source)
+    if head_animation_degrees:
+        animate_bone(loaded.armature, loaded.rotate_bone, head_animation_degrees)
     names = []
     for mesh in loaded.meshes:
         keys = mesh.data.shape_keys.key_blocks if mesh.data.shape_keys else []
         for key in list(keys)[1:]:  # the first is the basis
             key.name = (rename_shape_keys or {}).get(key.name, key.name)
             names.append(key.name)
-    save_rig(loaded.armature.name, [mesh.name for mesh in loaded.meshes], path)
+    save_rig(
+        loaded.armature.name,
+        [mesh.name for mesh in loaded.meshes],
+        path,
+        animations=bool(head_animation_degrees),
+    )
     return names
 
 

@@ -134,9 +134,30 @@ def _only_armature() -> bpy.types.Object:
     if len(armatures) != 1:
         raise ValueError(f"expected one armature, found {len(armatures)}")
     armature = armatures[0]
-    if armature.animation_data is not None:
-        armature.animation_data.action = None  # imported rigs may carry an active animation
+    to_rest_pose(armature)
     return armature
+
+
+def to_rest_pose(armature: bpy.types.Object) -> None:
+    """Bring an imported rig to its rest pose: an animation that came with it (active action,
+    NLA tracks, drivers) is detached or muted, bone constraints are muted, and every pose bone's
+    transform is reset (detaching an action leaves its last evaluated frame on the bones)."""
+    data = armature.animation_data
+    if data is not None:
+        data.action = None
+        for track in data.nla_tracks:
+            track.mute = True
+        for driver in list(data.drivers):
+            data.drivers.remove(driver)
+    for bone in armature.pose.bones:
+        for constraint in bone.constraints:
+            constraint.mute = True
+        bone.location = (0.0, 0.0, 0.0)
+        bone.rotation_quaternion = (1.0, 0.0, 0.0, 0.0)
+        bone.rotation_euler = (0.0, 0.0, 0.0)
+        bone.rotation_axis_angle = (0.0, 0.0, 1.0, 0.0)
+        bone.scale = (1.0, 1.0, 1.0)
+    bpy.context.view_layer.update()
 
 
 def _meshes_of(armature: bpy.types.Object) -> list[bpy.types.Object]:
