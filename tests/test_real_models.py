@@ -169,3 +169,32 @@ def test_a_model_that_came_with_an_animation_renders_in_its_rest_pose(godette, t
     gltf = json.loads(data[20 : 20 + int.from_bytes(data[12:16], "little")])
     assert gltf.get("animations"), "the variant carries no animation"
     assert _basis_image(still, tmp_path / "b1") == _basis_image(animated, tmp_path / "b2")
+
+
+def test_a_head_mesh_parented_to_the_head_bone_is_framed_and_turned(godette, tmp_path):
+    """The VRM's meshes unskinned and parented to the head bone (as low-poly characters and glTF
+    exports have their head): no vertex is weighted to the head, yet the model is framed on
+    those meshes, renders, and turns with the head."""
+    from dataset_builder.worker import run_in_blender
+
+    glb = tmp_path / "rigid" / "rigid.glb"
+    run_in_blender("convert_model", file_sources([godette])[0], str(glb), parent_to_head=["Face", "Body"])
+    data = glb.read_bytes()
+    gltf = json.loads(data[20 : 20 + int.from_bytes(data[12:16], "little")])
+    for name in ("Face", "Body"):
+        mesh = next(i for i, n in enumerate(gltf["nodes"]) if n.get("name") == name)
+        assert "skin" not in gltf["nodes"][mesh]
+        parents = [n.get("name") for n in gltf["nodes"] if mesh in n.get("children", [])]
+        assert parents == ["head_Armature"]
+
+    out = tmp_path / "rigid-build"
+    command = [sys.executable, "-m", "dataset_builder", "render", "--model", str(glb)]
+    command += ["--pose", ",".join(["0"] * 20), "--pose", ",".join(["0"] * 17 + ["20", "0", "0"])]
+    command += ["--style", "original", "--resolution", "64", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import numpy as np
+    import PIL.Image
+
+    neutral, turned = (np.asarray(PIL.Image.open(p), float) for p in sorted(out.glob("*.png")))
+    assert np.abs(neutral - turned).mean() > 2.0, "the meshes did not turn with the head"

@@ -74,6 +74,20 @@ def animate_bone(armature: bpy.types.Object, bone_name: str, degrees: float) -> 
         bone.keyframe_insert("rotation_euler", frame=frame)
 
 
+def parent_to_bone(mesh: bpy.types.Object, armature: bpy.types.Object, bone: str) -> None:
+    """Make ``mesh`` a rigid part of ``bone``: no armature modifier, no vertex groups, parented
+    to the bone where it stands (a low-poly head or a glTF export's rigid part)."""
+    for modifier in [m for m in mesh.modifiers if m.type == "ARMATURE"]:
+        mesh.modifiers.remove(modifier)
+    mesh.vertex_groups.clear()
+    world = mesh.matrix_world.copy()
+    mesh.parent = armature
+    mesh.parent_type = "BONE"
+    mesh.parent_bone = bone
+    bpy.context.view_layer.update()
+    mesh.matrix_world = world
+
+
 def save_rig(
     armature_name: str, mesh_names: list[str], path: str | os.PathLike, animations: bool = False
 ) -> None:

@@ -16,7 +16,7 @@ from ..sampling import RenderItem, render_items
 from ..sources import ModelSource
 from ..styles import check_resolution, check_style
 from ..worker import ModelReport, RenderTask
-from .export import animate_bone, save_character, save_rig
+from .export import animate_bone, parent_to_bone, save_character, save_rig
 from .loaders import load_model
 from .model import BlenderModel, ModelLoadError
 from .procedural import build_character
@@ -95,13 +95,20 @@ def convert_model(
     path: str,
     rename_shape_keys: Mapping[str, str] | None = None,
     head_animation_degrees: float = 0.0,
+    parent_to_head: Sequence[str] = (),
 ) -> list[str]:
     """Load a model file (any format read) in a fresh scene, rename shape keys as given, and save
     its rig and meshes as .blend or .glb: variants of real models for tests (a VRM as glTF,
     morphs renamed, an animation that turns the head by ``head_animation_degrees`` from its
-    first frame on). Returns the shape-key names saved."""
+    first frame on, the meshes named in ``parent_to_head`` unskinned and parented to the head
+    bone). Returns the shape-key names saved."""
     reset_scene()
     loaded = load_model(source)
+    meshes = {mesh.name: mesh for mesh in loaded.meshes}
+    for name in parent_to_head:
+        if name not in meshes:
+            raise ValueError(f"{source.path}: no mesh {name!r}; its meshes: {sorted(meshes)}")
+        parent_to_bone(meshes[name], loaded.armature, loaded.frame_bones[0])
     if head_animation_degrees:
         animate_bone(loaded.armature, loaded.rotate_bone, head_animation_degrees)
     names = []

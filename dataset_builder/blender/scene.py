@@ -82,7 +82,9 @@ def bone_and_descendants(armature: bpy.types.Object, bone_name: str) -> list[str
 def weighted_vertices(
     meshes: list[bpy.types.Object], group_names: list[str], min_weight: float = 0.5
 ) -> np.ndarray:
-    """World positions (evaluated: current pose and shape keys) of vertices weighted to the groups.
+    """World positions (evaluated: current pose and shape keys) of vertices weighted to the groups,
+    and of every vertex of a mesh parented to one of those bones (no weights: a low-poly head,
+    a glTF export's rigid part).
 
     Returns an array of shape (V, 3).
     """
@@ -90,14 +92,15 @@ def weighted_vertices(
     wanted = set(group_names)
     points = []
     for obj in meshes:
-        indices = {g.index for g in obj.vertex_groups if g.name in wanted}
-        if not indices:
-            continue
-        selected = [
-            v.index
-            for v in obj.data.vertices
-            if any(g.group in indices and g.weight >= min_weight for g in v.groups)
-        ]
+        if obj.parent_type == "BONE" and obj.parent_bone in wanted:
+            selected = list(range(len(obj.data.vertices)))
+        else:
+            indices = {g.index for g in obj.vertex_groups if g.name in wanted}
+            selected = [
+                v.index
+                for v in obj.data.vertices
+                if any(g.group in indices and g.weight >= min_weight for g in v.groups)
+            ]
         if not selected:
             continue
         evaluated = obj.evaluated_get(depsgraph)
@@ -112,7 +115,9 @@ def weighted_vertices(
         matrix = np.array(obj.matrix_world)
         points.append(co @ matrix[:3, :3].T + matrix[:3, 3])
     if not points:
-        raise ValueError(f"no vertices are weighted to bones {sorted(wanted)}")
+        raise ValueError(
+            f"no vertices are weighted to bones {sorted(wanted)}, and no mesh is parented to them"
+        )
     return np.concatenate(points)
 
 
