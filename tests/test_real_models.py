@@ -178,7 +178,8 @@ def test_a_head_mesh_parented_to_the_head_bone_is_framed_and_turned(godette, tmp
     from dataset_builder.worker import run_in_blender
 
     glb = tmp_path / "rigid" / "rigid.glb"
-    run_in_blender("convert_model", file_sources([godette])[0], str(glb), parent_to_head=["Face", "Body"])
+    source = file_sources([godette])[0]
+    run_in_blender("convert_model", source, str(glb), parent_to_head=["Face", "Body"])
     data = glb.read_bytes()
     gltf = json.loads(data[20 : 20 + int.from_bytes(data[12:16], "little")])
     for name in ("Face", "Body"):
