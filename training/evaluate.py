@@ -282,6 +282,8 @@ def run(args: argparse.Namespace) -> dict:
         "setup": {
             "dataset": args.dataset,
             "weights": str(args.weights),
+            "baseline": str(args.pirenderer) if args.pirenderer else "none",
+            "pose regressor (reads HAE and expression error)": str(args.regressor or "none"),
             "resolution": args.resolution,
             "cases": len(cases),
             "characters": len({c.model_id for c in cases}),
