@@ -159,6 +159,22 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(f"contact sheet: {sheet_path}")
 
 
+def cmd_export_original(args: argparse.Namespace) -> None:
+    from .original_layout import export_original_layout
+
+    out = export_original_layout(args.hub_dir, args.out)
+    print(f"wrote the original AnimeCeleb layout to {out}")
+
+
+def cmd_import_original(args: argparse.Namespace) -> None:
+    from .original_layout import import_original_layout
+
+    hub = import_original_layout(
+        args.original, args.out, license=args.license, attribution=args.attribution
+    )
+    print(f"dataset written to {hub} (load_dataset({str(hub)!r}))")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dataset_builder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,6 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
     character.add_argument("--seed", type=int, required=True)
     character.add_argument("--out", type=Path, required=True, help="a .blend or .glb file")
     character.set_defaults(func=cmd_character)
+    to_original = sub.add_parser(
+        "export-original", help="write a Hub folder in the original AnimeCeleb release layout"
+    )
+    to_original.add_argument("--hub-dir", type=Path, required=True)
+    to_original.add_argument("--out", type=Path, required=True, help="a new folder")
+    to_original.set_defaults(func=cmd_export_original)
+    from_original = sub.add_parser(
+        "import-original", help="convert the original AnimeCeleb release layout to a Hub folder"
+    )
+    from_original.add_argument("--original", type=Path, required=True, help="its root folder")
+    from_original.add_argument("--out", type=Path, required=True, help="a new build folder")
+    from_original.add_argument("--license", required=True, help="the release's licence")
+    from_original.add_argument("--attribution", required=True, help="the release's credit")
+    from_original.set_defaults(func=cmd_import_original)
     return parser
 
 

@@ -26,6 +26,11 @@ class RenderItem:
         return pose_from_morphs(self.morphs, self.angles)
 
 
+def basis_pair_id(model_id: str) -> str:
+    """The pair id of a model's neutral basis image."""
+    return f"{model_id}-basis"
+
+
 def render_items(
     model_id: str,
     available_targets: Iterable[str],
@@ -34,7 +39,7 @@ def render_items(
     n_samples: int | None = None,
 ) -> list[RenderItem]:
     """``basis``, then a ``frontal``/``rotated`` pair per sample (arguments as ``sample_pairs``)."""
-    items = [RenderItem("basis", f"{model_id}-basis", {}, NO_ANGLES)]
+    items = [RenderItem("basis", basis_pair_id(model_id), {}, NO_ANGLES)]
     for sample in sample_pairs(model_id, available_targets, seed=seed, n_samples=n_samples):
         items.append(RenderItem("frontal", sample.pair_id, sample.morphs, NO_ANGLES))
         items.append(RenderItem("rotated", sample.pair_id, sample.morphs, sample.angles))
