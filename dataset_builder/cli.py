@@ -16,7 +16,7 @@ from animeceleb.pose import POSE_DIM, validate_pose
 
 from .build import BACKENDS, BuildSettings, render_all
 from .publisher import DEFAULT_MAX_SHARD_SIZE, push_to_hub, write_hub_folder
-from .sources import file_sources, procedural_sources
+from .sources import UNKNOWN_LICENSE, file_sources, procedural_sources
 from .styles import STYLE_NAMES, check_resolution, check_style, parse_styles
 
 logger = logging.getLogger("dataset_builder")
@@ -67,6 +67,14 @@ def _add_build_args(parser: argparse.ArgumentParser, *, procedural: int, samples
 
 def _settings(args: argparse.Namespace) -> BuildSettings:
     sources = file_sources(args.models, license=args.license, attribution=args.attribution)
+    for source in sources:
+        if source.license == UNKNOWN_LICENSE:
+            logger.warning(
+                "%s (%s): no licence in the file and no --license given; it is published as "
+                "'unknown' and the dataset card says so",
+                source.model_id,
+                source.path,
+            )
     n_procedural = args.procedural
     if n_procedural is None:
         n_procedural = 0 if sources else args.default_procedural

@@ -22,7 +22,7 @@ from animeceleb.sampling import GROUPS
 
 from .files import write_atomic
 from .hf_builder import CITATION
-from .sources import SOURCE_KINDS
+from .sources import SOURCE_KINDS, UNKNOWN_LICENSE
 from .styles import STYLES
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ HUB_LICENSES = {
     "cc-by-nc-sa-3.0", "cc-by-nc-sa-4.0", "odc-by", "odbl", "pddl",
 }  # fmt: skip
 OTHER_LICENSE_NAME = "per-example-licences"
-UNKNOWN_LICENSE = "unknown"
 PROCEDURAL = "procedural"
 
 
@@ -150,6 +149,7 @@ def dataset_card(
         "style_names": ", ".join(STYLES),
         "attributions": attribution_lines(models),
         "n_models": len(models),
+        "unlicensed": sorted(m.model_id for m in models if m.license == UNKNOWN_LICENSE),
         "model_kinds": model_kinds(models),
         "citation": CITATION,
     }

@@ -10,6 +10,7 @@ from pathlib import Path
 
 SOURCE_KINDS = ("procedural", "vrm", "gltf", "blend")
 PROCEDURAL_LICENSE = "cc-by-4.0"
+UNKNOWN_LICENSE = "unknown"  # a model file with no licence in it and none given
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def file_sources(
             ModelSource(
                 model_id=f"{kind}-{digest}",
                 kind=kind,
-                license=license or meta.get("license") or "unknown",
+                license=license or meta.get("license") or UNKNOWN_LICENSE,
                 attribution=attribution or meta.get("attribution") or "unknown",
                 path=str(path.resolve()),
             )

@@ -176,7 +176,9 @@ def test_a_build_whose_models_were_all_skipped_says_why(tmp_path, capsys):
     (models / "broken.glb").write_bytes(b"glTF not really")
     out = tmp_path / "skipped"
     assert main(["build", "--out", str(out), "--models", str(models), "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the build's log lines
+    log = capsys.readouterr().err.strip()
+    assert "broken.glb): no licence in the file and no --license given" in log
+    err = log.splitlines()[-1]  # after the build's log lines
     assert err.startswith("error: no model was rendered (gltf-") and "broken.glb: Error: GLB" in err
     assert err.endswith(f"see {out / 'report.json'}")
     assert not (out / "hub").exists()

@@ -131,6 +131,7 @@ def test_unknown_licence_warns_and_is_other(caplog):
     assert card.data.license == "other"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "gltf-abc" in warnings[0] and "vrm-d" not in warnings[0]
+    assert "**1 model(s) came with no licence** (gltf-abc)" in card.text
     only_unknown = [_third_party("vrm-u", "unknown")]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="dataset_builder.dataset_card"):
