@@ -8,7 +8,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-SOURCE_KINDS = ("procedural", "vrm", "gltf", "blend")
+SOURCE_KINDS = ("procedural", "vrm", "gltf", "fbx", "blend")
 PROCEDURAL_LICENSE = "cc-by-4.0"
 UNKNOWN_LICENSE = "unknown"  # a model file with no licence in it and none given
 
@@ -17,7 +17,7 @@ UNKNOWN_LICENSE = "unknown"  # a model file with no licence in it and none given
 class ModelSource:
     """One 3D model to render.
 
-    ``seed`` identifies a procedural character; ``path`` a model file (VRM, glTF, .blend).
+    ``seed`` identifies a procedural character; ``path`` a model file (VRM, glTF, FBX, .blend).
     """
 
     model_id: str
@@ -52,7 +52,13 @@ def procedural_sources(count: int, first_seed: int = 0) -> list[ModelSource]:
     ]
 
 
-MODEL_SUFFIXES = {".vrm": "vrm", ".glb": "gltf", ".gltf": "gltf", ".blend": "blend"}
+MODEL_SUFFIXES = {
+    ".vrm": "vrm",
+    ".glb": "gltf",
+    ".gltf": "gltf",
+    ".fbx": "fbx",
+    ".blend": "blend",
+}
 
 
 def file_sources(

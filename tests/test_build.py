@@ -157,15 +157,15 @@ def test_bad_build_arguments(tmp_path, capsys, args, message):
 
 def test_a_models_folder_with_no_readable_model_is_refused(tmp_path, capsys):
     """Not 100 procedural characters instead: the folder's models were what the user meant."""
-    folder = tmp_path / "unity export"
+    folder = tmp_path / "mmd models"
     folder.mkdir()
-    (folder / "character.fbx").write_bytes(b"Kaydara FBX Binary")
+    (folder / "character.pmx").write_bytes(b"PMX ")  # MMD's format: not read
     out = tmp_path / "never"
     assert main(["build", "--out", str(out), "--models", str(folder)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
         f"error: {folder}: no model file found in this folder; the formats read are "
-        ".blend, .glb, .gltf, .vrm"
+        ".blend, .fbx, .glb, .gltf, .vrm"
     )
     assert not out.exists()
 

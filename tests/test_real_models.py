@@ -143,6 +143,17 @@ def test_whole_face_morph_names_say_where_to_map_them(godette, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())["summary"]
     assert report["models_rendered"] == 1
+    import io
+
+    import numpy as np
+    import PIL.Image
+
+    rows = pq.read_table(sorted((out / "hub" / "data").glob("*.parquet"))).to_pylist()
+    basis = np.asarray(PIL.Image.open(io.BytesIO(rows[0]["image"]["bytes"])).convert("RGBA"), int)
+    seen = basis[..., 3] > 128
+    magenta = (basis[..., 0] > 200) & (basis[..., 1] < 60) & (basis[..., 2] > 200) & seen
+    black = (basis[..., :3].max(axis=2) < 20) & seen
+    assert magenta.mean() < 0.01 and black.sum() < 0.5 * seen.sum(), "missing textures rendered"
 
 
 def _basis_image(glb, out):
@@ -199,3 +210,26 @@ def test_a_head_mesh_parented_to_the_head_bone_is_framed_and_turned(godette, tmp
 
     neutral, turned = (np.asarray(PIL.Image.open(p), float) for p in sorted(out.glob("*.png")))
     assert np.abs(neutral - turned).mean() > 2.0, "the meshes did not turn with the head"
+
+
+def test_the_vrm_exported_to_fbx_builds(godette, tmp_path):
+    """FBX, what most characters for Unity ship as, through Blender's bundled importer."""
+    from dataset_builder.worker import run_in_blender
+
+    fbx = tmp_path / "models" / "godette.fbx"
+    run_in_blender("convert_model", file_sources([godette])[0], str(fbx))
+    assert fbx.read_bytes().startswith(b"Kaydara FBX Binary")
+    (source,) = file_sources([fbx])
+    assert source.kind == "fbx" and source.model_id.startswith("fbx-")
+    out = tmp_path / "from-fbx"
+    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
+    command += ["--models", str(fbx), "--license", "cc-by-3.0", "--attribution", "Godette"]
+    command += ["--workers", "1", "--resolution", "64", "--styles", "original"]
+    command += ["--samples-per-model", "1", "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (annotation_file,) = (out / "annotations").glob("fbx-*.json")
+    targets = json.loads(annotation_file.read_text())["targets"]
+    assert {"mouth_a": "ah", "eye_close_L": "blink_left"}.items() <= targets.items()
+    report = json.loads((out / "report.json").read_text())["summary"]
+    assert report["models_rendered"] == 1

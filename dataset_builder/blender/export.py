@@ -113,6 +113,16 @@ def save_rig(
                 export_animations=animations,
                 export_extras=True,  # keeps mat["animeceleb_role"]
             )
+    elif suffix == ".fbx":
+        with _selected([armature_name, *mesh_names]):
+            bpy.ops.export_scene.fbx(
+                filepath=str(tmp),
+                use_selection=True,
+                object_types={"ARMATURE", "MESH"},
+                add_leaf_bones=False,
+                use_mesh_modifiers=False,  # applying the armature modifier would drop shape keys
+                bake_anim=animations,
+            )
     else:
-        raise ValueError(f"{path}: expected a .blend or .glb file name")
+        raise ValueError(f"{path}: expected a .blend, .glb or .fbx file name")
     os.replace(tmp, path)

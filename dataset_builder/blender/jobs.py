@@ -98,7 +98,7 @@ def convert_model(
     parent_to_head: Sequence[str] = (),
 ) -> list[str]:
     """Load a model file (any format read) in a fresh scene, rename shape keys as given, and save
-    its rig and meshes as .blend or .glb: variants of real models for tests (a VRM as glTF,
+    its rig and meshes as .blend, .glb or .fbx: variants of real models for tests (a VRM as glTF,
     morphs renamed, an animation that turns the head by ``head_animation_degrees`` from its
     first frame on, the meshes named in ``parent_to_head`` unskinned and parented to the head
     bone). Returns the shape-key names saved."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import addon_utils
 import bpy
 
 from ..rigs import find_head_and_neck
@@ -48,8 +49,6 @@ def load_procedural(source: ModelSource) -> LoadedModel:
 def load_vrm(source: ModelSource) -> LoadedModel:
     """A VRM 0.x/1.0 file through the VRM add-on (bpy-vrm-format): humanoid head/neck bones, shape
     keys and the expression groups (``blink``, ``a`` ...) with their weighted binds."""
-    import addon_utils
-
     check_binary_gltf(source.path)  # the add-on reports a truncated file as a traceback
     addon_utils.enable("io_scene_vrm", default_set=True)
     bpy.ops.import_scene.vrm(filepath=source.path)
@@ -98,6 +97,14 @@ def load_gltf(source: ModelSource) -> LoadedModel:
     """A glTF/GLB file through Blender's importer; head and neck bones found by name
     (:func:`dataset_builder.rigs.find_head_and_neck`)."""
     bpy.ops.import_scene.gltf(filepath=source.path)
+    return _rigged_model(source)
+
+
+def load_fbx(source: ModelSource) -> LoadedModel:
+    """An FBX file (what most characters for Unity ship as) through Blender's bundled importer;
+    textures are looked up beside the file; head and neck bones found by name."""
+    addon_utils.enable("io_scene_fbx", default_set=True)
+    bpy.ops.import_scene.fbx(filepath=source.path, use_image_search=True)
     return _rigged_model(source)
 
 
@@ -173,7 +180,13 @@ def _meshes_of(armature: bpy.types.Object) -> list[bpy.types.Object]:
     ]
 
 
-LOADERS = {"procedural": load_procedural, "vrm": load_vrm, "gltf": load_gltf, "blend": load_blend}
+LOADERS = {
+    "procedural": load_procedural,
+    "vrm": load_vrm,
+    "gltf": load_gltf,
+    "fbx": load_fbx,
+    "blend": load_blend,
+}
 
 
 def load_model(source: ModelSource) -> LoadedModel:
