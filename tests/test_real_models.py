@@ -15,6 +15,21 @@ GODETTE_ATTRIBUTION = (
 )
 
 
+def build_godette_variant(model, out, *, samples: int = 1) -> subprocess.CompletedProcess:
+    """`dataset_builder build` of one variant of the shared character, small and fast."""
+    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
+    command += ["--models", str(model), "--license", "cc-by-3.0", "--attribution", "Godette"]
+    command += ["--workers", "1", "--resolution", "64", "--styles", "original"]
+    command += ["--samples-per-model", str(samples), "--no-progress"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def gltf_json(path) -> dict:
+    """The JSON chunk of a binary glTF file."""
+    data = path.read_bytes()
+    return json.loads(data[20 : 20 + int.from_bytes(data[12:16], "little")])
+
+
 @pytest.fixture(scope="module")
 def godette(shared_models):
     path = shared_models / "Godette_vrm_v4.vrm"
@@ -65,23 +80,15 @@ def test_build_from_a_vrm_model(godette, tmp_path):
 
 def test_the_vrm_exported_to_glb_builds_through_its_renamed_bones(godette, tmp_path):
     """Blender's glTF export names the bones head_Armature / neck_Armature: found by name."""
-    import struct
-
     from dataset_builder.worker import run_in_blender
 
     glb = tmp_path / "godette.glb"
     run_in_blender("convert_model", file_sources([godette])[0], str(glb))
-    data = glb.read_bytes()
-    gltf = json.loads(data[20 : 20 + struct.unpack("<I", data[12:16])[0]])
-    bones = {node.get("name") for node in gltf["nodes"]}
+    bones = {node.get("name") for node in gltf_json(glb)["nodes"]}
     assert {"head_Armature", "neck_Armature"} <= bones and "head" not in bones
 
     out = tmp_path / "from-glb"
-    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
-    command += ["--models", str(glb), "--license", "cc-by-3.0", "--attribution", "Godette"]
-    command += ["--workers", "1", "--resolution", "64", "--styles", "original"]
-    command += ["--samples-per-model", "2", "--no-progress"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    result = build_godette_variant(glb, out, samples=2)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())["summary"]
     assert report["models_rendered"] == 1 and not report["models_skipped"]
@@ -125,11 +132,7 @@ def test_whole_face_morph_names_say_where_to_map_them(godette, tmp_path):
     names = run_in_blender("convert_model", file_sources([godette])[0], str(glb), faces)
     assert "Angry" in names and "ah" not in names
     out = tmp_path / "renamed"
-    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
-    command += ["--models", str(glb), "--license", "cc-by-3.0", "--attribution", "Godette"]
-    command += ["--workers", "1", "--resolution", "64", "--styles", "original"]
-    command += ["--samples-per-model", "1", "--no-progress"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    result = build_godette_variant(glb, out)
     assert result.returncode == 2
     (annotation_file,) = (out / "annotations").glob("gltf-*.json")
     reason = result.stderr.strip().splitlines()[-1]
@@ -139,7 +142,7 @@ def test_whole_face_morph_names_say_where_to_map_them(godette, tmp_path):
     annotation = json.loads(annotation_file.read_text())
     annotation["targets"] = {"mouth_a": "Sad", "eye_close_L": "Angry"}
     annotation_file.write_text(json.dumps(annotation))
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    result = build_godette_variant(glb, out)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())["summary"]
     assert report["models_rendered"] == 1
@@ -157,11 +160,7 @@ def test_whole_face_morph_names_say_where_to_map_them(godette, tmp_path):
 
 
 def _basis_image(glb, out):
-    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
-    command += ["--models", str(glb), "--license", "cc-by-3.0", "--attribution", "Godette"]
-    command += ["--workers", "1", "--resolution", "64", "--styles", "original"]
-    command += ["--samples-per-model", "1", "--no-progress"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    result = build_godette_variant(glb, out)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = pq.read_table(sorted((out / "hub" / "data").glob("*.parquet"))).to_pylist()
     (basis,) = [r for r in rows if r["group"] == 0]  # ClassLabel: basis is 0
@@ -176,9 +175,7 @@ def test_a_model_that_came_with_an_animation_renders_in_its_rest_pose(godette, t
     still, animated = tmp_path / "still" / "still.glb", tmp_path / "animated" / "animated.glb"
     run_in_blender("convert_model", source, str(still))
     run_in_blender("convert_model", source, str(animated), head_animation_degrees=12.0)
-    data = animated.read_bytes()
-    gltf = json.loads(data[20 : 20 + int.from_bytes(data[12:16], "little")])
-    assert gltf.get("animations"), "the variant carries no animation"
+    assert gltf_json(animated).get("animations"), "the variant carries no animation"
     assert _basis_image(still, tmp_path / "b1") == _basis_image(animated, tmp_path / "b2")
 
 
@@ -191,8 +188,7 @@ def test_a_head_mesh_parented_to_the_head_bone_is_framed_and_turned(godette, tmp
     glb = tmp_path / "rigid" / "rigid.glb"
     source = file_sources([godette])[0]
     run_in_blender("convert_model", source, str(glb), parent_to_head=["Face", "Body"])
-    data = glb.read_bytes()
-    gltf = json.loads(data[20 : 20 + int.from_bytes(data[12:16], "little")])
+    gltf = gltf_json(glb)
     for name in ("Face", "Body"):
         mesh = next(i for i, n in enumerate(gltf["nodes"]) if n.get("name") == name)
         assert "skin" not in gltf["nodes"][mesh]
@@ -222,11 +218,7 @@ def test_the_vrm_exported_to_fbx_builds(godette, tmp_path):
     (source,) = file_sources([fbx])
     assert source.kind == "fbx" and source.model_id.startswith("fbx-")
     out = tmp_path / "from-fbx"
-    command = [sys.executable, "-m", "dataset_builder", "build", "--out", str(out)]
-    command += ["--models", str(fbx), "--license", "cc-by-3.0", "--attribution", "Godette"]
-    command += ["--workers", "1", "--resolution", "64", "--styles", "original"]
-    command += ["--samples-per-model", "1", "--no-progress"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    result = build_godette_variant(fbx, out)
     assert result.returncode == 0, result.stderr[-3000:]
     (annotation_file,) = (out / "annotations").glob("fbx-*.json")
     targets = json.loads(annotation_file.read_text())["targets"]
