@@ -22,7 +22,7 @@ from animeceleb.sampling import GROUPS
 
 from .files import write_atomic
 from .hf_builder import CITATION
-from .sources import SOURCE_KINDS, UNKNOWN_LICENSE
+from .sources import ORIGINAL_RELEASE, SOURCE_KINDS, UNKNOWN_LICENSE
 from .styles import STYLES
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def dataset_card(
             (i, name, f"{low:g}", f"{high:g}")
             for i, (name, (low, high)) in enumerate(zip(POSE_NAMES, POSE_RANGES, strict=True))
         ],
-        "source_kinds": " / ".join(SOURCE_KINDS),
+        "source_kinds": " / ".join((*SOURCE_KINDS, ORIGINAL_RELEASE)),
         "style_names": ", ".join(STYLES),
         "attributions": attribution_lines(models),
         "n_models": len(models),

@@ -32,6 +32,7 @@ from .features import decode_rows
 from .parts import write_part
 from .publisher import write_hub_folder
 from .sampling import basis_pair_id
+from .sources import ORIGINAL_RELEASE
 from .styles import STYLE_NAMES
 
 POSE_CSV = "combined_pose.csv"
@@ -125,7 +126,7 @@ def import_original_layout(
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ValueError(f"{out_dir}: not empty; expected a new folder for the converted build")
     entries = read_pose_csv(original_dir / POSE_CSV)
-    credit = {"source": "animeceleb", "license": license, "attribution": attribution}
+    credit = {"source": ORIGINAL_RELEASE, "license": license, "attribution": attribution}
     rows: dict[str, list[dict]] = defaultdict(list)
     basis_folders: dict[str, str] = {}
     for org_id, folder, png_name, pose in entries:

@@ -11,6 +11,7 @@ from pathlib import Path
 SOURCE_KINDS = ("procedural", "vrm", "gltf", "fbx", "blend")
 PROCEDURAL_LICENSE = "cc-by-4.0"
 UNKNOWN_LICENSE = "unknown"  # a model file with no licence in it and none given
+ORIGINAL_RELEASE = "animeceleb"  # the source of examples imported from the original release
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ def test_dataset_card_yaml_parses_back(tmp_path):
     assert body.startswith("\n# AnimeCeleb-HF\n")
     assert "![contact sheet](samples/contact_sheet.png)" in body
     assert "train: 1200 images, test: 30 images." in body
-    assert "(procedural / vrm / gltf / blend)" in body and "official" not in body
+    assert "(procedural / vrm / gltf / fbx / blend / animeceleb)" in body
+    assert "official" not in body
     assert f"| 19 | `{POSE_NAMES[19]}` | [-20, 20] |" in body
     assert len(re.findall(r"^\| \d+ \| `", body, flags=re.M)) == len(POSE_NAMES)
     assert "@inproceedings{kim2022animeceleb," in body
