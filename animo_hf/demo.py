@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ DEFAULT_MODEL = "animeceleb-hf/animo"
 VIDEO_MAX_SIDE = 640  # the face reader needs no more; frames are shrunk to this when read
 PLOT_SECONDS = 10.0  # the webcam plot shows this much of the recent past
 MOVING = 0.02  # a dimension is plotted when it moves further than this from 0
+NO_CHARACTER = "no character: pick an example or upload an image first"
 
 
 class DemoInputError(ValueError):
@@ -99,13 +101,14 @@ class SpaceSettings:
                 raise ValueError(f"{name}={text!r}: expected {what} >= {minimum:g}")
             return value
 
+        defaults = DemoLimits()
         return cls(
             model=environ.get("ANIMO_MODEL")
             or (str(shipped) if shipped.is_dir() else DEFAULT_MODEL),
             examples=Path(environ.get("ANIMO_EXAMPLES") or examples),
             limits=DemoLimits(
-                max_upload_mb=number("ANIMO_MAX_UPLOAD_MB", 20.0),
-                max_video_seconds=number("ANIMO_MAX_VIDEO_SECONDS", 10.0),
+                max_upload_mb=number("ANIMO_MAX_UPLOAD_MB", defaults.max_upload_mb),
+                max_video_seconds=number("ANIMO_MAX_VIDEO_SECONDS", defaults.max_video_seconds),
             ),
             size=number("ANIMO_SIZE", None, int, 16),
             torch_threads=number("ANIMO_TORCH_THREADS", 1, int),
@@ -129,6 +132,11 @@ class ExampleCharacter:
     @property
     def caption(self) -> str:
         return f"{self.label}. {self.attribution} ({self.license})"
+
+    @cached_property
+    def digest(self) -> str | None:
+        """Its pixels' digest (:func:`pixel_digest`), read once."""
+        return pixel_digest(self.path)
 
 
 def load_examples(folder: str | os.PathLike) -> list[ExampleCharacter]:
@@ -159,13 +167,6 @@ def character_key(character: PIL.Image.Image) -> str:
     return hashlib.sha1(character.tobytes()).hexdigest()
 
 
-def flatten(image: PIL.Image.Image, background: tuple[int, int, int] = (255, 255, 255)):
-    """An RGBA frame over a plain ``background``, as RGB: what a live view shows, encoded as
-    JPEG (about 30x cheaper to encode than PNG at 256²)."""
-    canvas = PIL.Image.new("RGBA", image.size, (*background, 255))
-    return PIL.Image.alpha_composite(canvas, image.convert("RGBA")).convert("RGB")
-
-
 def pixel_digest(path: str | os.PathLike) -> str | None:
     """A digest of an image file's RGBA pixels (``None`` when it is no image): the same for a
     copy saved in another format."""
@@ -182,7 +183,7 @@ def find_example(
     """The example whose image has the same pixels as the file at ``path`` (Gradio hands an
     example over as a copy under another name), or ``None``."""
     digest = pixel_digest(path)
-    return next((e for e in examples if digest and pixel_digest(e.path) == digest), None)
+    return next((e for e in examples if digest and e.digest == digest), None)
 
 
 def pose_tables(poses: np.ndarray, time_s: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -292,7 +293,7 @@ class AniMoDemo:
         (:func:`~animo_hf.framing.frame_character`: a square crop) unless ``reframe`` is False
         (an example, rendered that way)."""
         if path is None:
-            raise DemoInputError("no character: pick an example or upload an image")
+            raise DemoInputError(NO_CHARACTER)
         path = Path(path)
         size = path.stat().st_size
         if size > self.limits.max_upload_bytes:
@@ -330,7 +331,7 @@ class AniMoDemo:
         if video is None:
             raise DemoInputError("no video: upload a video of a person's face")
         try:
-            info = probe_video(
+            probe_video(
                 video,
                 max_seconds=self.limits.max_video_seconds,
                 max_bytes=self.limits.max_upload_bytes,
@@ -354,7 +355,7 @@ class AniMoDemo:
             ) from None
         milliseconds = (time.perf_counter() - start) * 1000 / len(frames)
         path = export_to_mp4(output.frames, self.output_dir / f"animo-{uuid.uuid4().hex}.mp4", fps)
-        return AnimatedVideo(path, output.poses, info.fps, milliseconds)
+        return AnimatedVideo(path, output.poses, fps, milliseconds)
 
     def stream_frame(
         self,
@@ -378,5 +379,5 @@ class AniMoDemo:
 
     def _character(self, character: PIL.Image.Image | None) -> PIL.Image.Image:
         if character is None:
-            raise DemoInputError("no character: pick an example or upload an image first")
+            raise DemoInputError(NO_CHARACTER)
         return character

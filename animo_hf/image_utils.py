@@ -65,3 +65,12 @@ def composite(rgba: np.ndarray, background: tuple[float, float, float]) -> np.nd
         return rgba
     alpha = rgba[..., 3:]
     return rgba[..., :3] * alpha + color.astype(rgba.dtype) * (1 - alpha)
+
+
+def flatten(
+    image: PIL.Image.Image, background: tuple[int, int, int] = (255, 255, 255)
+) -> PIL.Image.Image:
+    """An RGBA PIL image over a plain ``background`` (RGB, 0-255), as an RGB image: a figure
+    tile, or a live frame encoded as JPEG (about 30x cheaper to encode than PNG at 256²)."""
+    canvas = PIL.Image.new("RGBA", image.size, (*background, 255))
+    return PIL.Image.alpha_composite(canvas, image.convert("RGBA")).convert("RGB")

@@ -23,6 +23,7 @@ from datasets import load_dataset
 
 from animo_hf import AniMoPipeline
 from animo_hf.demo import DEFAULT_MODEL
+from animo_hf.image_utils import flatten
 from animo_hf.video import carphone_clip, export_to_mp4, read_video
 from dataset_builder.cli import main as dataset_builder
 
@@ -52,19 +53,14 @@ def figure(people: list[np.ndarray], frames: list[PIL.Image.Image], source) -> P
     canvas = PIL.Image.new("RGB", ((FIGURE_FRAMES + 1) * size, 2 * size + 20), BACKGROUND)
     draw = PIL.ImageDraw.Draw(canvas)
     draw.text((4, 4), "source", fill=(40, 40, 40))
-    canvas.paste(on_background(source.resize((size, size))), (0, size + 20))
+    canvas.paste(flatten(source.resize((size, size)), BACKGROUND), (0, size + 20))
     for column, i in enumerate(picks, start=1):
         person = PIL.Image.fromarray(people[i])
         person.thumbnail((size, size))
         canvas.paste(person, (column * size + (size - person.width) // 2, 20))
-        canvas.paste(on_background(frames[i]), (column * size, size + 20))
+        canvas.paste(flatten(frames[i], BACKGROUND), (column * size, size + 20))
         draw.text((column * size + 4, 4), f"frame {i}", fill=(40, 40, 40))
     return canvas
-
-
-def on_background(image: PIL.Image.Image) -> PIL.Image.Image:
-    canvas = PIL.Image.new("RGBA", image.size, (*BACKGROUND, 255))
-    return PIL.Image.alpha_composite(canvas, image.convert("RGBA")).convert("RGB")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ import torch
 
 from animeceleb.pose import pose_from_morphs
 from animo_hf import AniMoPipeline, PIRendererGenerator
+from animo_hf.image_utils import flatten
 from animo_hf.models.layers import warp
 from dataset_builder.sources import ModelSource, file_sources, procedural_sources
 from dataset_builder.worker import run_in_blender
@@ -43,11 +44,6 @@ LABEL = 16
 def pose_vectors() -> torch.Tensor:
     poses = [pose_from_morphs(morphs, angles) for morphs, angles in DRIVING.values()]
     return torch.from_numpy(np.stack(poses))
-
-
-def on_background(image: PIL.Image.Image) -> PIL.Image.Image:
-    canvas = PIL.Image.new("RGBA", image.size, (*BACKGROUND, 255))
-    return PIL.Image.alpha_composite(canvas, image.convert("RGBA")).convert("RGB")
 
 
 def baseline_frames(generator: PIRendererGenerator, source: PIL.Image.Image, poses, size: int):
@@ -89,7 +85,7 @@ def lay_out(characters: list[tuple[str, list[tuple]]], size: int) -> PIL.Image.I
         y = LABEL + r * size
         draw.text((4, y + size // 2 - 12), f"{name}\n{label}", fill=(20, 20, 30))
         for c, frame in enumerate(frames):
-            sheet.paste(on_background(frame.resize((size, size))), (left + c * size, y))
+            sheet.paste(flatten(frame.resize((size, size)), BACKGROUND), (left + c * size, y))
     return sheet
 
 

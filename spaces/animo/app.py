@@ -30,10 +30,10 @@ from animo_hf.demo import (
     DemoInputError,
     SpaceSettings,
     find_example,
-    flatten,
     load_examples,
     pose_tables,
 )
+from animo_hf.image_utils import flatten
 from animo_hf.presets import EXPRESSION_PRESETS, POSE_SLIDERS, pose_from_sliders, preset_pose
 
 HERE = Path(__file__).resolve().parent
@@ -76,20 +76,23 @@ def timing(milliseconds: float, what: str) -> str:
     return f"**{milliseconds:.1f} ms** per frame on the server ({what})"
 
 
+def chosen(path, example):
+    """The session's character, its framed view and caption: an example as rendered, anything
+    else framed like the training data."""
+    character = demo_logic.open_character(path, reframe=example is None)
+    caption = example.caption if example else "Your image, framed like the training data."
+    return character, character, caption
+
+
 @shown_to_user
 def select_character(path):
-    example = find_example(EXAMPLES, path) if path else None
-    if example:
-        character = demo_logic.open_character(path, reframe=False)
-        return character, character, example.caption
-    character = demo_logic.open_character(path)
-    return character, character, "Your image, framed like the training data."
+    return chosen(path, find_example(EXAMPLES, path) if path else None)
 
 
+@shown_to_user
 def select_example(event: gr.SelectData):
     example = EXAMPLES[event.index]
-    character = demo_logic.open_character(example.path, reframe=False)
-    return character, character, example.caption
+    return chosen(example.path, example)
 
 
 @shown_to_user
