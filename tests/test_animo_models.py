@@ -137,6 +137,21 @@ def test_non_default_config_round_trips(tmp_path):
     assert flow.shape == (1, 2, 16, 16)
 
 
+def test_deeper_editing_network_round_trips_and_keeps_the_shipped_weight_names(tmp_path):
+    shallow = EditingNetwork(block_out_channels=(8, 16), downscale=2)
+    deeper = seeded(EditingNetwork, block_out_channels=(8, 16), downscale=2, layers_per_block=3)
+    assert set(shallow.state_dict()) < set(deeper.state_dict())  # old checkpoints still load
+    assert any(k.startswith("decoder.more_blocks.1.1.") for k in deeper.state_dict())
+    deeper.save_pretrained(tmp_path)
+    loaded = EditingNetwork.from_pretrained(tmp_path).eval()
+    assert loaded.config.layers_per_block == 3
+    source = torch.rand(2, 3, 32, 32) * 2 - 1
+    flow, z = torch.zeros(2, 2, 16, 16), torch.randn(2, 256)
+    with torch.no_grad():
+        expected = deeper.eval()(deeper.encode_source(source), flow, z, source)
+        assert torch.equal(loaded(loaded.encode_source(source), flow, z, source), expected)
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [

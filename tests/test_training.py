@@ -154,6 +154,8 @@ def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(
         ({"warp_only_fraction": 1.5}, "config warp_only_fraction = 1.5"),
         ({"target_groups": ["basis"]}, "config target_groups"),
         ({"learning_rate": 0}, "config learning_rate = 0"),
+        ({"editing": {"layers_per_block": 0}}, "config editing.layers_per_block = 0"),
+        ({"editing": {"block_out_channels": []}}, "config editing.block_out_channels"),
     ],
 )
 def test_config_values_out_of_range_are_named(changes, message):
@@ -189,17 +191,18 @@ def test_console_script_trains_and_exports_loadable_weights(tiny_dataset, tmp_pa
     config = tmp_path / "config.yaml"
     config.write_text(f"dataset: {tiny_dataset}\nresolution: 64\nbatch_size: 2\n")
     args = ["--config", str(config), "--output_dir", str(out), "--max_steps", "2"]
+    args += ["--editing.layers_per_block", "2"]  # a non-default size travels with the weights
     assert main([*args, "--sample_every", "1", "--checkpoint_every", "1"]) == 0
     code = (
         "import sys, torch; from animo_hf import AniMoPipeline; "
         f"p = AniMoPipeline.from_pretrained({str(out / 'weights')!r}); "
         "p.set_progress_bar_config(disable=True); "
         "o = p(torch.rand(4, 64, 64), num_random_poses=2, height=64, width=64); "
-        "print(len(o.frames))"
+        "print(len(o.frames), p.editing_network.config.layers_per_block)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "2"
+    assert result.stdout.strip() == "2 2"
 
 
 def test_bad_command_line_is_one_line(tmp_path, capsys):

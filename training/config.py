@@ -208,6 +208,19 @@ class LossWeights:
 
 
 @dataclass
+class EditingArchitecture:
+    """AniMo's editing network (``animo_hf.EditingNetwork``): its size is what decides how much
+    it can draw (closed eyes, an open mouth) and what a frame costs."""
+
+    block_out_channels: tuple[int, ...] = (32, 64, 96)  # per decoder level, finest first
+    layers_per_block: int = 1  # AdaIN residual blocks per level
+
+    def __post_init__(self) -> None:
+        if isinstance(self.block_out_channels, list):
+            self.block_out_channels = tuple(self.block_out_channels)
+
+
+@dataclass
 class TrainConfig(RunConfig):
     """Everything that determines an AniMo (or baseline) training run.
 
@@ -225,6 +238,7 @@ class TrainConfig(RunConfig):
             warped source against the target), as in the paper; then the whole model.
         learning_rate, betas: Adam, the paper's 1e-4 and (0.5, 0.999).
         loss: the loss weights.
+        editing: the size of AniMo's editing network (``editing.layers_per_block``, ...).
         regressor: a pose regressor folder or repo id, for ``loss.regressor_features`` and
             ``loss.regressor_expression``.
         init_weights: start from these weights (a folder written by a run's export or
@@ -237,7 +251,7 @@ class TrainConfig(RunConfig):
         sample_every: in optimizer steps, like log_every and checkpoint_every.
     """
 
-    NESTED = {"loss": LossWeights}
+    NESTED = {"loss": LossWeights, "editing": EditingArchitecture}
 
     model: Literal["animo", "pirenderer"] = "animo"
     dataset: str = ""
@@ -253,6 +267,7 @@ class TrainConfig(RunConfig):
     learning_rate: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.999)
     loss: LossWeights = field(default_factory=LossWeights)
+    editing: EditingArchitecture = field(default_factory=EditingArchitecture)
     regressor: str | None = None
     init_weights: str | None = None
     mixed_precision: Literal["no", "bf16"] = "no"
@@ -285,6 +300,14 @@ class TrainConfig(RunConfig):
                 config_error(f"loss.{term.name}", weight, "a finite number >= 0")
         if self.loss.l1 == 0 and self.loss.ssim == 0:
             config_error("loss", dataclasses.asdict(self.loss), "a non-zero l1 or ssim weight")
+        channels = self.editing.block_out_channels
+        if (
+            not isinstance(channels, tuple)
+            or not channels
+            or not all(is_int(c) and c > 0 for c in channels)
+        ):
+            config_error("editing.block_out_channels", channels, "a list of positive integers")
+        check_positive("editing.layers_per_block", self.editing.layers_per_block)
         if self.loss.uses_regressor and not self.regressor:
             config_error(
                 "regressor",

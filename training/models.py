@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,12 +42,13 @@ class Prediction:
 class AniMoModel(nn.Module):
     """AniMo's anime-domain path: T (fixed), F, the warping and the editing networks."""
 
-    def __init__(self, resolution: int = 256) -> None:
+    def __init__(self, resolution: int = 256, **editing: Any) -> None:
+        """``editing``: :class:`animo_hf.EditingNetwork` arguments (its size)."""
         super().__init__()
         self.pose_mapping = PoseMapping()
         self.motion_network = MotionNetwork()
         self.warping_network = WarpingNetwork()
-        self.editing_network = EditingNetwork(sample_size=resolution)
+        self.editing_network = EditingNetwork(sample_size=resolution, **editing)
 
     def forward(self, source: torch.Tensor, pose: torch.Tensor, full: bool) -> Prediction:
         z = self.motion_network(self.pose_mapping(pose))
@@ -109,20 +111,25 @@ def copy_weights(loaded: nn.Module, model: nn.Module, where: str) -> None:
     model.load_state_dict(loaded.state_dict())
 
 
-MODEL_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
+MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "animo": AniMoModel,  # the editing network records the training resolution
-    "pirenderer": lambda resolution: PIRendererModel(),
+    "pirenderer": lambda resolution, **editing: PIRendererModel(),
 }
 
 
 def build_model(
-    name: str, seed: int, init_weights: str | None = None, resolution: int = 256
+    name: str,
+    seed: int,
+    init_weights: str | None = None,
+    resolution: int = 256,
+    editing: dict[str, Any] | None = None,
 ) -> nn.Module:
     """A freshly initialised model for images of ``resolution``² (``torch.manual_seed(seed)``
     first, so runs are repeatable), with the weights of ``init_weights`` (a folder or Hub repo id
-    written by its ``save``) when given."""
+    written by its ``save``) when given. ``editing``: the size of AniMo's editing network
+    (:class:`animo_hf.EditingNetwork` arguments; the baseline has none)."""
     torch.manual_seed(seed)
-    model = MODEL_BUILDERS[name](resolution)
+    model = MODEL_BUILDERS[name](resolution, **(editing or {}))
     if init_weights is not None:
         try:
             model.load(init_weights)

@@ -14,6 +14,7 @@ last checkpoint at the same step.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -137,7 +138,13 @@ class Trainer:
         loader = seeded_loader(dataset, config)
         fixed_sampler = SeededPairSampler(len(pairs), config.seed + 1)
         self.fixed = next(iter(DataLoader(dataset, SAMPLE_PAIRS, sampler=fixed_sampler)))
-        model = build_model(config.model, config.seed, config.init_weights, config.resolution)
+        model = build_model(
+            config.model,
+            config.seed,
+            config.init_weights,
+            config.resolution,
+            dataclasses.asdict(config.editing),
+        )
         self.memory_format = (
             torch.channels_last if config.channels_last else torch.contiguous_format
         )

@@ -30,6 +30,7 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         out_channels: output image channels (RGB).
         latent_dim: size of the pose code ``z``.
         block_out_channels: channels per level, finest first; each level halves the size.
+        layers_per_block: AdaIN residual blocks per decoder level.
         downscale: pixel-(un)shuffle factor between the image and the finest level.
         composite: predict a mask and compose the output from the warped source image.
         sample_size: the image size the weights were trained at (the pipeline's default frame
@@ -45,13 +46,14 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         out_channels: int = 3,
         latent_dim: int = 256,
         block_out_channels: tuple[int, ...] = (32, 64, 96),
+        layers_per_block: int = 1,
         downscale: int = 4,
         composite: bool = True,
         sample_size: int = 256,
     ) -> None:
         super().__init__()
         self.encoder = SourceEncoder(in_channels, tuple(block_out_channels), downscale)
-        self.decoder = AdaINDecoder(tuple(block_out_channels), latent_dim)
+        self.decoder = AdaINDecoder(tuple(block_out_channels), latent_dim, layers_per_block)
         self.to_image = image_head(block_out_channels[0], out_channels + composite, downscale)
         if composite:  # the last downscale**2 conv channels become the mask after the shuffle
             with torch.no_grad():

@@ -69,26 +69,41 @@ class SourceEncoder(nn.Module):
 
 
 class AdaINDecoder(nn.Module):
-    """U-Net style decoder: coarsest level to finest, an AdaIN residual block per level.
+    """U-Net style decoder: coarsest level to finest, ``layers_per_block`` AdaIN residual blocks
+    per level.
 
     Shapes: ``features`` as produced by :class:`SourceEncoder` (finest first), ``z``
     (N, latent_dim) → (N, block_out_channels[0], H0, W0), the finest level's size.
     """
 
-    def __init__(self, block_out_channels: tuple[int, ...], latent_dim: int) -> None:
+    def __init__(
+        self, block_out_channels: tuple[int, ...], latent_dim: int, layers_per_block: int = 1
+    ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(AdaINResBlock(c, latent_dim) for c in block_out_channels)
+        # the blocks after each level's first: a separate list, so that one block per level keeps
+        # the weight names of the checkpoints that shipped before this option
+        self.more_blocks = nn.ModuleList(
+            nn.ModuleList(AdaINResBlock(c, latent_dim) for _ in range(layers_per_block - 1))
+            for c in block_out_channels
+        )
         self.up = nn.ModuleList(
             nn.Conv2d(c_in, c_out, 3, padding=1)
             for c_out, c_in in zip(block_out_channels[:-1], block_out_channels[1:], strict=True)
         )
 
+    def level(self, index: int, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        x = self.blocks[index](x, z)
+        for block in self.more_blocks[index]:
+            x = block(x, z)
+        return x
+
     def forward(self, features: tuple[torch.Tensor, ...], z: torch.Tensor) -> torch.Tensor:
-        x = self.blocks[-1](features[-1], z)
+        x = self.level(len(features) - 1, features[-1], z)
         for level in range(len(features) - 2, -1, -1):
             x = F.leaky_relu(self.up[level](x), 0.2)  # convolve before upsampling: 4x cheaper
             x = F.interpolate(x, scale_factor=2.0, mode="nearest") + features[level]
-            x = self.blocks[level](x, z)
+            x = self.level(level, x, z)
         return x
 
 
