@@ -94,6 +94,24 @@ def test_the_vrm_exported_to_glb_builds_through_its_renamed_bones(godette, tmp_p
     assert report["models_rendered"] == 1 and not report["models_skipped"]
 
 
+def test_a_rig_whose_bone_names_say_nothing_builds_from_its_skeleton(godette, tmp_path):
+    """Every bone renamed b00, b01 ...: the head and neck are found from the skeleton."""
+    import io
+
+    import numpy as np
+    import PIL.Image
+
+    from dataset_builder.worker import run_in_blender
+
+    glb = tmp_path / "models" / "nameless.glb"
+    nodes = [node.get("name") for node in gltf_json(godette)["nodes"]]
+    scrambled = {name: f"b{i:02d}" for i, name in enumerate(nodes)}  # meshes are left as named
+    run_in_blender("convert_model", file_sources([godette])[0], str(glb), rename_bones=scrambled)
+    assert not {"head_Armature", "neck_Armature"} & {n.get("name") for n in gltf_json(glb)["nodes"]}
+    basis = PIL.Image.open(io.BytesIO(_basis_image(glb, tmp_path / "nameless")))
+    assert (np.asarray(basis.convert("RGBA"))[..., 3] > 128).mean() > 0.2, "no head framed"
+
+
 def test_a_truncated_vrm_is_skipped_with_one_line(godette, tmp_path):
     models = tmp_path / "models"
     models.mkdir()

@@ -23,8 +23,9 @@ from training.losses import (
     feature_matching,
     generator_hinge_loss,
 )
+from training.models import Prediction
 from training.regressor import build_regressor
-from training.train import Trainer
+from training.train import Trainer, compute_losses
 
 TESTS = Path(__file__).resolve().parent
 ADVERSARIAL = {"l1": 1.0, "ssim": 0.5, "adversarial": 0.1, "feature_matching": 1.0}
@@ -136,6 +137,36 @@ def test_regressor_losses_train_with_the_run(tiny_dataset, tmp_path, regressor_f
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["phase"] == "full" and record["regressor_features"] > 0
     assert record["regressor_expression"] > 0
+
+
+def test_the_regressor_reaches_the_generator_where_the_mask_rests_on_the_warped_source(
+    regressor_folder,
+):
+    loss = {"l1": 1.0, "generated": 0.5, "regressor_expression": 1.0}
+    config = tiny_config(Path("data"), Path("out"), loss=loss, regressor=str(regressor_folder))
+    generated = (torch.rand(2, 3, 64, 64) * 2 - 1).requires_grad_()
+    warped, mask = torch.rand(2, 3, 64, 64) * 2 - 1, torch.ones(2, 1, 64, 64)
+    prediction = Prediction(
+        warped,
+        torch.zeros(2, 2, 16, 16),
+        EditingNetwork.compose(generated, mask, warped),
+        generated=generated,
+        mask=mask,
+    )
+    batch = {
+        "target": torch.rand(2, 3, 64, 64) * 2 - 1,
+        "pose": torch.rand(2, 20),
+        "source_alpha": torch.ones(2, 1, 64, 64),
+        "target_alpha": torch.ones(2, 1, 64, 64),
+    }
+    regressor = RegressorLoss(str(regressor_folder))
+    terms = compute_losses(prediction, batch, config, regressor=regressor)
+    (through_output,) = torch.autograd.grad(
+        terms["regressor_expression"], generated, retain_graph=True
+    )
+    assert not through_output.any()  # the mask blocks the output's term
+    (direct,) = torch.autograd.grad(terms["generated_regressor_expression"], generated)
+    assert direct.abs().sum() > 0
 
 
 def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path):

@@ -57,7 +57,9 @@ def compute_losses(
     AniMo's generated image before the mask, so the generator learns wherever the mask rests.
     Once the whole model trains, the output also meets the ``discriminator`` (its weights are
     not updated here: :meth:`Trainer.discriminator_step`) and the pose regressor's losses
-    (``regressor_features``, ``regressor_expression``) when they are given."""
+    (``regressor_features``, ``regressor_expression``) when they are given; the regressor's
+    also meet the generated image (scaled by ``loss.generated``), whose gradient the mask would
+    otherwise block wherever it rests on the warped source."""
     weights = config.loss
     outputs = {"warp": (prediction.warped, 1.0)}
     if prediction.image is not None:
@@ -82,16 +84,17 @@ def compute_losses(
         warped_alpha = warp(batch["source_alpha"], prediction.flow)
         terms["alpha"] = (warped_alpha - batch["target_alpha"]).abs().mean()
         weighted.append(weights.alpha * terms["alpha"])
-    if prediction.image is not None and regressor is not None:
+    for prefix, (output, scale) in outputs.items():
+        if prefix == "warp" or regressor is None:
+            continue
         read = regressor(
-            prediction.image,
-            batch["target"],
-            batch["pose"],
-            features=bool(weights.regressor_features),
+            output, batch["target"], batch["pose"], features=bool(weights.regressor_features)
         )
         for name, value in read.items():
-            terms[f"regressor_{name}"] = value
-            weighted.append(getattr(weights, f"regressor_{name}") * value)
+            terms[f"regressor_{name}" if prefix == "image" else f"{prefix}_regressor_{name}"] = (
+                value
+            )
+            weighted.append(scale * getattr(weights, f"regressor_{name}") * value)
     if prediction.image is not None and discriminator is not None:
         fake_logits, fake_features = discriminator(prediction.image, batch["pose"])
         if weights.adversarial:

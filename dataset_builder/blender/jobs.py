@@ -96,12 +96,14 @@ def convert_model(
     rename_shape_keys: Mapping[str, str] | None = None,
     head_animation_degrees: float = 0.0,
     parent_to_head: Sequence[str] = (),
+    rename_bones: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Load a model file (any format read) in a fresh scene, rename shape keys as given, and save
     its rig and meshes as .blend, .glb or .fbx: variants of real models for tests (a VRM as glTF,
     morphs renamed, an animation that turns the head by ``head_animation_degrees`` from its
     first frame on, the meshes named in ``parent_to_head`` unskinned and parented to the head
-    bone). Returns the shape-key names saved."""
+    bone, bones renamed as ``rename_bones`` says, their vertex groups with them). Returns the
+    shape-key names saved."""
     reset_scene()
     loaded = load_model(source)
     meshes = {mesh.name: mesh for mesh in loaded.meshes}
@@ -117,6 +119,8 @@ def convert_model(
         for key in list(keys)[1:]:  # the first is the basis
             key.name = (rename_shape_keys or {}).get(key.name, key.name)
             names.append(key.name)
+    for bone in loaded.armature.data.bones:  # Blender renames the vertex groups too
+        bone.name = (rename_bones or {}).get(bone.name, bone.name)
     save_rig(
         loaded.armature.name,
         [mesh.name for mesh in loaded.meshes],

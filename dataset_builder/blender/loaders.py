@@ -94,15 +94,15 @@ def _vrm_expressions(armature: bpy.types.Object) -> dict[str, list[tuple[str, st
 
 
 def load_gltf(source: ModelSource) -> LoadedModel:
-    """A glTF/GLB file through Blender's importer; head and neck bones found by name
-    (:func:`dataset_builder.rigs.find_head_and_neck`)."""
+    """A glTF/GLB file through Blender's importer; head and neck bones found by name, else from
+    the skeleton's structure (:func:`dataset_builder.rigs.find_head_and_neck`)."""
     bpy.ops.import_scene.gltf(filepath=source.path)
     return _rigged_model(source)
 
 
 def load_fbx(source: ModelSource) -> LoadedModel:
     """An FBX file (what most characters for Unity ship as) through Blender's bundled importer;
-    textures are looked up beside the file; head and neck bones found by name."""
+    textures are looked up beside the file; head and neck bones found as for glTF."""
     addon_utils.enable("io_scene_fbx", default_set=True)
     bpy.ops.import_scene.fbx(filepath=source.path, use_image_search=True)
     return _rigged_model(source)
@@ -122,12 +122,18 @@ def load_blend(source: ModelSource) -> LoadedModel:
 def _rigged_model(source: ModelSource) -> LoadedModel:
     armature = _only_armature()
     bones = {bone.name: bone.parent.name if bone.parent else None for bone in armature.data.bones}
-    found = find_head_and_neck(bones)
+    positions = {}  # rest positions, for when no name matches
+    for bone in armature.data.bones:
+        x, y, z = armature.matrix_world @ bone.head_local
+        positions[bone.name] = (x, y, z)
+    found = find_head_and_neck(bones, positions)
     if found is None:
         names = ", ".join(sorted(bones)[:12]) + (", ..." if len(bones) > 12 else "")
         raise ValueError(
             f"no head bone: none of the {len(bones)} bones ({names}) is named as a head "
-            "(Head, J_Bip_C_Head, mixamorig:Head, 頭, spine.006 ...); rename it"
+            "(Head, J_Bip_C_Head, mixamorig:Head, 頭, spine.006 ...), nor does the skeleton's "
+            "structure give one (mirrored arms with a neck and head rising between them); "
+            "rename the head bone to Head"
         )
     head, neck = found
     meshes = _meshes_of(armature)
