@@ -169,6 +169,24 @@ def test_the_regressor_reaches_the_generator_where_the_mask_rests_on_the_warped_
     assert direct.abs().sum() > 0
 
 
+def test_the_face_term_scores_the_central_crop_again():
+    config = tiny_config(Path("data"), Path("out"), loss={"l1": 1.0, "face": 2.0})
+    target = torch.zeros(1, 3, 64, 64)
+    batch = {"target": target, "pose": torch.zeros(1, 20)}
+    outside, inside = target.clone(), target.clone()
+    outside[..., :16, :32] = 1.0  # above the face crop (rows and columns 16-47)
+    inside[..., 16:32, 16:48] = 1.0  # the same area inside it
+    terms = {}
+    for name, image in (("outside", outside), ("inside", inside)):
+        prediction = Prediction(warped=image, flow=torch.zeros(1, 2, 16, 16), image=None)
+        terms[name] = compute_losses(prediction, batch, config)
+    assert terms["outside"]["warp_face"] == 0
+    assert torch.isclose(terms["inside"]["warp_l1"], terms["outside"]["warp_l1"])
+    assert torch.isclose(terms["inside"]["warp_face"], 4 * terms["inside"]["warp_l1"])
+    expected = terms["inside"]["warp_l1"] + 2.0 * terms["inside"]["warp_face"]
+    assert torch.isclose(terms["inside"]["total"], expected)
+
+
 def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path):
     first = Trainer(tiny_config(tiny_dataset, tmp_path / "first", max_steps=2))
     weights = first.run()

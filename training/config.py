@@ -192,6 +192,9 @@ class LossWeights:
     flow_smoothness: float = 0.0  # total variation of the flow
     alpha: float = 0.0  # L1 between the warped source alpha and the target alpha
     generated: float = 0.0  # the image terms on AniMo's generated image before the mask too
+    face: float = (
+        0.0  # the L1 and SSIM terms again on the central face crop (eyes, mouth count more)
+    )
     mask: float = 0.0  # BCE of the mask against where the warped source already matches the target
     adversarial: float = 0.0  # hinge GAN with the pose-conditioned patch discriminator (full phase)
     feature_matching: float = 0.0  # L1 between the discriminator's features of output and target

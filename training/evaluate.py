@@ -40,8 +40,7 @@ from dataset_builder.files import write_atomic
 
 from .data import decode_rgba, load_split, network_input, row_pose
 from .metrics import IMAGE_METRICS, POSE_METRICS, load_metric
-
-FACE_CROP = 0.5  # the central half of each side: the face
+from .metrics._common import FACE_CROP
 
 
 @dataclass

@@ -12,6 +12,7 @@ from torch import nn
 
 from animeceleb.pose import EXPRESSION_DIM
 
+from .metrics._common import FACE_CROP, crop_box
 from .regressor import load_regressor, resize_for_regressor
 
 L1_SCALES = (1, 2, 4)
@@ -31,6 +32,13 @@ def multiscale_l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def ssim_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``1 - SSIM`` (Gaussian window 11, sigma 1.5) on images mapped to [0, 1]."""
     return 1 - ssim((output + 1) / 2, (target + 1) / 2, data_range=1.0, size_average=True)
+
+
+def face_crop(images: torch.Tensor) -> torch.Tensor:
+    """The central face crop of (N, C, H, W) images, the one the evaluation scores
+    (``FACE_CROP`` of each side)."""
+    rows, cols = crop_box(images.shape[-2], images.shape[-1], FACE_CROP)
+    return images[..., rows, cols]
 
 
 def flow_smoothness(flow: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,7 @@ from .discriminator import PatchDiscriminator
 from .losses import (
     RegressorLoss,
     discriminator_hinge_loss,
+    face_crop,
     feature_matching,
     flow_smoothness,
     generator_hinge_loss,
@@ -74,6 +75,13 @@ def compute_losses(
         if weights.ssim:
             terms[f"{prefix}_ssim"] = ssim_loss(output, batch["target"])
             weighted.append(scale * weights.ssim * terms[f"{prefix}_ssim"])
+        if weights.face:
+            face, wanted = face_crop(output), face_crop(batch["target"])
+            on_face = weights.l1 * multiscale_l1(face, wanted)
+            if weights.ssim:
+                on_face = on_face + weights.ssim * ssim_loss(face, wanted)
+            terms[f"{prefix}_face"] = on_face
+            weighted.append(scale * weights.face * terms[f"{prefix}_face"])
     if weights.flow_smoothness:
         terms["flow_smoothness"] = flow_smoothness(prediction.flow)
         weighted.append(weights.flow_smoothness * terms["flow_smoothness"])

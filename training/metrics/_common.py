@@ -115,6 +115,9 @@ def decode_image(blob: bytes, what: str) -> np.ndarray:
     return array.astype(np.float64)
 
 
+FACE_CROP = 0.5  # the central half of each side: the face of a framed AnimeCeleb image
+
+
 def check_crop(crop: Any) -> float:
     """``crop`` as a float in (0, 1]: the fraction of each side kept around the centre."""
     if isinstance(crop, bool) or not isinstance(crop, (int, float, np.floating, np.integer)):
