@@ -15,7 +15,13 @@ from typing import Any
 
 from .sources import ModelSource
 
-JOBS = ("render_model", "render_poses", "save_procedural_character", "convert_model")
+JOBS = (
+    "render_model",
+    "render_poses",
+    "save_procedural_character",
+    "convert_model",
+    "measure_morphs",
+)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from ..worker import ModelReport, RenderTask
 from .export import animate_bone, parent_to_bone, save_character, save_rig
 from .loaders import load_model
 from .model import BlenderModel, ModelLoadError
+from .morph_motion import measure_morphs  # noqa: F401  (a job: run_job calls it by name)
 from .procedural import build_character
 from .scene import reset_scene
 
