@@ -37,9 +37,7 @@ def score(rows: list[tuple[str | None, str | None]]) -> dict[str, tuple[int, int
     """part -> (right, proposed, targets, wrong) over (truth, proposal) rows, and "all"."""
     counts: Counter = Counter()
     for truth, proposal in rows:
-        for key in ("all", part(truth) if truth else None, part(proposal) if proposal else None):
-            if key is None:
-                continue
+        for key in {"all", part(truth), part(proposal)} - {"-"}:
             if truth and key in ("all", part(truth)):
                 counts[key, "targets"] += 1
             if proposal and key in ("all", part(proposal)):

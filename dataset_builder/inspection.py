@@ -9,7 +9,8 @@ precision first (a wrong label is worse than none, so every doubt declines with 
    head spans 0.18..0.82 of the framed image and mouths sit in its lowest quarter) among those
    shorter than ``MAX_EYE_HEIGHT``, moving mostly vertically and not rigidly (not an eyeball
    looking down): a blink.
-   Mouth line: the centroid of the morph that moves the most below ``UPPER_FACE``. ``D`` is the
+   Mouth line: the centroid of the morph that moves the most with 90% of its motion below
+   ``UPPER_FACE`` (the blink: 90% above). ``D`` is the
    eye-to-mouth distance.
 2. *Part.* A morph that moves both the upper face and the mouth (each over ``WHOLE_FACE_SHARE``
    of its motion, split halfway between eye and mouth line) is a whole-face expression: declined.
@@ -89,8 +90,9 @@ class Finding:
 def face_frame(model: ModelMotion) -> FaceFrame | None:
     """The model's face frame (see the module docstring), or None without eye and mouth motion."""
     moving = [m for m in model.morphs if len(m.rest)]
-    upper = [m for m in moving if centroid(m)[1] < UPPER_FACE]
-    lower = [m for m in moving if centroid(m)[1] >= UPPER_FACE]
+    lower_share = {m.name: _share(m, m.rest[:, 1] >= UPPER_FACE) for m in moving}
+    upper = [m for m in moving if lower_share[m.name] <= 0.1]
+    lower = [m for m in moving if lower_share[m.name] >= 0.9]
     if not lower or not (upper or model.eye_bones):
         return None
     mouth = max(lower, key=lambda m: m.size.sum())
@@ -107,6 +109,11 @@ def face_frame(model: ModelMotion) -> FaceFrame | None:
     blink = max(eyes, key=lambda m: np.clip(m.delta[:, 1], 0, None).sum())
     eye_y = float((blink.rest[:, 1].min() + blink.rest[:, 1].max()) / 2)
     return FaceFrame(0.5, eye_y, centroid(mouth)[1])
+
+
+def _share(morph: MorphMotion, where: np.ndarray) -> float:
+    """Share of a morph's motion (displacement lengths) at the vertices ``where`` selects."""
+    return float(morph.size[where].sum() / morph.size.sum())
 
 
 def _vertical(morph: MorphMotion) -> float:
@@ -132,7 +139,7 @@ def measured_target(morph: MorphMotion, frame: FaceFrame) -> tuple[str | None, s
     if not len(morph.rest) or morph.size.max() < MIN_SIZE * frame.span:
         return None, "moves too little to be seen"
     split = (frame.eye_y + frame.mouth_y) / 2
-    upper_share = float(morph.size[morph.rest[:, 1] < split].sum() / morph.size.sum())
+    upper_share = _share(morph, morph.rest[:, 1] < split)
     if WHOLE_FACE_SHARE < upper_share < 1 - WHOLE_FACE_SHARE:
         return None, f"whole-face expression: {upper_share:.0%} upper face, the rest mouth"
     _, y = centroid(morph)
@@ -163,8 +170,7 @@ def measured_target(morph: MorphMotion, frame: FaceFrame) -> tuple[str | None, s
 
 def _side(morph: MorphMotion, midline: float) -> tuple[str | None, str]:
     left = morph.rest[:, 0] > midline
-    size = morph.size
-    share = float(size[left].sum() / size.sum())
+    share = _share(morph, left)
     if share >= ONE_SIDE:
         return "L", f"{share:.0%} on the character's left"
     if share <= 1 - ONE_SIDE:
