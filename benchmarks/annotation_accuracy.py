@@ -17,6 +17,7 @@ import random
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from machine import describe_machine  # benchmarks/machine.py
@@ -71,7 +72,8 @@ def main() -> None:
                 labelled.append((f"godette-{i}", vrm, truth, mislabel(truth, rng)[0]))
         rows, errors = [], []
         for label, source, truth, rename in labelled:
-            motion = pool.submit(run_job, "measure_morphs", source, 128, rename).result()
+            renamed = replace(source, rename=tuple(rename.items()))
+            motion = pool.submit(run_job, "measure_morphs", renamed, 128).result()
             by_new = {new: truth[old] for old, new in rename.items()}
             for finding in inspect_model(motion):
                 rows.append((by_new[finding.name], finding.target))

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -208,14 +209,21 @@ def target_for_name(name: str) -> str | None:
 class Annotation:
     """Per-model annotation: which source morph drives each target morph.
 
-    ``targets`` maps target morph name -> source morph name. ``method`` records how each entry was
-    made ("name" for the dictionary; a later visual inspection may add "inspection").
+    ``targets`` maps target morph name -> source morph name. ``method`` says how the file was
+    made ("name": the dictionary alone, files before inspection; "build": per target, see
+    ``methods``); a person who edits the file may write anything there (e.g. "person"). The
+    optional ``methods`` (target -> "name", "group" or "inspection"), ``reasons`` (target ->
+    why) and ``declined`` (source morph -> why it drives no target) explain each decision;
+    files without them still load.
     """
 
     model_id: str
     targets: dict[str, str]
     unmatched: list[str] = field(default_factory=list)
     method: str = "name"
+    methods: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    declined: dict[str, str] = field(default_factory=dict)
 
     def save(self, path: str | os.PathLike) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -237,6 +245,15 @@ class Annotation:
                 f"{path}: unknown target morphs {sorted(unknown)}; expected {TARGET_MORPH_NAMES}"
             )
         return annotation
+
+    def source_names(self) -> list[str]:
+        """Every source morph name the file mentions (driving a target or not)."""
+        return list(dict.fromkeys([*self.targets.values(), *self.unmatched, *self.declined]))
+
+    def target_sources(self, available: Iterable[str]) -> dict[str, int]:
+        """How many of the ``available`` targets came from each source (a file without
+        ``methods`` counts all under its ``method``)."""
+        return dict(Counter(self.methods.get(t, self.method) for t in available))
 
 
 def annotate_by_name(model_id: str, source_names: Iterable[str]) -> Annotation:

@@ -22,10 +22,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .annotation import Annotation
+from .annotation_sources import DEFAULT_GROUP_MIN_MODELS, annotate, group_mapping
 from .files import changed_settings, write_atomic
+from .inspection import Finding
 from .sources import ModelSource
 from .styles import STYLE_NAMES, check_resolution, check_style
-from .worker import ModelReport, RenderTask, init_worker, render_in_worker
+from .worker import ModelReport, RenderTask, init_worker, render_in_worker, run_job
 
 logger = logging.getLogger("dataset_builder")
 SETTINGS_FILE = "build.json"
@@ -40,6 +43,7 @@ class BuildSettings:
     resolution: int = 256
     seed: int = 0
     samples_per_model: int | None = None  # None: the paper's rule (100, or 20)
+    group_min_models: int = DEFAULT_GROUP_MIN_MODELS  # group annotation: names in >= N models
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -49,6 +53,10 @@ class BuildSettings:
             check_style(style)
         if self.samples_per_model is not None and self.samples_per_model < 0:
             raise ValueError(f"samples per model must be >= 0, got {self.samples_per_model}")
+        if self.group_min_models < 1:
+            raise ValueError(
+                f"group annotation's minimum models must be >= 1, got {self.group_min_models}"
+            )
         ids = [s.model_id for s in self.sources]
         if len(set(ids)) != len(ids):
             raise ValueError(
@@ -56,8 +64,16 @@ class BuildSettings:
             )
 
     def to_json(self) -> dict:
-        """The settings as JSON types (lists, not tuples), comparable with a saved build.json."""
-        return json.loads(json.dumps(asdict(self)))
+        """The settings as JSON types (lists, not tuples), comparable with a saved build.json.
+
+        Settings added later are left out at their defaults, so older build folders resume."""
+        data = json.loads(json.dumps(asdict(self)))
+        if self.group_min_models == DEFAULT_GROUP_MIN_MODELS:
+            del data["group_min_models"]
+        for source in data["sources"]:
+            if not source["rename"]:
+                del source["rename"]
+        return data
 
 
 @dataclass
@@ -68,14 +84,17 @@ class BuildReport:
 
     def summary(self) -> dict:
         images: Counter[str] = Counter()
+        targets: Counter[str] = Counter()
         for model in self.models:
             images.update(model.images)
+            targets.update(model.target_sources)
         return {
             "models_rendered": sum(m.status == "rendered" for m in self.models),
             "models_resumed": len(self.resumed),
             "models_skipped": {m.model_id: m.reason for m in self.models if m.status == "skipped"},
             "images_rendered": sum(images.values()),
             "images_per_style_and_group": dict(sorted(images.items())),
+            "targets_by_source": dict(sorted(targets.items())),
             "seconds": round(self.seconds, 2),
         }
 
@@ -156,6 +175,7 @@ def _render_missing(
     )
     start = time.perf_counter()
     if tasks:
+        _group_annotate(settings, out_dir, workers, progress)
         report.models = _render_tasks(tasks, workers, out_dir / "logs", progress, backend)
     report.seconds = time.perf_counter() - start
     for model in report.models:
@@ -173,6 +193,58 @@ def _render_missing(
 BACKENDS = ("processes", "ray")
 
 
+def _group_annotate(settings: BuildSettings, out_dir: Path, workers: int, progress: bool) -> None:
+    """Group annotation, when the collection has at least ``group_min_models`` models: inspect
+    every model without an annotation file (a Blender load each, before rendering loads it
+    again), map the names seen in that many models once for all (``group_mapping``) and save
+    each model's annotation. Smaller collections are annotated in the render worker instead."""
+    if len(settings.sources) < settings.group_min_models:
+        return
+    paths = {s.model_id: out_dir / "annotations" / f"{s.model_id}.json" for s in settings.sources}
+    new = [s for s in settings.sources if not paths[s.model_id].exists()]
+    if not new:
+        return
+    names = {i: Annotation.load(p).source_names() for i, p in paths.items() if p.exists()}
+    found = _inspect(new, settings.resolution, workers, out_dir / "logs" / "blender.log", progress)
+    names |= {model_id: [f.name for f in findings] for model_id, findings in found.items()}
+    every = [finding for findings in found.values() for finding in findings]
+    group = group_mapping(names, every, settings.group_min_models)
+    for model_id, findings in found.items():
+        annotate(model_id, findings, group).save(paths[model_id])
+    logger.info(
+        "group annotation: %d names seen in at least %d of %d models mapped once for all "
+        "(%d to a target); %d models inspected",
+        len(group),
+        settings.group_min_models,
+        len(settings.sources),
+        sum(f.target is not None for f in group.values()),
+        len(found),
+    )
+
+
+def _inspect(
+    sources: list[ModelSource], resolution: int, workers: int, log_path: Path, progress: bool
+) -> dict[str, list[Finding]]:
+    """Model id -> inspection's findings, in Blender workers; models that do not load are left
+    out (rendering skips them with the reason)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=init_worker, initargs=(None, str(log_path))
+    ) as pool:
+        futures = {
+            pool.submit(run_job, "inspect_morphs", source, resolution): source.model_id
+            for source in sources
+        }
+        bar = tqdm(total=len(futures), unit="model", disable=not progress, desc="inspect")
+        found = {}
+        for future in as_completed(futures):
+            if (findings := future.result()) is not None:
+                found[futures[future]] = findings
+            bar.update(1)
+        bar.close()
+    return found
+
+
 def _render_tasks(
     tasks: list[RenderTask], workers: int, log_dir: Path, progress: bool, backend: str
 ) -> list[ModelReport]:
@@ -182,12 +254,13 @@ def _render_tasks(
     def finished(report: ModelReport) -> None:
         reports.append(report)
         logger.info(
-            "%s: %s %s (%d images, %.1f s)",
+            "%s: %s %s (%d images, %.1f s; targets by source: %s)",
             report.model_id,
             report.status,
             report.reason,
             sum(report.images.values()),
             report.seconds,
+            ", ".join(f"{k} {n}" for k, n in sorted(report.target_sources.items())) or "none",
         )
         bar.update(1)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from animeceleb.pose import POSE_DIM, validate_pose
 
+from .annotation_sources import DEFAULT_GROUP_MIN_MODELS
 from .build import BACKENDS, BuildSettings, render_all
 from .publisher import DEFAULT_MAX_SHARD_SIZE, push_to_hub, write_hub_folder
 from .sources import UNKNOWN_LICENSE, file_sources, procedural_sources
@@ -54,6 +55,14 @@ def _add_build_args(parser: argparse.ArgumentParser, *, procedural: int, samples
         help="frontal/rotated pairs per model (default: the paper's 100, or 20 for models with "
         "at most 5 target morphs)",
     )
+    parser.add_argument(
+        "--group-min-models",
+        type=_positive_int,
+        default=DEFAULT_GROUP_MIN_MODELS,
+        help="group annotation: morph names seen in at least this many models are mapped once "
+        "for all (by the name dictionary, else by the majority of their inspections) before "
+        f"rendering; the rest are inspected model by model (default: {DEFAULT_GROUP_MIN_MODELS})",
+    )
     parser.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1))
     parser.add_argument(
         "--backend",
@@ -86,6 +95,7 @@ def _settings(args: argparse.Namespace) -> BuildSettings:
         resolution=args.resolution,
         seed=args.seed,
         samples_per_model=args.samples_per_model,
+        group_min_models=args.group_min_models,
     )
 
 

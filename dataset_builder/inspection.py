@@ -80,11 +80,14 @@ class FaceFrame:
 
 @dataclass(frozen=True)
 class Finding:
-    """What inspection concluded for one source morph: a target, or None, and why."""
+    """What inspection concluded for one source morph: a target, or None, and why; ``measured``
+    is what the motion alone says (possibly part and side only, ``"eye?_L"``), None when it
+    names no part."""
 
     name: str
     target: str | None
     reason: str
+    measured: str | None = None
 
 
 def face_frame(model: ModelMotion) -> FaceFrame | None:
@@ -246,11 +249,15 @@ def inspect_morph(morph: MorphMotion, frame: FaceFrame) -> Finding:
     if "?" not in measured:
         if claimed in (None, measured):
             agree = "" if claimed is None else "; the name agrees"
-            return Finding(morph.name, measured, f"{why}: {measured}{agree}")
-        return Finding(morph.name, measured, f"{why}: {measured} (its name says {claimed})")
+            return Finding(morph.name, measured, f"{why}: {measured}{agree}", measured)
+        said = f"{why}: {measured} (its name says {claimed})"
+        return Finding(morph.name, measured, said, measured)
     if claimed is not None and _same_part_and_side(claimed, measured):
-        return Finding(morph.name, claimed, f"{why}; the name's {claimed} fits part and side")
-    return Finding(morph.name, None, why)
+        fits = f"{why}; the name's {claimed} fits part and side"
+        return Finding(morph.name, claimed, fits, measured)
+    if claimed is not None:
+        why = f"{why}; its name says {claimed}, which the motion contradicts"
+    return Finding(morph.name, None, why, measured)
 
 
 def _same_part_and_side(target: str, measured: str) -> bool:

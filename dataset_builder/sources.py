@@ -19,6 +19,8 @@ class ModelSource:
     """One 3D model to render.
 
     ``seed`` identifies a procedural character; ``path`` a model file (VRM, glTF, FBX, .blend).
+    ``rename`` gives source morphs other names on loading, as (old, new) pairs: a labelled set's
+    scrambled or lying names, to test annotation.
     """
 
     model_id: str
@@ -27,6 +29,7 @@ class ModelSource:
     attribution: str
     seed: int | None = None
     path: str | None = None
+    rename: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_KINDS:

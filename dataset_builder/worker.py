@@ -21,6 +21,7 @@ JOBS = (
     "save_procedural_character",
     "convert_model",
     "measure_morphs",
+    "inspect_morphs",
 )
 
 
@@ -43,6 +44,7 @@ class ModelReport:
     n_targets: int = 0
     images: dict[str, int] = field(default_factory=dict)  # "style/group" -> count
     seconds: float = 0.0
+    target_sources: dict[str, int] = field(default_factory=dict)  # "name", "inspection"... -> n
 
 
 _progress = None  # a multiprocessing queue of rendered-image counts, set by ``init_worker``

@@ -57,10 +57,13 @@ def test_build_writes_hub_layout_and_report(built):
     card = (hub / "README.md").read_text()
     assert card.startswith("---\n") and "configs:" in card and "pose_dims:" in card
     assert "license: cc-by-4.0" in card and (hub / "samples" / "contact_sheet.png").is_file()
-    assert (built / "annotations" / "procedural-000008.json").is_file()
+    annotation = json.loads((built / "annotations" / "procedural-000008.json").read_text())
+    assert set(annotation["methods"].values()) == {"name"}  # checked by inspection in the worker
+    assert set(annotation["reasons"]) == set(annotation["targets"])
     log = (built / "build.log").read_text()
     for model_id in ("procedural-000008", "procedural-000009"):
         assert f"{model_id}: rendered  ({IMAGES_PER_MODEL} images" in log, log
+        assert "targets by source: name " in log
     report = json.loads((built / "report.json").read_text())
     assert report["summary"]["models_rendered"] == 2
     assert report["summary"]["images_per_style_and_group"] == {
@@ -400,3 +403,65 @@ def test_a_part_write_that_fails_midway_leaves_no_part(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         parts.write_part([_plain_row()], path)
     assert list(tmp_path.iterdir()) == [], "a failed write left a part or a temporary file"
+
+
+def test_group_annotation_and_inspection_of_scrambled_names(tmp_path):
+    """Procedural characters 2 and 5 share VRoid names (a group at N=2); character 0's morphs
+    are renamed morph_00.. and still get their targets from inspection; an edited file wins."""
+    from dataclasses import replace
+
+    from dataset_builder.build import BuildSettings, render_all
+    from dataset_builder.labelled_morphs import procedural_truth
+    from dataset_builder.sources import procedural_sources
+
+    truth = procedural_truth(0)
+    rename = {name: f"morph_{i:02d}" for i, name in enumerate(truth)}
+    scrambled = replace(procedural_sources(1, 0)[0], rename=tuple(rename.items()))
+    sources = (scrambled, *procedural_sources(1, 2), *procedural_sources(1, 5))
+    settings = BuildSettings(
+        sources=sources, styles=("cel",), resolution=64, samples_per_model=1, group_min_models=2
+    )
+    out = tmp_path / "grouped"
+    report = render_all(settings, out, workers=1, progress=False)
+    assert report.summary()["models_rendered"] == 3
+
+    path = out / "annotations" / f"{scrambled.model_id}.json"
+    found = json.loads(path.read_text())
+    by_new = {rename[name]: target for name, target in truth.items()}
+    assert set(found["methods"].values()) == {"inspection"}
+    assert all(by_new[name] == target for target, name in found["targets"].items())
+    assert len(found["targets"]) >= 18, found["declined"]  # recall: 22 targets in character 0
+    assert all(
+        by_new[name] is None
+        for name in found["declined"]
+        if "already" not in found["declined"][name]
+    )
+
+    vroid = json.loads((out / "annotations" / "procedural-000005.json").read_text())
+    assert (
+        vroid["methods"]["eye_close"] == "group"
+        and vroid["targets"]["eye_close"] == "Fcl_EYE_Close"
+    )
+    assert "seen in 2 models" in vroid["reasons"]["eye_close"]
+    assert "no majority target in 2 inspections" in vroid["declined"]["Fcl_HA_Hide"]
+    models = {m.model_id: m.target_sources for m in report.models}
+    assert models[scrambled.model_id] == {"inspection": len(found["targets"])}
+    log = (out / "build.log").read_text()
+    assert (
+        "group annotation: " in log
+        and f"targets by source: inspection {len(found['targets'])}" in log
+    )
+
+    # a person's edit wins: only the eyes' closing morph, rendered again with it
+    edited = {
+        "model_id": scrambled.model_id,
+        "targets": {"eye_close": found["targets"]["eye_close"]},
+    }
+    path.write_text(json.dumps(edited | {"method": "person"}))
+    (out / "render" / f"{scrambled.model_id}.parquet").unlink()
+    again = render_all(settings, out, workers=1, progress=False)
+    assert [m.target_sources for m in again.models] == [{"person": 1}]
+    assert json.loads(path.read_text())["method"] == "person"
+    part = decode_rows(pq.read_table(out / "render" / f"{scrambled.model_id}.parquet"))
+    poses = np.array([row["pose"] for row in part])
+    assert poses[:, 2:17].max() == 0 and poses[:, :2].max() > 0

@@ -4,6 +4,7 @@ procedural character whose morph names are scrambled."""
 import multiprocessing
 import random
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -146,11 +147,11 @@ def scrambled_character():
     from dataset_builder.sources import procedural_sources
     from dataset_builder.worker import run_job
 
-    source = procedural_sources(1, 0)[0]
     truth = procedural_truth(0)
     rename = {name: f"morph_{i:02d}" for i, name in enumerate(truth)}
+    source = replace(procedural_sources(1, 0)[0], rename=tuple(rename.items()))
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        motion = pool.submit(run_job, "measure_morphs", source, 96, rename).result()
+        motion = pool.submit(run_job, "measure_morphs", source, 96).result()
     return motion, {rename[name]: target for name, target in truth.items()}
 
 

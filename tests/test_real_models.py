@@ -139,9 +139,10 @@ def test_a_truncated_vrm_is_skipped_with_one_line(godette, tmp_path):
     )
 
 
-def test_whole_face_morph_names_say_where_to_map_them(godette, tmp_path):
-    """Morphs named as whole-face expressions match no target: the skip reason names them and
-    the annotation file to edit; after the edit the same command renders the model."""
+def test_morphs_renamed_as_whole_face_expressions_are_found_by_inspection(godette, tmp_path):
+    """Morphs renamed as whole-face expressions match no name: inspection finds the winks, "ih"
+    and the angry brows by what they move and declines the rest with its reasons; a person's
+    edit of the annotation file then wins when the model is rendered again."""
     from dataset_builder.worker import run_in_blender
 
     glb = tmp_path / "models" / "renamed.glb"
@@ -151,19 +152,28 @@ def test_whole_face_morph_names_say_where_to_map_them(godette, tmp_path):
     assert "Angry" in names and "ah" not in names
     out = tmp_path / "renamed"
     result = build_godette_variant(glb, out)
-    assert result.returncode == 2
+    assert result.returncode == 0, result.stderr[-3000:]
     (annotation_file,) = (out / "annotations").glob("gltf-*.json")
-    reason = result.stderr.strip().splitlines()[-1]
-    assert "no target morphs: none of its 15 morphs (" in reason and "Angry" in reason
-    assert f"map them to target morphs in {annotation_file} and build again" in reason
-
     annotation = json.loads(annotation_file.read_text())
+    assert annotation["targets"] == {
+        "eye_close_L": "Angry",
+        "eye_close_R": "Surprised",
+        "mouth_i": "joy",
+        "brow_angry": "Mad",
+    }
+    assert set(annotation["methods"].values()) == {"inspection"}
+    assert "no vowel within reach" in annotation["declined"]["Sad"]
+
     annotation["targets"] = {"mouth_a": "Sad", "eye_close_L": "Angry"}
+    annotation["method"] = "person"
+    del annotation["methods"]
     annotation_file.write_text(json.dumps(annotation))
+    for part in (out / "render").glob("*.parquet"):
+        part.unlink()
     result = build_godette_variant(glb, out)
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((out / "report.json").read_text())["summary"]
-    assert report["models_rendered"] == 1
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["targets_by_source"] == {"person": 2}
     import io
 
     import numpy as np

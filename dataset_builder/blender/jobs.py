@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from animeceleb.pose import ANGLE_SLICE, morphs_from_pose, validate_pose
 
 from ..annotation import Annotation, annotate_by_name
+from ..annotation_sources import annotate
+from ..inspection import Finding, inspect_model
 from ..parts import write_part
 from ..procedural import character_spec
 from ..sampling import RenderItem, render_items
@@ -19,7 +21,7 @@ from ..worker import ModelReport, RenderTask
 from .export import animate_bone, parent_to_bone, save_character, save_rig
 from .loaders import load_model
 from .model import BlenderModel, ModelLoadError
-from .morph_motion import measure_morphs  # noqa: F401  (a job: run_job calls it by name)
+from .morph_motion import measure_loaded, measure_morphs
 from .procedural import build_character
 from .scene import reset_scene
 
@@ -34,6 +36,7 @@ def render_model(task: RenderTask, on_image: Callable[[int], None] | None = None
             available = model.use_annotation(annotation)
             if not available:
                 return ModelReport(model_id, "skipped", no_targets_reason(model, task))
+            sources = annotation.target_sources(available)
             items = render_items(model_id, available, seed=task.seed, n_samples=task.n_samples)
             rows = model.render(items, task.styles, on_image=on_image)
     except ModelLoadError as error:
@@ -41,7 +44,13 @@ def render_model(task: RenderTask, on_image: Callable[[int], None] | None = None
     write_part(rows, task.part_path)
     counts = Counter(f"{row['style']}/{row['group']}" for row in rows)
     return ModelReport(
-        model_id, "rendered", "", len(available), dict(counts), time.perf_counter() - start
+        model_id,
+        "rendered",
+        "",
+        len(available),
+        dict(counts),
+        time.perf_counter() - start,
+        sources,
     )
 
 
@@ -52,19 +61,30 @@ def no_targets_reason(model: BlenderModel, task: RenderTask) -> str:
     if not names:
         return "no target morphs: the model has no shape keys or expressions"
     return (
-        f"no target morphs: none of its {len(names)} morphs ({shown}) has a name the dictionary "
-        f"knows; map them to target morphs in {task.annotation_path} and build again"
+        f"no target morphs: none of its {len(names)} morphs ({shown}) maps to one by name or "
+        f"inspection (why: 'declined'); map them to target morphs in {task.annotation_path} and "
+        "build again"
     )
 
 
 def _annotation_for(model: BlenderModel, path: str) -> Annotation:
-    """The model's saved annotation when there is one (it may have been corrected by hand or by
-    inspection), else a new one by name, saved to ``path``."""
+    """The model's saved annotation when there is one (a person's edit, or made before by this
+    build's group annotation), else a new one from names and inspection, saved to ``path``.
+    The model is measured here, already loaded and framed for rendering."""
     if os.path.exists(path):
         return Annotation.load(path)
-    annotation = annotate_by_name(model.source.model_id, model.loaded.source_morphs)
+    annotation = annotate(model.source.model_id, inspect_model(measure_loaded(model)))
     annotation.save(path)
     return annotation
+
+
+def inspect_morphs(source: ModelSource, resolution: int) -> list[Finding] | None:
+    """Inspection's finding for every source morph of ``source`` (group annotation's survey), or
+    None when the model cannot be loaded (rendering then skips it with the reason)."""
+    try:
+        return inspect_model(measure_morphs(source, resolution))
+    except ModelLoadError:
+        return None
 
 
 def render_poses(

@@ -202,6 +202,9 @@ def load_model(source: ModelSource) -> LoadedModel:
             f"supported: {sorted(LOADERS)}"
         )
     model = LOADERS[source.kind](source)
+    if source.rename:  # a labelled set's lying names (``ModelSource.rename``)
+        names = dict(source.rename)
+        model.source_morphs = {names.get(n, n): b for n, b in model.source_morphs.items()}
     for obj in list(bpy.context.scene.objects):  # a model's own lights and cameras: ours only
         if obj.type in {"LIGHT", "CAMERA"}:
             bpy.data.objects.remove(obj)

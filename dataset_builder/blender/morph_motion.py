@@ -9,8 +9,6 @@ of the vertices it moves, and the eye bones' image positions when the rig has ey
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import bpy
 import numpy as np
 
@@ -26,27 +24,22 @@ EYE_BONES = {
 }
 
 
-def measure_morphs(
-    source: ModelSource, resolution: int = 128, rename: Mapping[str, str] | None = None
-) -> ModelMotion:
-    """Load ``source``, frame it as for rendering and measure every source morph at 1.
-
-    ``rename`` gives morphs other names first (a labelled set's scrambled names).
-    """
+def measure_morphs(source: ModelSource, resolution: int = 128) -> ModelMotion:
+    """Load ``source``, frame it as for rendering and measure every source morph at 1."""
     with BlenderModel(source, resolution) as model:
-        camera = model.scene.camera
-        to_image = _projector(camera)
-        morphs = {
-            (rename or {}).get(name, name): binds
-            for name, binds in model.loaded.source_morphs.items()
-        }
-        meshes = model.loaded.meshes
-        measured = [
-            MorphMotion(name, *_morph_motion(binds, meshes, to_image))
-            for name, binds in morphs.items()
-        ]
-        eyes = _eye_bones(model.loaded.armature, to_image)
-    return ModelMotion(model_id=source.model_id, morphs=measured, eye_bones=eyes)
+        return measure_loaded(model)
+
+
+def measure_loaded(model: BlenderModel) -> ModelMotion:
+    """Measure every source morph of a model already loaded and framed (as for rendering)."""
+    to_image = _projector(model.scene.camera)
+    meshes = model.loaded.meshes
+    measured = [
+        MorphMotion(name, *_morph_motion(binds, meshes, to_image))
+        for name, binds in model.loaded.source_morphs.items()
+    ]
+    eyes = _eye_bones(model.loaded.armature, to_image)
+    return ModelMotion(model_id=model.source.model_id, morphs=measured, eye_bones=eyes)
 
 
 def _projector(camera: bpy.types.Object):
