@@ -232,7 +232,10 @@ def test_two_cpu_processes_with_gloo_train_one_model(tiny_dataset, tmp_path):
     assert (out / "weights" / "model_index.json").is_file()
 
 
-@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "training" / "configs").glob("*.yaml")))
+SHIPPED_CONFIGS = sorted((PROJECT_ROOT / "training" / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_CONFIGS)
 def test_shipped_configs_are_valid(path):
     from training.train_regressor import RegressorConfig
 
@@ -241,7 +244,19 @@ def test_shipped_configs_are_valid(path):
     else:
         config = TrainConfig.from_yaml(path)
         assert config.model in path.stem
-        assert config.init_weights is None or Path(PROJECT_ROOT / config.init_weights).is_dir()
+        if config.init_weights is not None:  # shipped weights, or a run a documented command makes
+            run = config.init_weights.removesuffix("/weights")
+            made_by_configs = {
+                TrainConfig.from_yaml(other).output_dir
+                for other in SHIPPED_CONFIGS
+                if not other.stem.startswith("regressor")
+            }
+            commands = (PROJECT_ROOT / "weights" / "README.md").read_text(encoding="utf-8")
+            assert (
+                (PROJECT_ROOT / config.init_weights).is_dir()
+                or run in made_by_configs
+                or f"--output_dir {run} " in commands
+            ), f"{path.name}: nothing here makes init_weights {config.init_weights}"
     assert config.dataset.endswith("/hub")
 
 
