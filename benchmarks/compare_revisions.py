@@ -28,7 +28,7 @@ from pathlib import Path
 from machine import describe_machine  # benchmarks/machine.py
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-ID_FIELDS = ("style", "workers", "variant", "size", "batch", "frame_size")
+ID_FIELDS = ("models", "style", "workers", "variant", "size", "batch", "frame_size")
 
 
 def flatten(value, prefix: str = "") -> dict[str, float]:

@@ -75,6 +75,19 @@ class BuildSettings:
                 del source["rename"]
         return data
 
+    @classmethod
+    def load(cls, out_dir: str | Path) -> BuildSettings:
+        """The settings of the build in ``out_dir`` (its ``build.json``)."""
+        path = Path(out_dir) / SETTINGS_FILE
+        if not path.is_file():
+            raise ValueError(f"{out_dir}: not a build folder (no {SETTINGS_FILE})")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        sources = tuple(
+            ModelSource(**{**s, "rename": tuple(map(tuple, s.get("rename", ())))})
+            for s in data.pop("sources")
+        )
+        return cls(sources=sources, **{**data, "styles": tuple(data["styles"])})
+
 
 @dataclass
 class BuildReport:

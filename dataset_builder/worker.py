@@ -18,10 +18,12 @@ from .sources import ModelSource
 JOBS = (
     "render_model",
     "render_poses",
+    "render_source_morphs",
     "save_procedural_character",
     "convert_model",
     "measure_morphs",
     "inspect_morphs",
+    "material_fallbacks",
 )
 
 

@@ -253,3 +253,47 @@ def test_the_vrm_exported_to_fbx_builds(godette, tmp_path):
     assert {"mouth_a": "ah", "eye_close_L": "blink_left"}.items() <= targets.items()
     report = json.loads((out / "report.json").read_text())["summary"]
     assert report["models_rendered"] == 1
+
+
+def test_materials_whose_textures_are_missing_fall_back_to_their_base_colour(godette, tmp_path):
+    """The FBX export names its textures in textures/ beside the file, which is not written:
+    every textured material has an image with no data (Cycles draws it magenta). Each renders
+    from its base colour instead, in a style's material and in ``original``, never magenta or
+    black."""
+    import numpy as np
+    import PIL.Image
+
+    from dataset_builder.worker import run_in_blender
+
+    fbx = tmp_path / "models" / "godette.fbx"
+    run_in_blender("convert_model", file_sources([godette])[0], str(fbx))
+    assert b"textures/BasePaletteTexture.png" in fbx.read_bytes()
+    assert not (fbx.parent / "textures").exists()
+    fallbacks = run_in_blender("material_fallbacks", file_sources([fbx])[0])
+    assert "'BasePaletteTexture' has no data" in fallbacks["Face"][0]
+    assert all(max(colour) > 0.2 for _, colour in fallbacks.values()), fallbacks
+    for style in ("cel", "original"):
+        out = tmp_path / style
+        command = [sys.executable, "-m", "dataset_builder", "render", "--model", str(fbx)]
+        command += ["--pose", ",".join(["0"] * 20), "--style", style]
+        command += ["--resolution", "64", "--out", str(out)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "'BasePaletteTexture' has no data" in result.stderr
+        (png,) = out.glob("*.png")
+        image = np.asarray(PIL.Image.open(png).convert("RGBA"), int)
+        seen = image[..., 3] > 128
+        magenta = (image[..., 0] > 200) & (image[..., 1] < 60) & (image[..., 2] > 200) & seen
+        black = (image[..., :3].max(axis=2) < 20) & seen
+        assert seen.mean() > 0.2, f"{style}: no head framed"
+        assert not magenta.any(), f"{style}: {magenta.sum()} magenta pixels"
+        assert black.sum() < 0.05 * seen.sum(), f"{style}: {black.sum()} black pixels"
+
+
+def test_the_vrm_s_own_mtoon_materials_are_rendered_as_they_are(godette):
+    """No false alarm: every MToon material of the VRM, node groups and all, renders in Cycles."""
+    from dataset_builder.worker import run_in_blender
+
+    fallbacks = run_in_blender("material_fallbacks", file_sources([godette])[0])
+    assert {"Face", "Body"} <= set(fallbacks)
+    assert {name: reason for name, (reason, _) in fallbacks.items() if reason} == {}

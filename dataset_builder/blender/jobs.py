@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
 from animeceleb.pose import ANGLE_SLICE, morphs_from_pose, validate_pose
+from animeceleb.sampling import NO_ANGLES
 
 from ..annotation import Annotation, annotate_by_name
 from ..annotation_sources import annotate
@@ -20,6 +21,7 @@ from ..styles import check_resolution, check_style
 from ..worker import ModelReport, RenderTask
 from .export import animate_bone, parent_to_bone, save_character, save_rig
 from .loaders import load_model
+from .material_fallback import fallback_colour, unrenderable
 from .model import BlenderModel, ModelLoadError
 from .morph_motion import measure_loaded, measure_morphs
 from .procedural import build_character
@@ -106,6 +108,20 @@ def render_poses(
     return [row["image"] for row in rows]
 
 
+def render_source_morphs(
+    source: ModelSource, resolution: int, style: str = "cel"
+) -> tuple[bytes, dict[str, bytes]]:
+    """The neutral image of one model and one image per source morph set to 1 alone (PNG bytes,
+    morphs in model order): what a person reviewing its annotation looks at."""
+    check_resolution(resolution)
+    check_style(style)
+    with BlenderModel(source, resolution) as model:
+        names = model.use_source_morphs()
+        model.switcher.apply(style)
+        neutral = model.still({}, NO_ANGLES)
+        return neutral, {name: model.still({name: 1.0}, NO_ANGLES) for name in names}
+
+
 def _angles(pose) -> tuple[float, float, float]:
     yaw, pitch, roll = (float(a) for a in pose[ANGLE_SLICE])
     return yaw, pitch, roll
@@ -149,6 +165,17 @@ def convert_model(
         animations=bool(head_animation_degrees),
     )
     return names
+
+
+def material_fallbacks(source: ModelSource) -> dict[str, tuple[str | None, tuple[float, ...]]]:
+    """Each material of a model's meshes: why Cycles cannot render it (None when it can) and
+    the colour it falls back to (``material_fallback``)."""
+    reset_scene()
+    loaded = load_model(source)
+    materials = {slot.material for mesh in loaded.meshes for slot in mesh.material_slots}
+    return {
+        m.name: (unrenderable(m), tuple(fallback_colour(m))) for m in materials if m is not None
+    }
 
 
 def save_procedural_character(seed: int, path: str) -> None:

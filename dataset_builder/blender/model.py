@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import bpy
@@ -65,8 +65,14 @@ class BlenderModel:
 
     def use_annotation(self, annotation: Annotation) -> list[str]:
         """Drive shape keys through ``annotation``; returns the target morphs the model has."""
-        self.morphs = MorphSetter(self.loaded.source_morphs, annotation)
+        self.morphs = MorphSetter.for_annotation(self.loaded.source_morphs, annotation)
         return self.morphs.available
+
+    def use_source_morphs(self) -> list[str]:
+        """Drive shape keys by source morph name (no annotation); returns the names, in model
+        order."""
+        self.morphs = MorphSetter(self.loaded.source_morphs)
+        return list(self.morphs.binds)
 
     @property
     def switcher(self) -> StyleSwitcher:
@@ -82,17 +88,12 @@ class BlenderModel:
     ) -> list[dict]:
         """Render every item in every style; returns plain rows (PNG bytes, label names)."""
         rows = []
-        path = os.path.join(self._tmpdir.name, "frame.png")
-        self.scene.render.filepath = path
         for style in styles:
             self.switcher.apply(style)
             for item in items:
-                self.morphs.apply(item.morphs)
-                self.rotator.set_angles(*item.angles)
-                bpy.ops.render.render(write_still=True)
                 rows.append(
                     {
-                        "image": strip_png_metadata(Path(path).read_bytes()),
+                        "image": self.still(item.morphs, item.angles),
                         "pose": item.pose.tolist(),
                         "model_id": self.source.model_id,
                         "source": self.source.kind,
@@ -106,6 +107,17 @@ class BlenderModel:
                 if on_image is not None:
                     on_image(1)
         return rows
+
+    def still(self, morphs: Mapping[str, float], angles: tuple[float, float, float]) -> bytes:
+        """One image in the style last applied (``switcher.apply``): ``morphs`` set through
+        ``use_annotation`` or ``use_source_morphs``, the head at ``angles``; PNG bytes."""
+        path = os.path.join(self._tmpdir.name, "frame.png")
+        if self.scene.render.filepath != path:  # each set costs Cycles a scene sync (~10%)
+            self.scene.render.filepath = path
+        self.morphs.apply(morphs)
+        self.rotator.set_angles(*angles)
+        bpy.ops.render.render(write_still=True)
+        return strip_png_metadata(Path(path).read_bytes())
 
 
 def _fast_tmp() -> str | None:

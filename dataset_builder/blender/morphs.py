@@ -30,15 +30,22 @@ def shape_key_morphs(meshes: list[bpy.types.Object]) -> dict[str, Binds]:
 
 
 class MorphSetter:
-    """Sets target-morph values through the source morphs an annotation chose."""
+    """Sets morph values through the shape keys bound to each key: target morphs through the
+    source morphs an annotation chose (``for_annotation``), or source morphs by their own names
+    (``MorphSetter(source_morphs)``, to show each morph alone); keys without binds are left
+    out."""
 
-    def __init__(self, source_morphs: Mapping[str, Binds], annotation: Annotation) -> None:
-        self.binds: dict[str, Binds] = {
-            target: source_morphs[name]
-            for target, name in annotation.targets.items()
-            if source_morphs.get(name)
-        }
+    def __init__(self, binds: Mapping[str, Binds]) -> None:
+        self.binds: dict[str, Binds] = {key: list(b) for key, b in binds.items() if b}
         self.active: set[bpy.types.ShapeKey] = set()
+
+    @classmethod
+    def for_annotation(
+        cls, source_morphs: Mapping[str, Binds], annotation: Annotation
+    ) -> MorphSetter:
+        return cls(
+            {target: source_morphs.get(name, []) for target, name in annotation.targets.items()}
+        )
 
     @property
     def available(self) -> list[str]:

@@ -4,16 +4,24 @@
 - ``cel_outline``: ``cel`` with ink lines along silhouettes and folds (from the facing ratio).
 - ``soft``: soft diffuse shading lit by the frontal sun, with an ambient term.
 - ``original``: the model's own materials (the procedural characters' textured look, a VRM's MToon).
+
+A material Cycles cannot render (:func:`material_fallback.unrenderable`: a missing texture, a
+node tree it cannot evaluate) takes its colour from :func:`material_fallback.fallback_colour` and
+only the textures that load; in ``original`` it is rendered in ``cel``.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 
 import bpy
 
 from ..styles import STYLES
+from .material_fallback import fallback_colour, image_has_data, unrenderable
 from .shader_nodes import Graph
+
+logger = logging.getLogger(__name__)
 
 FLAT_ROLES = {"eye_white", "iris", "pupil", "highlight", "line", "mouth"}
 SHADOW_TINT = (0.70, 0.62, 0.76)
@@ -23,20 +31,25 @@ INK_THRESHOLD = 0.6  # facing ratio from which a surface is drawn as a line
 
 
 def _first_image(material: bpy.types.Material) -> bpy.types.Image | None:
+    """The first image texture of ``material`` that has pixels (a missing file is skipped)."""
     if material.node_tree is None:
         return None
     for node in material.node_tree.nodes:
-        if node.type == "TEX_IMAGE" and node.image is not None:
+        if node.type == "TEX_IMAGE" and node.image is not None and image_has_data(node.image):
             return node.image
     return None
 
 
 def _style_graph(source: bpy.types.Material, style: str) -> tuple[Graph, object, object]:
     """A new material for ``source`` in ``style``: its graph, the base colour (the source's first
-    image texture times its diffuse colour, or the colour) and the texture's alpha (or None)."""
+    image texture times its diffuse colour, or the colour; the fallback colour for a material
+    Cycles cannot render) and the texture's alpha (or None)."""
     material = bpy.data.materials.new(f"{source.name}.{style}")
     graph = Graph(material)
-    colour = tuple(source.diffuse_color)
+    problem = unrenderable(source)
+    if problem:
+        logger.warning("material %s: %s; rendered from its base colour", source.name, problem)
+    colour = fallback_colour(source) if problem else tuple(source.diffuse_color)
     image = _first_image(source)
     if image is None:
         return graph, colour, None
@@ -77,20 +90,23 @@ class StyleSwitcher:
     """Swaps every material slot of the character's meshes between the four styles.
 
     A style's materials are built the first time it is used, once per model; switching only
-    reassigns slots.
+    reassigns slots. The VRM add-on's MToon outlines (a geometry-nodes shell drawn in the outline
+    material) render only in ``original``: in the other styles they draw nothing (the same cel
+    image with and without them) but cost a second mesh to evaluate after every shape-key change.
     """
 
     def __init__(self, scene: bpy.types.Scene, meshes: list[bpy.types.Object]):
         self.scene = scene
         self.slots = [slot for obj in meshes for slot in obj.material_slots if slot.material]
         self.originals = [slot.material for slot in self.slots]
+        self.outlines = [m for obj in meshes for m in obj.modifiers if _is_mtoon_outline(m)]
         self.by_style: dict[str, dict[bpy.types.Material, bpy.types.Material]] = {}
 
     def _materials(self, style: str) -> dict[bpy.types.Material, bpy.types.Material]:
         if style not in self.by_style:
             unique = set(self.originals)
-            build = STYLE_MATERIALS.get(style)
-            mapping = {m: build(m) for m in unique} if build else {m: m for m in unique}
+            build = STYLE_MATERIALS.get(style, _own_material)
+            mapping = {m: build(m) for m in unique}
             for material in mapping.values():
                 # Emissive surfaces are not light sources here: otherwise Cycles rebuilds a light
                 # distribution over every emissive triangle after each shape-key change (2x).
@@ -102,11 +118,26 @@ class StyleSwitcher:
         mapping = self._materials(style)
         for slot, original in zip(self.slots, self.originals, strict=True):
             slot.material = mapping.get(original, original)
+        for modifier in self.outlines:  # the viewport too, or every change evaluates it there
+            modifier.show_render = modifier.show_viewport = style == "original"
         self.scene.cycles.samples = STYLES[style].samples
+
+
+def _is_mtoon_outline(modifier: bpy.types.Modifier) -> bool:
+    """Whether ``modifier`` is the VRM add-on's MToon outline (its "... Outline Geometry" group)."""
+    group = getattr(modifier, "node_group", None) if modifier.type == "NODES" else None
+    name = group.name if group is not None else ""
+    return name.startswith("VRM Add-on MToon") and "Outline" in name
+
+
+def _own_material(source: bpy.types.Material) -> bpy.types.Material:
+    """``source`` itself (the ``original`` style), or its ``cel`` material when Cycles cannot
+    render it."""
+    return source if unrenderable(source) is None else cel_material(source)
 
 
 STYLE_MATERIALS = {
     "cel": cel_material,
     "cel_outline": functools.partial(cel_material, ink=True),
     "soft": soft_material,
-}  # "original" keeps the model's own materials
+}  # "original": _own_material
