@@ -40,15 +40,14 @@ def _first_image(material: bpy.types.Material) -> bpy.types.Image | None:
     return None
 
 
-def _style_graph(source: bpy.types.Material, style: str) -> tuple[Graph, object, object]:
+def _style_graph(
+    source: bpy.types.Material, problem: str | None, style: str
+) -> tuple[Graph, object, object]:
     """A new material for ``source`` in ``style``: its graph, the base colour (the source's first
-    image texture times its diffuse colour, or the colour; the fallback colour for a material
-    Cycles cannot render) and the texture's alpha (or None)."""
+    image texture times its diffuse colour, or the colour; the fallback colour when ``problem``
+    says why Cycles cannot render it) and the texture's alpha (or None)."""
     material = bpy.data.materials.new(f"{source.name}.{style}")
     graph = Graph(material)
-    problem = unrenderable(source)
-    if problem:
-        logger.warning("material %s: %s; rendered from its base colour", source.name, problem)
     colour = fallback_colour(source) if problem else tuple(source.diffuse_color)
     image = _first_image(source)
     if image is None:
@@ -57,13 +56,16 @@ def _style_graph(source: bpy.types.Material, style: str) -> tuple[Graph, object,
     return graph, graph.multiply(texture, colour), alpha
 
 
-def cel_material(source: bpy.types.Material, ink: bool = False) -> bpy.types.Material:
+def cel_material(
+    source: bpy.types.Material, problem: str | None, ink: bool = False
+) -> bpy.types.Material:
     """Two-tone cel shading; with ``ink``, dark lines where the surface turns away from the view.
+    ``problem``: why Cycles cannot render ``source`` (:func:`material_fallback.unrenderable`).
 
     The lines come from the facing ratio (``1 - |N·I|``) in the shader itself, so outlines cost
     no extra render pass (Freestyle costs about 0.2 s per 256² image here).
     """
-    graph, colour, alpha = _style_graph(source, "cel_outline" if ink else "cel")
+    graph, colour, alpha = _style_graph(source, problem, "cel_outline" if ink else "cel")
     if source.get("animeceleb_role") in FLAT_ROLES:
         graph.emit(colour, alpha)
         return graph.material
@@ -74,9 +76,10 @@ def cel_material(source: bpy.types.Material, ink: bool = False) -> bpy.types.Mat
     return graph.material
 
 
-def soft_material(source: bpy.types.Material) -> bpy.types.Material:
-    """Soft diffuse shading under the frontal sun, plus an ambient (emission) term."""
-    graph, colour, alpha = _style_graph(source, "soft")
+def soft_material(source: bpy.types.Material, problem: str | None) -> bpy.types.Material:
+    """Soft diffuse shading under the frontal sun, plus an ambient (emission) term; ``problem``
+    as for :func:`cel_material`."""
+    graph, colour, alpha = _style_graph(source, problem, "soft")
     diffuse = graph.node("ShaderNodeBsdfDiffuse")
     graph.set_input(diffuse.inputs["Color"], colour)
     add = graph.node("ShaderNodeAddShader")
@@ -101,12 +104,25 @@ class StyleSwitcher:
         self.originals = [slot.material for slot in self.slots]
         self.outlines = [m for obj in meshes for m in obj.modifiers if _is_mtoon_outline(m)]
         self.by_style: dict[str, dict[bpy.types.Material, bpy.types.Material]] = {}
+        self._problems: dict[bpy.types.Material, str | None] | None = None
+
+    @property
+    def problems(self) -> dict[bpy.types.Material, str | None]:
+        """Why Cycles cannot render each of the model's own materials (None when it can),
+        checked once per model, the first time a style is built; each problem logged once."""
+        if self._problems is None:
+            self._problems = {m: unrenderable(m) for m in set(self.originals)}
+            for material, problem in self._problems.items():
+                if problem:
+                    logger.warning(
+                        "material %s: %s; rendered from its base colour", material.name, problem
+                    )
+        return self._problems
 
     def _materials(self, style: str) -> dict[bpy.types.Material, bpy.types.Material]:
         if style not in self.by_style:
-            unique = set(self.originals)
             build = STYLE_MATERIALS.get(style, _own_material)
-            mapping = {m: build(m) for m in unique}
+            mapping = {m: build(m, problem) for m, problem in self.problems.items()}
             for material in mapping.values():
                 # Emissive surfaces are not light sources here: otherwise Cycles rebuilds a light
                 # distribution over every emissive triangle after each shape-key change (2x).
@@ -130,10 +146,10 @@ def _is_mtoon_outline(modifier: bpy.types.Modifier) -> bool:
     return name.startswith("VRM Add-on MToon") and "Outline" in name
 
 
-def _own_material(source: bpy.types.Material) -> bpy.types.Material:
+def _own_material(source: bpy.types.Material, problem: str | None) -> bpy.types.Material:
     """``source`` itself (the ``original`` style), or its ``cel`` material when Cycles cannot
-    render it."""
-    return source if unrenderable(source) is None else cel_material(source)
+    render it (``problem``)."""
+    return source if problem is None else cel_material(source, problem)
 
 
 STYLE_MATERIALS = {
