@@ -212,9 +212,9 @@ class Annotation:
     ``targets`` maps target morph name -> source morph name. ``method`` says how the file was
     made ("name": the dictionary alone, files before inspection; "build": per target, see
     ``methods``); a person who edits the file may write anything there (e.g. "person"). The
-    optional ``methods`` (target -> "name", "group" or "inspection"), ``reasons`` (target ->
-    why) and ``declined`` (source morph -> why it drives no target) explain each decision;
-    files without them still load.
+    optional ``methods`` (target -> "preset", "name", "group" or "inspection"), ``reasons``
+    (target -> why) and ``declined`` (source morph -> why it drives no target) explain each
+    decision; files without them still load.
     """
 
     model_id: str

@@ -1,10 +1,13 @@
 """A model's annotation from its sources in order, and group annotation over a collection (no bpy).
 
 Per source morph (``annotate``): a name mapped for the whole collection (``group_mapping``) is
-used as mapped; else the dictionary's name, checked by inspection: the measurement wins over a
-name it contradicts, a name inspection cannot check (no part measured) is kept; else inspection
-alone. When two morphs claim one target, the first by source ("name", "group", "inspection"),
-then model order, wins. Every morph driving no target is kept in ``declined`` with its reason.
+used as mapped, unless the morph is one of the format's expression presets (VRM's ``blink``,
+``aa`` ...) that the dictionary knows; else the dictionary's target for the preset or the name,
+checked by inspection: the measurement wins over a target it contradicts, one inspection cannot
+check (no part measured) is kept; else inspection alone. When two morphs claim one target, the
+first by source ("preset", "name", "group", "inspection"), then model order, wins: a preset
+ranks ahead of shape-key names. Every morph driving no target is kept in ``declined`` with its
+reason.
 A saved file (a person's edit, or this build's earlier result) wins over all of this: the build
 only annotates models without one.
 """
@@ -17,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from .annotation import Annotation, normalize_name, target_for_name
 from .inspection import Finding
 
-PRECEDENCE = ("name", "group", "inspection")
+PRECEDENCE = ("preset", "name", "group", "inspection")
 DEFAULT_GROUP_MIN_MODELS = 50
 
 
@@ -63,19 +66,20 @@ def _tally(votes: Counter) -> str:
 
 def decide(finding: Finding, group: Mapping[str, Finding]) -> tuple[str | None, str, str]:
     """(target or None, source, reason) for one source morph from its name and inspection."""
-    mapped = group.get(normalize_name(finding.name))
-    if mapped is not None:
-        return mapped.target, "group", mapped.reason
     named = target_for_name(finding.name)
+    mapped = group.get(normalize_name(finding.name))
+    if mapped is not None and not (finding.preset and named is not None):
+        return mapped.target, "group", mapped.reason
     if named is None:
         return finding.target, "inspection", finding.reason
+    method = "preset" if finding.preset else "name"
     if finding.target == named:
-        return named, "name", finding.reason
+        return named, method, finding.reason
     if finding.target is not None or finding.measured is not None:
         return finding.target, "inspection", finding.reason
     return (
         named,
-        "name",
+        method,
         f"the dictionary's {named}; inspection could not check it: {finding.reason}",
     )
 

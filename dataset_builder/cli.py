@@ -14,6 +14,7 @@ from pathlib import Path
 
 from animeceleb.pose import POSE_DIM, validate_pose
 
+from .annotation import Annotation
 from .annotation_sources import DEFAULT_GROUP_MIN_MODELS
 from .build import BACKENDS, BuildSettings, render_all
 from .publisher import DEFAULT_MAX_SHARD_SIZE, push_to_hub, write_hub_folder
@@ -136,7 +137,13 @@ def cmd_render(args: argparse.Namespace) -> None:
         (source,) = file_sources([args.model], license=args.license, attribution=args.attribution)
     else:
         source = procedural_sources(1, args.model_seed)[0]
-    images = run_in_blender("render_poses", source, poses, args.style, args.resolution)
+    annotation = None
+    if args.annotation is not None:
+        if not args.annotation.is_file():
+            raise ValueError(f"{args.annotation}: no such annotation file")
+        Annotation.load(args.annotation)  # a bad file fails here, in one line
+        annotation = str(args.annotation)
+    images = run_in_blender("render_poses", source, poses, args.style, args.resolution, annotation)
     args.out.mkdir(parents=True, exist_ok=True)
     for i, png in enumerate(images):
         path = args.out / f"{source.model_id}-{args.style}-{i:03d}.png"
@@ -210,7 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     publish.set_defaults(func=cmd_publish)
     render = sub.add_parser("render", help="render given pose vectors of one procedural character")
     render.add_argument("--model-seed", type=int, default=0, help="a procedural character")
-    render.add_argument("--model", type=Path, help="a model file instead (.vrm, .glb, .blend)")
+    render.add_argument(
+        "--model", type=Path, help="a model file instead (.vrm, .glb, .gltf, .fbx, .blend)"
+    )
+    render.add_argument(
+        "--annotation",
+        type=Path,
+        help="the model's annotation JSON (e.g. a build's annotations/<id>.json, edited); "
+        "default: made from its presets, names and inspection, as a build makes it",
+    )
     render.add_argument("--license", help="licence of --model (default: VRM meta)")
     render.add_argument("--attribution", help="attribution of --model")
     render.add_argument("--pose", action="append", required=True, help="20 comma-separated values")

@@ -38,7 +38,7 @@ precision first (a wrong label is worse than none, so every doubt declines with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -82,12 +82,13 @@ class FaceFrame:
 class Finding:
     """What inspection concluded for one source morph: a target, or None, and why; ``measured``
     is what the motion alone says (possibly part and side only, ``"eye?_L"``), None when it
-    names no part."""
+    names no part; ``preset`` says the morph is one of the format's expression presets (VRM)."""
 
     name: str
     target: str | None
     reason: str
     measured: str | None = None
+    preset: bool = False
 
 
 def face_frame(model: ModelMotion) -> FaceFrame | None:
@@ -271,7 +272,9 @@ def inspect_model(model: ModelMotion) -> list[Finding]:
     """A finding for every morph of ``model``, in model order."""
     frame = face_frame(model)
     if frame is None:
-        return [
+        findings = [
             Finding(m.name, None, "no eye and mouth motion to frame the face") for m in model.morphs
         ]
-    return [inspect_morph(morph, frame) for morph in model.morphs]
+    else:
+        findings = [inspect_morph(morph, frame) for morph in model.morphs]
+    return [replace(f, preset=f.name in model.presets) for f in findings]

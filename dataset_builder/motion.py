@@ -30,8 +30,10 @@ class MorphMotion:
 
 @dataclass
 class ModelMotion:
-    """Every source morph of one model, and its eye bones' image positions ("L", "R") if any."""
+    """Every source morph of one model, its eye bones' image positions ("L", "R") if any, and
+    the names of the morphs that are the format's expression presets (VRM)."""
 
     model_id: str
     morphs: list[MorphMotion]
     eye_bones: dict[str, tuple[float, float]] = field(default_factory=dict)
+    presets: frozenset[str] = frozenset()

@@ -1,5 +1,5 @@
-"""A model's annotation from its sources in order (name, group, inspection) and group annotation
-over a collection: the pure logic, no Blender."""
+"""A model's annotation from its sources in order (preset, name, group, inspection) and group
+annotation over a collection: the pure logic, no Blender."""
 
 import json
 
@@ -50,6 +50,28 @@ def test_the_group_mapping_comes_first_then_names_then_inspection():
         "tongue": "inspection: mouth: barely opens",
     }
     assert annotation.unmatched == ["m1", "tongue"] and annotation.method == "build"
+
+
+def test_a_vrm_preset_ranks_ahead_of_shape_key_names_and_of_the_group_mapping():
+    """VRM's ``blink`` preset and a VRoid shape key both mean eye_close: the preset drives it,
+    whatever the model order; a group mapping does not override a preset the dictionary knows,
+    and a preset the measurement contradicts still loses to it."""
+    group = {"blink": Finding("blink", "mouth_o", "name seen in 60 models: ...")}
+    findings = [
+        Finding("Fcl_EYE_Close", "eye_close", "eye: eye_close; the name agrees", "eye_close"),
+        Finding("blink", "eye_close", "eye: eye_close; the name agrees", "eye_close", True),
+        Finding("aa", "mouth_i", "mouth: nearest vowel i", "mouth_i", True),
+        Finding("joy", None, "whole face: eyes and mouth", None, True),
+    ]
+    annotation = annotate("m", findings, group)
+    assert annotation.targets == {"eye_close": "blink", "mouth_i": "aa"}
+    assert annotation.methods == {"eye_close": "preset", "mouth_i": "inspection"}
+    assert annotation.declined == {
+        "Fcl_EYE_Close": "eye_close is already driven by 'blink' (preset)",
+        "joy": "inspection: whole face: eyes and mouth",
+    }
+    unchecked = Finding("ou", None, "moves too little to be seen", None, True)
+    assert decide(unchecked, {})[:2] == ("mouth_u", "preset")
 
 
 def test_group_mapping_counts_models_by_normalised_name_with_dictionary_or_majority():

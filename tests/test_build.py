@@ -293,6 +293,28 @@ def test_saved_procedural_character_builds_through_the_gltf_loader(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     images = sorted(renders.glob("gltf-*-cel-*.png"))
     assert len(images) == 2 and PIL.Image.open(images[0]).size == (64, 64)
+
+    # ... annotated as a build annotates it by default; `--annotation` takes a person's edit
+    # of the build's file: with mouth_a dropped, a pose that opens the mouth is refused
+    mouth_a = ",".join(["0"] * 12 + ["1"] + ["0"] * 7)
+    edited = json.loads(annotation.read_text())
+    del edited["targets"]["mouth_a"]
+    edited_path = tmp_path / "edited.json"
+    edited_path.write_text(json.dumps(edited))
+    pose_args = ["--pose", neutral, "--pose", mouth_a, "--resolution", "64"]
+    result = _cli("render", "--model", str(glb), *pose_args, "--out", str(tmp_path / "open"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    closed, opened = (np.asarray(PIL.Image.open(p)) for p in sorted((tmp_path / "open").iterdir()))
+    assert np.abs(opened.astype(int) - closed).max() > 50
+    result = _cli("render", "--model", str(glb), *pose_args, "--annotation", str(edited_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {glb}: pose 1: the model has no target morph ['mouth_a'] needed by this pose "
+        f"({edited_path})\n"
+    )
+    bad = _cli("render", "--model", str(glb), "--pose", neutral, "--annotation", str(glb))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith(f"error: {glb}: not an annotation")
     missing = _cli("render", "--model", str(tmp_path / "nowhere.vrm"), "--pose", neutral)
     assert missing.returncode == 2
     assert missing.stderr.strip() == f"error: model file {tmp_path / 'nowhere.vrm'} does not exist"

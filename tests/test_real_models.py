@@ -55,20 +55,28 @@ def test_build_from_a_vrm_model(godette, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
 
     (annotation_file,) = (out / "annotations").glob("vrm-*.json")
-    targets = json.loads(annotation_file.read_text())["targets"]
-    # Godette's shape keys and its VRM "blink" group, mapped by hand: blink_left closes the
-    # character's own left eye (eye_close_L), blink_right its right.
-    assert targets == {
+    annotation = json.loads(annotation_file.read_text())
+    # Godette's VRM presets rank ahead of its shape keys (blink_l binds the shape key
+    # blink_left, which closes the character's own left eye; a binds ah ...); the brow has no
+    # preset and maps by its shape key's name. The shape keys the presets bind are declined.
+    assert annotation["targets"] == {
         "eye_close": "blink",
-        "eye_close_L": "blink_left",
-        "eye_close_R": "blink_right",
+        "eye_close_L": "blink_l",
+        "eye_close_R": "blink_r",
         "brow_angry": "angled_eyebrows",
-        "mouth_a": "ah",
-        "mouth_i": "ih",
-        "mouth_u": "uu",
-        "mouth_e": "ee",
-        "mouth_o": "oh",
+        "mouth_a": "a",
+        "mouth_i": "i",
+        "mouth_u": "u",
+        "mouth_e": "e",
+        "mouth_o": "o",
     }
+    assert annotation["methods"] == {
+        target: "name" if target == "brow_angry" else "preset" for target in annotation["targets"]
+    }
+    assert (
+        annotation["declined"]["blink_left"]
+        == "eye_close_L is already driven by 'blink_l' (preset)"
+    )
     rows = pq.read_table(sorted((out / "hub" / "data").glob("*.parquet"))).to_pylist()
     assert len(rows) == 1 + 2 * 2
     assert {r["license"] for r in rows} == {"cc-by-3.0"}

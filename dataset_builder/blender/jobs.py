@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from animeceleb.pose import ANGLE_SLICE, morphs_from_pose, validate_pose
 from animeceleb.sampling import NO_ANGLES
 
-from ..annotation import Annotation, annotate_by_name
+from ..annotation import Annotation
 from ..annotation_sources import annotate
 from ..inspection import Finding, inspect_model
 from ..parts import write_part
@@ -71,13 +71,18 @@ def no_targets_reason(model: BlenderModel, task: RenderTask) -> str:
 
 def _annotation_for(model: BlenderModel, path: str) -> Annotation:
     """The model's saved annotation when there is one (a person's edit, or made before by this
-    build's group annotation), else a new one from names and inspection, saved to ``path``.
-    The model is measured here, already loaded and framed for rendering."""
+    build's group annotation), else a new one (``annotate_loaded``), saved to ``path``."""
     if os.path.exists(path):
         return Annotation.load(path)
-    annotation = annotate(model.source.model_id, inspect_model(measure_loaded(model)))
+    annotation = annotate_loaded(model)
     annotation.save(path)
     return annotation
+
+
+def annotate_loaded(model: BlenderModel) -> Annotation:
+    """A model's annotation from its presets, names and inspection, as a build makes it; the
+    model is measured here, already loaded and framed for rendering."""
+    return annotate(model.source.model_id, inspect_model(measure_loaded(model)))
 
 
 def inspect_morphs(source: ModelSource, resolution: int) -> list[Finding] | None:
@@ -90,20 +95,33 @@ def inspect_morphs(source: ModelSource, resolution: int) -> list[Finding] | None
 
 
 def render_poses(
-    source: ModelSource, poses: Sequence[Sequence[float]], style: str, resolution: int
+    source: ModelSource,
+    poses: Sequence[Sequence[float]],
+    style: str,
+    resolution: int,
+    annotation_path: str | None = None,
 ) -> list[bytes]:
-    """Render ``poses`` (each 20 values) of one model in one style; returns PNG bytes per pose."""
+    """Render ``poses`` (each 20 values) of one model in one style; returns PNG bytes per pose.
+    The expressions go through the annotation in ``annotation_path`` (e.g. a build's, edited by
+    a person), else through one made as a build makes it (``annotate_loaded``)."""
     check_resolution(resolution)
     check_style(style)
     checked = [validate_pose(p, what=f"pose {i}") for i, p in enumerate(poses)]
+    annotation = Annotation.load(annotation_path) if annotation_path is not None else None
     with BlenderModel(source, resolution) as model:
-        available = model.use_annotation(
-            annotate_by_name(source.model_id, model.loaded.source_morphs)
-        )
-        items = [
-            RenderItem("frontal", f"pose-{i}", morphs_from_pose(p, available), _angles(p))
-            for i, p in enumerate(checked)
-        ]
+        available = model.use_annotation(annotation or annotate_loaded(model))
+        items = []
+        for i, pose in enumerate(checked):
+            try:
+                morphs = morphs_from_pose(pose, available)
+            except ValueError as error:
+                where = (
+                    annotation_path or "the annotation made from its presets, names and inspection"
+                )
+                raise ValueError(
+                    f"{source.path or source.model_id}: pose {i}: {error} ({where})"
+                ) from None
+            items.append(RenderItem("frontal", f"pose-{i}", morphs, _angles(pose)))
         rows = model.render(items, (style,))
     return [row["image"] for row in rows]
 

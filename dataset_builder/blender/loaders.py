@@ -2,7 +2,8 @@
 
 One loader per source kind; each returns a ``LoadedModel`` naming the armature, the bone that
 turns the head (the neck, as in the paper), the bones whose vertices frame the camera, the meshes
-and the shape-key names in model order.
+and the shape-key names in model order; a VRM also names its expression presets, which the
+annotation ranks ahead of shape-key names.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class LoadedModel:
     meshes: list[bpy.types.Object]
     source_morphs: dict[str, Binds]  # source morph name -> shape keys and weights, model order
     frame_meshes: list[bpy.types.Object] | None = None  # meshes to frame on (default: all)
+    presets: frozenset[str] = frozenset()  # source morphs that are the format's expression presets
 
 
 def load_procedural(source: ModelSource) -> LoadedModel:
@@ -59,7 +61,8 @@ def load_vrm(source: ModelSource) -> LoadedModel:
         raise ValueError("the VRM humanoid has no head bone")
     meshes = _meshes_of(armature)
     morphs = shape_key_morphs(meshes)
-    for name, binds in _vrm_expressions(armature).items():
+    presets = set()
+    for name, (binds, is_preset) in _vrm_expressions(armature).items():
         keys = [
             (obj.data.shape_keys.key_blocks[key], weight)
             for mesh_name, key, weight in binds
@@ -67,29 +70,38 @@ def load_vrm(source: ModelSource) -> LoadedModel:
             and obj.data.shape_keys is not None
             and key in obj.data.shape_keys.key_blocks
         ]
-        if keys and name not in morphs:
+        if keys and (is_preset or name not in morphs):  # a preset wins over a same-named key
             morphs[name] = keys
-    return LoadedModel(armature, neck or head, bone_and_descendants(armature, head), meshes, morphs)
+            if is_preset:
+                presets.add(name)
+    frame_bones = bone_and_descendants(armature, head)
+    return LoadedModel(
+        armature, neck or head, frame_bones, meshes, morphs, presets=frozenset(presets)
+    )
 
 
-def _vrm_expressions(armature: bpy.types.Object) -> dict[str, list[tuple[str, str, float]]]:
-    """Expression name -> (mesh object, shape key, weight) binds, for VRM 0.x and 1.0."""
+def _vrm_expressions(
+    armature: bpy.types.Object,
+) -> dict[str, tuple[list[tuple[str, str, float]], bool]]:
+    """Expression name -> ((mesh object, shape key, weight) binds, whether it is a preset), for
+    VRM 0.x (a group whose ``preset_name`` is not "unknown") and 1.0 (the ``preset`` ones)."""
     extension = armature.data.vrm_addon_extension
-    expressions: dict[str, list[tuple[str, str, float]]] = {}
+    expressions: dict[str, tuple[list[tuple[str, str, float]], bool]] = {}
     if extension.spec_version == "0.0":
         for group in extension.vrm0.blend_shape_master.blend_shape_groups:
-            name = group.preset_name if group.preset_name != "unknown" else group.name
-            expressions[name] = [(b.mesh.mesh_object_name, b.index, b.weight) for b in group.binds]
+            is_preset = group.preset_name != "unknown"
+            name = group.preset_name if is_preset else group.name
+            binds = [(b.mesh.mesh_object_name, b.index, b.weight) for b in group.binds]
+            expressions[name] = (binds, is_preset)
         return expressions
     vrm1 = extension.vrm1.expressions
-    everything = {
-        **vrm1.preset.name_to_expression_dict(),
-        **{e.custom_name: e for e in vrm1.custom},
-    }
-    for name, expression in everything.items():
-        expressions[name] = [
+    named = [(name, e, True) for name, e in vrm1.preset.name_to_expression_dict().items()]
+    named += [(e.custom_name, e, False) for e in vrm1.custom]
+    for name, expression, is_preset in named:
+        binds = [
             (b.node.mesh_object_name, b.index, b.weight) for b in expression.morph_target_binds
         ]
+        expressions[name] = (binds, is_preset)
     return expressions
 
 

@@ -39,7 +39,12 @@ def measure_loaded(model: BlenderModel) -> ModelMotion:
         for name, binds in model.loaded.source_morphs.items()
     ]
     eyes = _eye_bones(model.loaded.armature, to_image)
-    return ModelMotion(model_id=model.source.model_id, morphs=measured, eye_bones=eyes)
+    return ModelMotion(
+        model_id=model.source.model_id,
+        morphs=measured,
+        eye_bones=eyes,
+        presets=model.loaded.presets,
+    )
 
 
 def _projector(camera: bpy.types.Object):
