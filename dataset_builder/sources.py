@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+from .vrm import gltf_json
 
 SOURCE_KINDS = ("procedural", "vrm", "gltf", "fbx", "blend")
 PROCEDURAL_LICENSE = "cc-by-4.0"
@@ -138,19 +139,7 @@ def check_binary_gltf(path: str | Path) -> None:
 
 def vrm_meta(path: str | Path) -> dict[str, str]:
     """Licence and attribution from a VRM (binary glTF) file's meta, without Blender."""
-    with open(path, "rb") as handle:
-        header = handle.read(20)
-        if len(header) < 20 or header[:4] != b"glTF":
-            raise ValueError(f"{path}: not a binary glTF/VRM file (bad header)")
-        (length, chunk_type) = struct.unpack("<I4s", header[12:20])
-        if chunk_type != b"JSON":
-            raise ValueError(f"{path}: first glTF chunk is not JSON")
-        try:
-            document = json.loads(handle.read(length))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{path}: unreadable glTF JSON ({error})") from None
-    if not isinstance(document, dict):
-        raise ValueError(f"{path}: the glTF JSON is not an object")
+    document = gltf_json(path)
     extensions = document.get("extensions", {})
     if "VRMC_vrm" in extensions:  # VRM 1.0
         meta = extensions["VRMC_vrm"].get("meta", {})

@@ -163,8 +163,8 @@ def _requirements() -> tuple[set[str], dict[str, set[str]]]:
 def test_the_base_install_names_no_blender_ray_gradio_or_training_only_packages():
     base, extras = _requirements()
     assert {"torch", "datasets", "diffusers", "accelerate", "mediapipe", "safetensors"} <= base
-    assert not base & {"bpy", "bpy-vrm-format", "ray", "gradio", "evaluate", "transformers"}
-    assert {"bpy", "bpy-vrm-format", "ray"} <= extras["render"]
+    assert not base & {"bpy", "ray", "gradio", "evaluate", "transformers"}
+    assert {"bpy", "ray"} <= extras["render"]
     assert {"evaluate", "transformers"} <= extras["train"]
     assert "gradio" in extras["space"]
     assert extras["all"] == {"animeceleb-hf"} and extras["dev"] >= {"animeceleb-hf", "pytest"}

@@ -265,9 +265,9 @@ def test_the_vrm_exported_to_fbx_builds(godette, tmp_path):
 
 def test_materials_whose_textures_are_missing_fall_back_to_their_base_colour(godette, tmp_path):
     """The FBX export names its textures in textures/ beside the file, which is not written:
-    every textured material has an image with no data (Cycles draws it magenta). Each renders
-    from its base colour instead, in a style's material and in ``original``, never magenta or
-    black."""
+    a textured material (the backpack's; the unlit face and body export untextured) has an
+    image with no data (Cycles draws it magenta). It renders from its base colour instead, in a
+    style's material and in ``original``, never magenta or black."""
     import numpy as np
     import PIL.Image
 
@@ -275,10 +275,11 @@ def test_materials_whose_textures_are_missing_fall_back_to_their_base_colour(god
 
     fbx = tmp_path / "models" / "godette.fbx"
     run_in_blender("convert_model", file_sources([godette])[0], str(fbx))
-    assert b"textures/BasePaletteTexture.png" in fbx.read_bytes()
+    assert b"textures/" in fbx.read_bytes()
     assert not (fbx.parent / "textures").exists()
     fallbacks = run_in_blender("material_fallbacks", file_sources([fbx])[0])
-    assert "'BasePaletteTexture' has no data" in fallbacks["Face"][0]
+    missing = f"image 'fabricpalette' has no data ({fbx.parent}/textures/packed/fabricpalette)"
+    assert fallbacks["Backpack"][0] == missing
     assert all(max(colour) > 0.2 for _, colour in fallbacks.values()), fallbacks
     for style in ("cel", "original"):
         out = tmp_path / style
@@ -287,7 +288,7 @@ def test_materials_whose_textures_are_missing_fall_back_to_their_base_colour(god
         command += ["--resolution", "64", "--out", str(out)]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-3000:]
-        assert "'BasePaletteTexture' has no data" in result.stderr
+        assert "'fabricpalette' has no data" in result.stderr
         (png,) = out.glob("*.png")
         image = np.asarray(PIL.Image.open(png).convert("RGBA"), int)
         seen = image[..., 3] > 128
@@ -298,8 +299,9 @@ def test_materials_whose_textures_are_missing_fall_back_to_their_base_colour(god
         assert black.sum() < 0.05 * seen.sum(), f"{style}: {black.sum()} black pixels"
 
 
-def test_the_vrm_s_own_mtoon_materials_are_rendered_as_they_are(godette):
-    """No false alarm: every MToon material of the VRM, node groups and all, renders in Cycles."""
+def test_the_vrm_s_own_materials_are_rendered_as_they_are(godette):
+    """No false alarm: every material of the VRM (its glTF materials, textures packed in the
+    file) renders in Cycles."""
     from dataset_builder.worker import run_in_blender
 
     fallbacks = run_in_blender("material_fallbacks", file_sources([godette])[0])

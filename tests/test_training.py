@@ -275,6 +275,37 @@ def test_the_generated_image_is_trained_too_when_asked(tiny_dataset):
     assert mask_free.abs().max() > 0, "the output is not composed from the warped source"
 
 
+def test_the_changed_loss_weighs_only_what_the_warp_does_not_explain():
+    from training.losses import changed_l1
+
+    target = torch.zeros(1, 3, 16, 16)
+    warped = target.clone()
+    warped[..., 7:9, 7:9] = 1.0  # a 2x2 "mouth" the warp got wrong: 4 of 256 pixels
+    fixed = warped.clone()
+    fixed[..., 7:9, 7:9] = 0.0
+    assert changed_l1(warped, target, target) == 0  # the warp explains every pixel
+    assert changed_l1(fixed, target, warped) == 0
+    # dilated by 5: a 6x6 region; the error of 4 pixels of 1 over it, not over the whole image
+    assert torch.isclose(changed_l1(warped, target, warped), torch.tensor(4 / 36))
+    far = fixed.clone()
+    far[..., 0, 0] = 1.0  # an error outside the changed region does not count
+    assert changed_l1(far, target, warped) == 0
+
+
+def test_the_changed_term_reaches_the_output_and_generated_image(tiny_dataset):
+    config = tiny_config(tiny_dataset, "unused", loss={"l1": 1.0, "generated": 0.5, "changed": 2.0})
+    train = load_split(str(tiny_dataset))
+    item = PairDataset(train, training_pairs(train, config), config)[(0, 0)]
+    batch = {k: v[None] for k, v in item.items()}
+    prediction = build_model("animo", seed=0)(batch["source"], batch["pose"], full=True)
+    terms = compute_losses(prediction, batch, config)
+    assert {"image_changed", "generated_changed"} <= set(terms) and "warp_changed" not in terms
+    assert terms["image_changed"] > 0
+    expected = terms["warp_l1"] + terms["image_l1"] + 0.5 * terms["generated_l1"]
+    expected = expected + 2.0 * (terms["image_changed"] + 0.5 * terms["generated_changed"])
+    assert torch.allclose(terms["total"], expected)
+
+
 def test_the_mask_loss_pulls_the_mask_to_where_warping_fails():
     from training.losses import mask_loss
 

@@ -8,13 +8,16 @@ annotation ranks ahead of shape-key names.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import addon_utils
 import bpy
+from mathutils import Matrix
 
 from ..rigs import find_head_and_neck
 from ..sources import ModelSource, check_binary_gltf
+from ..vrm import VrmExpression, VrmRig, read_vrm
 from .morphs import Binds, shape_key_morphs
 from .scene import bone_and_descendants
 
@@ -49,60 +52,57 @@ def load_procedural(source: ModelSource) -> LoadedModel:
 
 
 def load_vrm(source: ModelSource) -> LoadedModel:
-    """A VRM 0.x/1.0 file through the VRM add-on (bpy-vrm-format): humanoid head/neck bones, shape
-    keys and the expression groups (``blink``, ``a`` ...) with their weighted binds."""
-    check_binary_gltf(source.path)  # the add-on reports a truncated file as a traceback
-    addon_utils.enable("io_scene_vrm", default_set=True)
-    bpy.ops.import_scene.vrm(filepath=source.path)
-    armature = _only_armature()
-    humanoid = armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
-    head, neck = humanoid.head.node.bone_name, humanoid.neck.node.bone_name
-    if not head:
-        raise ValueError("the VRM humanoid has no head bone")
-    meshes = _meshes_of(armature)
-    morphs = shape_key_morphs(meshes)
+    """A VRM 0.x/1.0 file (a binary glTF) through Blender's glTF importer, with the humanoid's
+    head and neck and the expressions (``blink``, ``a`` ...: weighted binds of shape keys) read
+    from its VRM extension (``dataset_builder.vrm``). A VRM 0.x model faces glTF's -Z, so it is
+    turned to face the camera as VRM 1.0 and glTF models do. Its materials are the glTF
+    materials every VRM carries beside MToon (the base colour texture, unlit)."""
+    check_binary_gltf(source.path)  # a truncated file gets one line, not an importer traceback
+    rig = read_vrm(source.path)
+    bpy.ops.import_scene.gltf(filepath=source.path)
+    _name_shape_keys(rig)
+    if rig.spec == "0.x":
+        armature = _only_armature()
+        armature.matrix_world = Matrix.Rotation(math.pi, 4, "Z") @ armature.matrix_world
+        bpy.context.view_layer.update()
+    model = _rigged_model(source, humanoid=(rig.head, rig.neck))
     presets = set()
-    for name, (binds, is_preset) in _vrm_expressions(armature).items():
-        keys = [
-            (obj.data.shape_keys.key_blocks[key], weight)
-            for mesh_name, key, weight in binds
-            if (obj := bpy.data.objects.get(mesh_name)) is not None
-            and obj.data.shape_keys is not None
-            and key in obj.data.shape_keys.key_blocks
-        ]
-        if keys and (is_preset or name not in morphs):  # a preset wins over a same-named key
-            morphs[name] = keys
-            if is_preset:
-                presets.add(name)
-    frame_bones = bone_and_descendants(armature, head)
-    return LoadedModel(
-        armature, neck or head, frame_bones, meshes, morphs, presets=frozenset(presets)
-    )
+    for expression in rig.expressions:
+        binds = _expression_binds(expression, rig.mesh_names, model.meshes)
+        if binds and (expression.preset or expression.name not in model.source_morphs):
+            model.source_morphs[expression.name] = binds  # a preset wins over a same-named key
+            if expression.preset:
+                presets.add(expression.name)
+    model.presets = frozenset(presets)
+    return model
 
 
-def _vrm_expressions(
-    armature: bpy.types.Object,
-) -> dict[str, tuple[list[tuple[str, str, float]], bool]]:
-    """Expression name -> ((mesh object, shape key, weight) binds, whether it is a preset), for
-    VRM 0.x (a group whose ``preset_name`` is not "unknown") and 1.0 (the ``preset`` ones)."""
-    extension = armature.data.vrm_addon_extension
-    expressions: dict[str, tuple[list[tuple[str, str, float]], bool]] = {}
-    if extension.spec_version == "0.0":
-        for group in extension.vrm0.blend_shape_master.blend_shape_groups:
-            is_preset = group.preset_name != "unknown"
-            name = group.preset_name if is_preset else group.name
-            binds = [(b.mesh.mesh_object_name, b.index, b.weight) for b in group.binds]
-            expressions[name] = (binds, is_preset)
-        return expressions
-    vrm1 = extension.vrm1.expressions
-    named = [(name, e, True) for name, e in vrm1.preset.name_to_expression_dict().items()]
-    named += [(e.custom_name, e, False) for e in vrm1.custom]
-    for name, expression, is_preset in named:
-        binds = [
-            (b.node.mesh_object_name, b.index, b.weight) for b in expression.morph_target_binds
-        ]
-        expressions[name] = (binds, is_preset)
-    return expressions
+def _name_shape_keys(rig: VrmRig) -> None:
+    """Give the imported shape keys the file's morph target names (by position after the
+    basis) where Blender's importer could not find them."""
+    for obj in bpy.context.scene.objects:
+        if obj.type != "MESH" or obj.data.shape_keys is None:
+            continue
+        for mesh_name, names in zip(rig.mesh_names, rig.morph_names, strict=True):
+            if obj.data.name == mesh_name:
+                for block, name in zip(obj.data.shape_keys.key_blocks[1:], names, strict=False):
+                    block.name = name
+
+
+def _expression_binds(
+    expression: VrmExpression, mesh_names: tuple[str, ...], meshes: list[bpy.types.Object]
+) -> Binds:
+    """The shape keys (and weights) an expression sets: glTF mesh ``i`` is every mesh object
+    whose data Blender's importer named ``mesh_names[i]``, its morph target ``j`` the shape key
+    after the basis at position ``j``; binds to nothing there are left out."""
+    binds = []
+    for bind in expression.binds:
+        for obj in meshes:
+            keys = obj.data.shape_keys
+            named = bind.mesh < len(mesh_names) and obj.data.name == mesh_names[bind.mesh]
+            if named and keys and bind.morph + 1 < len(keys.key_blocks):
+                binds.append((keys.key_blocks[bind.morph + 1], bind.weight))
+    return binds
 
 
 def load_gltf(source: ModelSource) -> LoadedModel:
@@ -131,14 +131,22 @@ def load_blend(source: ModelSource) -> LoadedModel:
     return _rigged_model(source)
 
 
-def _rigged_model(source: ModelSource) -> LoadedModel:
+def _rigged_model(
+    source: ModelSource, humanoid: tuple[str | None, str | None] = (None, None)
+) -> LoadedModel:
+    """The scene's one armature, its head and neck (the ``humanoid``'s when the file names
+    them and they are bones, else found by name or structure) and its meshes."""
     armature = _only_armature()
     bones = {bone.name: bone.parent.name if bone.parent else None for bone in armature.data.bones}
     positions = {}  # rest positions, for when no name matches
     for bone in armature.data.bones:
         x, y, z = armature.matrix_world @ bone.head_local
         positions[bone.name] = (x, y, z)
-    found = find_head_and_neck(bones, positions)
+    head, neck = humanoid
+    if head in bones:
+        found = head, neck if neck in bones else bones[head] or head
+    else:
+        found = find_head_and_neck(bones, positions)
     if found is None:
         names = ", ".join(sorted(bones)[:12]) + (", ..." if len(bones) > 12 else "")
         raise ValueError(

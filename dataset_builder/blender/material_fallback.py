@@ -59,12 +59,8 @@ def unrenderable(material: bpy.types.Material) -> str | None:
 
 
 def fallback_colour(material: bpy.types.Material) -> RGB:
-    """The colour a material stands for: its MToon base colour factor (a VRM), else its
-    Principled BSDF's unlinked base colour (glTF, FBX), else its diffuse colour when set, else
-    :data:`NEUTRAL`."""
-    extension = getattr(material, "vrm_addon_extension", None)
-    if extension is not None and extension.mtoon1.enabled:
-        return tuple(extension.mtoon1.pbr_metallic_roughness.base_color_factor)[:3]
+    """The colour a material stands for: its Principled BSDF's unlinked base colour (glTF,
+    VRM, FBX), else its diffuse colour when set, else :data:`NEUTRAL`."""
     tree = material.node_tree if material.use_nodes else None
     for node in tree.nodes if tree is not None else ():
         if node.type == "BSDF_PRINCIPLED" and not node.inputs["Base Color"].is_linked:
