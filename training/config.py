@@ -196,6 +196,7 @@ class LossWeights:
         0.0  # the L1 and SSIM terms again on the central face crop (eyes, mouth count more)
     )
     mask: float = 0.0  # BCE of the mask against where the warped source already matches the target
+    changed: float = 0.0  # L1 on the pixels the warped source does not explain (output, generated)
     adversarial: float = 0.0  # hinge GAN with the pose-conditioned patch discriminator (full phase)
     feature_matching: float = 0.0  # L1 between the discriminator's features of output and target
     regressor_features: float = 0.0  # L1 between the pose regressor's features (needs `regressor`)

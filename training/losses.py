@@ -61,6 +61,21 @@ def mask_loss(mask: torch.Tensor, warped: torch.Tensor, target: torch.Tensor) ->
     return F.binary_cross_entropy(mask.clamp(1e-4, 1 - 1e-4), matches)
 
 
+CHANGED_DILATION = 5  # pixels around a mismatch that count as changed too (odd, a max-pool window)
+
+
+def changed_l1(output: torch.Tensor, target: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
+    """L1 between ``output`` and ``target`` averaged only over the pixels the warped source does
+    not explain (mean absolute RGB error above ``MASK_MATCH``, dilated by ``CHANGED_DILATION``):
+    a closing eye or an opening mouth weighs as much as the whole image does in the plain L1,
+    whatever its area. Zero when the warp explains every pixel."""
+    with torch.no_grad():
+        mismatch = ((warped - target).abs().mean(dim=1, keepdim=True) > MASK_MATCH).float()
+        changed = F.max_pool2d(mismatch, CHANGED_DILATION, stride=1, padding=CHANGED_DILATION // 2)
+    error = (output - target).abs().mean(dim=1, keepdim=True) * changed
+    return error.sum() / changed.sum().clamp(min=1.0)
+
+
 def discriminator_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """The discriminator's hinge loss: ``relu(1 - D(real)) + relu(1 + D(fake))``, patch means."""
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()

@@ -32,6 +32,7 @@ from .data import PairDataset, SeededPairSampler, load_split, seeded_loader, tra
 from .discriminator import PatchDiscriminator
 from .losses import (
     RegressorLoss,
+    changed_l1,
     discriminator_hinge_loss,
     face_crop,
     feature_matching,
@@ -75,6 +76,11 @@ def compute_losses(
         if weights.ssim:
             terms[f"{prefix}_ssim"] = ssim_loss(output, batch["target"])
             weighted.append(scale * weights.ssim * terms[f"{prefix}_ssim"])
+        if weights.changed and prefix != "warp":
+            terms[f"{prefix}_changed"] = changed_l1(
+                output, batch["target"], prediction.warped.detach()
+            )
+            weighted.append(scale * weights.changed * terms[f"{prefix}_changed"])
         if weights.face:
             face, wanted = face_crop(output), face_crop(batch["target"])
             on_face = weights.l1 * multiscale_l1(face, wanted)
