@@ -320,6 +320,34 @@ def test_saved_procedural_character_builds_through_the_gltf_loader(tmp_path):
     assert missing.stderr.strip() == f"error: model file {tmp_path / 'nowhere.vrm'} does not exist"
 
 
+def test_a_model_without_morphs_is_skipped_saying_so(tmp_path):
+    """A rig with no shape keys at all renders no expression: skipped with that reason, and a
+    build of it alone fails listing it."""
+    from dataset_builder.sources import file_sources
+    from dataset_builder.worker import run_in_blender
+
+    saved = tmp_path / "character.glb"
+    run_in_blender("save_procedural_character", 5, str(saved))
+    bare = tmp_path / "models" / "bare.glb"
+    names = run_in_blender(
+        "convert_model", file_sources([saved])[0], str(bare), keep_shape_keys=False
+    )
+    assert names == []
+    out = tmp_path / "bare"
+    result = _cli(
+        "build", "--out", str(out), "--models", str(bare.parent), "--license", "cc0-1.0",
+        "--workers", "1", *BUILD_ARGS,
+    )  # fmt: skip
+    assert result.returncode == 2
+    (model_id,) = (s.model_id for s in file_sources([bare]))
+    reason = "no target morphs: the model has no shape keys or expressions"
+    assert json.loads((out / "report.json").read_text())["summary"]["models_skipped"] == {
+        model_id: reason
+    }
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"error: no model was rendered ({model_id}: {reason}); see {out / 'report.json'}"
+
+
 def test_rebuilt_folder_is_not_served_from_a_stale_cache(built, tmp_path):
     from dataset_builder.publisher import write_hub_folder
 

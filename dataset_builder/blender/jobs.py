@@ -152,13 +152,14 @@ def convert_model(
     head_animation_degrees: float = 0.0,
     parent_to_head: Sequence[str] = (),
     rename_bones: Mapping[str, str] | None = None,
+    keep_shape_keys: bool = True,
 ) -> list[str]:
     """Load a model file (any format read) in a fresh scene, rename shape keys as given, and save
     its rig and meshes as .blend, .glb or .fbx: variants of real models for tests (a VRM as glTF,
     morphs renamed, an animation that turns the head by ``head_animation_degrees`` from its
     first frame on, the meshes named in ``parent_to_head`` unskinned and parented to the head
-    bone, bones renamed as ``rename_bones`` says, their vertex groups with them). Returns the
-    shape-key names saved."""
+    bone, bones renamed as ``rename_bones`` says, their vertex groups with them, every shape key
+    removed without ``keep_shape_keys``). Returns the shape-key names saved."""
     reset_scene()
     loaded = load_model(source)
     meshes = {mesh.name: mesh for mesh in loaded.meshes}
@@ -170,6 +171,8 @@ def convert_model(
         animate_bone(loaded.armature, loaded.rotate_bone, head_animation_degrees)
     names = []
     for mesh in loaded.meshes:
+        if not keep_shape_keys and mesh.data.shape_keys is not None:
+            mesh.shape_key_clear()
         keys = mesh.data.shape_keys.key_blocks if mesh.data.shape_keys else []
         for key in list(keys)[1:]:  # the first is the basis
             key.name = (rename_shape_keys or {}).get(key.name, key.name)
