@@ -188,7 +188,7 @@ def _render_missing(
     )
     start = time.perf_counter()
     if tasks:
-        _group_annotate(settings, out_dir, workers, progress)
+        _group_annotate(settings, out_dir, workers, progress, backend)
         report.models = _render_tasks(tasks, workers, out_dir / "logs", progress, backend)
     report.seconds = time.perf_counter() - start
     for model in report.models:
@@ -206,7 +206,9 @@ def _render_missing(
 BACKENDS = ("processes", "ray")
 
 
-def _group_annotate(settings: BuildSettings, out_dir: Path, workers: int, progress: bool) -> None:
+def _group_annotate(
+    settings: BuildSettings, out_dir: Path, workers: int, progress: bool, backend: str
+) -> None:
     """Group annotation, when the collection has at least ``group_min_models`` models: inspect
     every model without an annotation file (a Blender load each, before rendering loads it
     again), map the names seen in that many models once for all (``group_mapping``) and save
@@ -218,7 +220,8 @@ def _group_annotate(settings: BuildSettings, out_dir: Path, workers: int, progre
     if not new:
         return
     names = {i: Annotation.load(p).source_names() for i, p in paths.items() if p.exists()}
-    found = _inspect(new, settings.resolution, workers, out_dir / "logs" / "blender.log", progress)
+    log_path = str(out_dir / "logs" / "blender.log")
+    found = _inspect(new, settings.resolution, workers, log_path, progress, backend)
     names |= {model_id: [f.name for f in findings] for model_id, findings in found.items()}
     every = [finding for findings in found.values() for finding in findings]
     group = group_mapping(names, every, settings.group_min_models)
@@ -236,24 +239,40 @@ def _group_annotate(settings: BuildSettings, out_dir: Path, workers: int, progre
 
 
 def _inspect(
-    sources: list[ModelSource], resolution: int, workers: int, log_path: Path, progress: bool
+    sources: list[ModelSource],
+    resolution: int,
+    workers: int,
+    log_path: str,
+    progress: bool,
+    backend: str,
 ) -> dict[str, list[Finding]]:
-    """Model id -> inspection's findings, in Blender workers; models that do not load are left
-    out (rendering skips them with the reason)."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=init_worker, initargs=(None, str(log_path))
-    ) as pool:
-        futures = {
-            pool.submit(run_job, "inspect_morphs", source, resolution): source.model_id
-            for source in sources
-        }
-        bar = tqdm(total=len(futures), unit="model", disable=not progress, desc="inspect")
-        found = {}
-        for future in as_completed(futures):
-            if (findings := future.result()) is not None:
-                found[futures[future]] = findings
-            bar.update(1)
+    """Model id -> inspection's findings, in Blender workers (local processes, or Ray tasks);
+    models that do not load are left out (rendering skips them with the reason)."""
+    bar = tqdm(total=len(sources), unit="model", disable=not progress, desc="inspect")
+    found = {}
+
+    def finished(model_id: str, findings: list[Finding] | None) -> None:
+        if findings is not None:
+            found[model_id] = findings
+        bar.update(1)
+
+    try:
+        if backend == "ray":
+            from .ray_backend import inspect_with_ray
+
+            inspect_with_ray(sources, resolution, workers, log_path, finished)
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(
+                workers, mp_context=context, initializer=init_worker, initargs=(None, log_path)
+            ) as pool:
+                futures = {
+                    pool.submit(run_job, "inspect_morphs", source, resolution): source.model_id
+                    for source in sources
+                }
+                for future in as_completed(futures):
+                    finished(futures[future], future.result())
+    finally:
         bar.close()
     return found
 

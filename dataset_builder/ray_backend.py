@@ -1,9 +1,10 @@
-"""Scale rendering out with Ray: one task per model, each in a Ray worker process.
+"""Scale a build out with Ray: one task per model, each in a Ray worker process, for group
+annotation's survey (``inspect_with_ray``) and for rendering (``render_with_ray``).
 
 Ray workers are separate processes, so ``bpy`` stays out of the driver as with the local pool.
 With ``RAY_ADDRESS`` set the tasks go to that cluster; otherwise a local Ray starts with
-``workers`` CPUs. A task renders into its own temporary folder and returns the part and the
-annotation; the driver writes them into the build folder, so the nodes need no shared disk.
+``workers`` CPUs. A render task writes into its own temporary folder and returns the part and
+the annotation; the driver writes them into the build folder, so the nodes need no shared disk.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .files import write_atomic
-from .worker import ModelReport, RenderTask, init_worker, render_in_worker
+from .inspection import Finding
+from .sources import ModelSource
+from .worker import ModelReport, RenderTask, init_worker, render_in_worker, run_job
 
 
 def _render_remote(
@@ -42,12 +47,16 @@ def _render_remote(
         )
 
 
-def render_with_ray(
-    tasks: list[RenderTask],
-    workers: int,
-    log_path: str,
-    finished: Callable[[ModelReport], None],
-) -> None:
+def _inspect_remote(source: ModelSource, resolution: int, log_path: str) -> list[Finding] | None:
+    """Inspection's findings for one model on a Ray worker (``inspect_morphs``)."""
+    init_worker(None, log_path if os.path.isdir(os.path.dirname(log_path)) else None)
+    return run_job("inspect_morphs", source, resolution)
+
+
+@contextmanager
+def _ray_session(workers: int) -> Iterator[Any]:
+    """The ``ray`` module, initialised (a cluster at ``RAY_ADDRESS``, else ``workers`` local
+    CPUs) unless it already is; shut down on exit if started here."""
     import ray
 
     address = os.environ.get("RAY_ADDRESS")
@@ -61,22 +70,51 @@ def render_with_ray(
             configure_logging=False,
         )
     try:
+        yield ray
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _as_completed(ray: Any, pending: dict) -> Iterator[tuple[Any, Any]]:
+    """(what the task was submitted for, its result) as each task of ``pending`` finishes."""
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            yield pending.pop(ref), ray.get(ref)
+
+
+def inspect_with_ray(
+    sources: list[ModelSource],
+    resolution: int,
+    workers: int,
+    log_path: str,
+    finished: Callable[[str, list[Finding] | None], None],
+) -> None:
+    """Group annotation's survey: ``finished(model_id, findings or None)`` per model."""
+    with _ray_session(workers) as ray:
+        remote = ray.remote(num_cpus=1, max_retries=1)(_inspect_remote)
+        pending = {remote.remote(s, resolution, log_path): s.model_id for s in sources}
+        for model_id, findings in _as_completed(ray, pending):
+            finished(model_id, findings)
+
+
+def render_with_ray(
+    tasks: list[RenderTask],
+    workers: int,
+    log_path: str,
+    finished: Callable[[ModelReport], None],
+) -> None:
+    with _ray_session(workers) as ray:
         remote = ray.remote(num_cpus=1, max_retries=1)(_render_remote)
         pending = {}
         for task in tasks:
             saved = Path(task.annotation_path)
             annotation = saved.read_text() if saved.exists() else None
             pending[remote.remote(task, log_path, annotation)] = task
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                task = pending.pop(ref)
-                report, part, annotation = ray.get(ref)
-                if annotation:
-                    write_atomic(task.annotation_path, annotation)
-                if part is not None:
-                    write_atomic(task.part_path, part)
-                finished(report)
-    finally:
-        if started_here:
-            ray.shutdown()
+        for task, (report, part, annotation) in _as_completed(ray, pending):
+            if annotation:
+                write_atomic(task.annotation_path, annotation)
+            if part is not None:
+                write_atomic(task.part_path, part)
+            finished(report)

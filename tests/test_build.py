@@ -502,6 +502,13 @@ def test_group_annotation_and_inspection_of_scrambled_names(tmp_path):
         and f"targets by source: inspection {len(found['targets'])}" in log
     )
 
+    # the survey as Ray tasks: the same annotations
+    on_ray = render_all(settings, tmp_path / "ray", workers=2, progress=False, backend="ray")
+    assert on_ray.summary()["models_rendered"] == 3
+    for saved in sorted((out / "annotations").glob("*.json")):
+        assert (tmp_path / "ray" / "annotations" / saved.name).read_text() == saved.read_text()
+    assert "group annotation: " in (tmp_path / "ray" / "build.log").read_text()
+
     # a person's edit wins: only the eyes' closing morph, rendered again with it
     edited = {
         "model_id": scrambled.model_id,
