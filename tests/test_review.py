@@ -4,17 +4,19 @@ port and driven with ``gradio_client``, after which the same build renders the m
 the person's mapping. Real Blender renders at 64 px, one procedural character."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import pyarrow.parquet as pq
 import pytest
 
 from animeceleb.pose import POSE_INDEX
-from animo_hf.serving import running_app
+from animo_hf.serving import CHROMIUM, chromium_page, running_app
 from dataset_builder import review as review_module
 from dataset_builder.annotation import Annotation
 from dataset_builder.annotation_review import (
@@ -137,7 +139,7 @@ def test_the_app_edits_a_mapping_and_the_next_build_uses_it(built, tmp_path):
         assert Path(neutral).is_file() and len(gallery) == 25 and "25 source morphs" in message
         assert table["headers"][-1] == "decision" and table["data"][0][0] == "Fcl_EYE_Close"
         image, why, target = client.predict(MODEL, "Fcl_MTH_O", table, api_name="/choose")
-        assert Path(image).is_file() and target == "mouth_o" and "proposed `mouth_o`" in why
+        assert Path(image).is_file() and target == "mouth_o" and "proposed mouth_o" in why
         for name, choice in [("Fcl_MTH_O", "mouth_u"), ("Fcl_MTH_U", "mouth_u")]:
             table, gallery = client.predict(MODEL, name, choice, table, api_name="/set_target")
         with pytest.raises(AppError, match="mouth_u is chosen for Fcl_MTH_O and Fcl_MTH_U"):
@@ -157,3 +159,32 @@ def test_the_app_edits_a_mapping_and_the_next_build_uses_it(built, tmp_path):
     rows = decode_rows(pq.read_table(built / "render" / f"{MODEL}.parquet"))
     poses = np.array([row["pose"] for row in rows])
     assert not poses[:, POSE_INDEX["mouth_o"]].any()  # no source drives mouth_o any more
+
+
+def test_the_review_page_in_headless_chromium(built, tmp_path):
+    """A person's path through the page: pick the model, see the neutral face, every morph's
+    render and the proposed target with its reason, click a morph in the gallery.
+    ``UPDATE_SCREENSHOT=1`` writes the README's screenshot (docs/annotation_review.png)."""
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} not found: .ci/run installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    review = shutil.copytree(built, tmp_path / "build")  # the page's renders stay out of `built`
+    with (
+        running_app(APP, {"REVIEW_BUILD_DIR": str(review)}, log=tmp_path / "app.log") as url,
+        chromium_page(url) as page,
+    ):
+        page.get_by_label("Model").click(timeout=60_000)
+        assert page.title() == "Annotation review"
+        page.get_by_role("option", name=MODEL).click()
+        page.get_by_text("25 source morphs").first.wait_for(timeout=120_000)
+        assert page.locator("button.thumbnail-item").count() == 25
+        page.get_by_text("proposed eye_close").first.wait_for(timeout=60_000)
+        page.locator("button.thumbnail-item", has_text="Fcl_MTH_O").click()
+        page.get_by_text("proposed mouth_o").first.wait_for(timeout=60_000)
+        screenshot = tmp_path / "annotation_review.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+    assert PIL.Image.open(screenshot).size[0] == 1400
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        shutil.copy(screenshot, ROOT / "docs" / "annotation_review.png")

@@ -117,9 +117,11 @@ with gr.Blocks(title="Annotation review") as app:
         message = gr.Markdown()
     with gr.Row():
         with gr.Column(scale=1):
-            neutral = gr.Image(label="Neutral", type="filepath", interactive=False)
+            neutral = gr.Image(label="Neutral", type="filepath", interactive=False, height=256)
             morph = gr.Dropdown([], label="Source morph")
-            morph_image = gr.Image(label="This morph at 1", type="filepath", interactive=False)
+            morph_image = gr.Image(
+                label="This morph at 1", type="filepath", interactive=False, height=256
+            )
             why = gr.Markdown()
             target = gr.Dropdown(list(TARGET_CHOICES), label="Target morph (none: drop it)")
             save_button = gr.Button("Save", variant="primary")
