@@ -184,6 +184,13 @@ def test_bad_datasets_and_a_different_config_are_refused(tiny_dataset, tmp_path)
     started.save()
     with pytest.raises(ValueError, match=r"different config \(fields \['batch_size'\]"):
         Trainer(tiny_config(tiny_dataset, tmp_path / "run", batch_size=4))
+    # a longer run (same warping phase) goes on from the checkpoint, and says so in config.json
+    longer = {"batch_size": 3, "max_steps": 50, "warp_only_fraction": 0.04}  # 2 warp steps
+    assert Trainer(tiny_config(tiny_dataset, tmp_path / "run", **longer)).step == 1
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["max_steps"] == 50
+    phase = tiny_config(tiny_dataset, tmp_path / "run", batch_size=3, max_steps=8)
+    with pytest.raises(ValueError, match=r"fields \['warp_only_fraction'\]"):
+        Trainer(phase)
 
 
 def test_console_script_trains_and_exports_loadable_weights(tiny_dataset, tmp_path):

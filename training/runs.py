@@ -33,6 +33,11 @@ from .config import Config, RunConfig, parse_config
 logger = logging.getLogger("training")
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
+# Fields a resumed run may change: how long it runs and how often it logs, samples and saves
+# (not what a step computes; a max_steps that moves the end of the warping phase is refused).
+RESUMABLE_CHANGES = frozenset(
+    {"max_steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"}
+)
 
 
 class TrainingError(RuntimeError):
@@ -69,13 +74,24 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
     wanted = config.to_dict()
     if saved.exists() and latest_checkpoint(out) is not None:
         # read through the config class: a field added since the run began takes its default
-        existing = json.loads(saved.read_text(encoding="utf-8"))
-        changed = differing_keys(type(config).from_dict(existing, str(saved)).to_dict(), wanted)
-        if changed:
+        existing = type(config).from_dict(json.loads(saved.read_text(encoding="utf-8")), str(saved))
+        changed = differing_keys(existing.to_dict(), wanted)
+        # the warping phase must end at the same step, however max_steps and the fraction say it
+        same_phase = getattr(existing, "warp_only_steps", 0) == getattr(
+            config, "warp_only_steps", 0
+        )
+        allowed = RESUMABLE_CHANGES | ({"warp_only_fraction"} if same_phase else set())
+        refused = [key for key in changed if key not in allowed]
+        if not same_phase:
+            refused = sorted({*refused, "warp_only_fraction"})
+        if refused:
             raise ValueError(
-                f"{out} holds a run with a different config (fields {changed} differ); "
+                f"{out} holds a run with a different config (fields {refused} differ); "
                 "use another output_dir or the same config to resume"
             )
+        if changed:  # a longer or shorter run, or another cadence: the same run goes on
+            logger.info("%s: resuming with %s changed", out, ", ".join(changed))
+            write_atomic(saved, json.dumps(wanted, indent=1, sort_keys=True))
         return
     out.mkdir(parents=True, exist_ok=True)
     (out / CHECKPOINTS).mkdir(exist_ok=True)
