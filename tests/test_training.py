@@ -299,8 +299,23 @@ def test_the_changed_loss_weighs_only_what_the_warp_does_not_explain():
     assert changed_l1(far, target, warped) == 0
 
 
+def test_the_edge_loss_asks_for_detail_a_blur_lacks():
+    from training.losses import edge_l1, laplacian
+
+    target = torch.zeros(1, 3, 8, 8)
+    target[..., 3:5, 3:5] = 1.0
+    flat = torch.full_like(target, target.mean())  # the same mean, no edges
+    assert edge_l1(target, target) == 0 and edge_l1(flat, target) > 0
+    assert torch.equal(laplacian(flat), torch.zeros(1, 3, 6, 6))
+    # by hand: the centre of a 3x3 with a 1 in the middle and 0 around is -4
+    one = torch.zeros(1, 1, 3, 3)
+    one[..., 1, 1] = 1.0
+    assert laplacian(one).item() == -4.0
+
+
 def test_the_changed_term_reaches_the_output_and_generated_image(tiny_dataset):
-    config = tiny_config(tiny_dataset, "unused", loss={"l1": 1.0, "generated": 0.5, "changed": 2.0})
+    loss = {"l1": 1.0, "generated": 0.5, "changed": 2.0, "edges": 3.0}
+    config = tiny_config(tiny_dataset, "unused", loss=loss)
     train = load_split(str(tiny_dataset))
     item = PairDataset(train, training_pairs(train, config), config)[(0, 0)]
     batch = {k: v[None] for k, v in item.items()}
@@ -310,6 +325,7 @@ def test_the_changed_term_reaches_the_output_and_generated_image(tiny_dataset):
     assert terms["image_changed"] > 0
     expected = terms["warp_l1"] + terms["image_l1"] + 0.5 * terms["generated_l1"]
     expected = expected + 2.0 * (terms["image_changed"] + 0.5 * terms["generated_changed"])
+    expected = expected + 3.0 * (terms["image_edges"] + 0.5 * terms["generated_edges"])
     assert torch.allclose(terms["total"], expected)
 
 

@@ -197,6 +197,7 @@ class LossWeights:
     )
     mask: float = 0.0  # BCE of the mask against where the warped source already matches the target
     changed: float = 0.0  # L1 on the pixels the warped source does not explain (output, generated)
+    edges: float = 0.0  # L1 between the Laplacians of output (generated) and target
     adversarial: float = 0.0  # hinge GAN with the pose-conditioned patch discriminator (full phase)
     feature_matching: float = 0.0  # L1 between the discriminator's features of output and target
     regressor_features: float = 0.0  # L1 between the pose regressor's features (needs `regressor`)

@@ -76,6 +76,24 @@ def changed_l1(output: torch.Tensor, target: torch.Tensor, warped: torch.Tensor)
     return error.sum() / changed.sum().clamp(min=1.0)
 
 
+def laplacian(images: torch.Tensor) -> torch.Tensor:
+    """The 4-neighbour Laplacian of each channel of (N, C, H, W) images, valid region."""
+    return (
+        images[..., :-2, 1:-1]
+        + images[..., 2:, 1:-1]
+        + images[..., 1:-1, :-2]
+        + images[..., 1:-1, 2:]
+        - 4 * images[..., 1:-1, 1:-1]
+    )
+
+
+def edge_l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between the Laplacians of ``output`` and ``target``: asks for the target's edges and
+    fine detail where L1 on the pixels is content with a blur (the evaluation's sharpness is
+    the Laplacian's variance)."""
+    return F.l1_loss(laplacian(output), laplacian(target))
+
+
 def discriminator_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """The discriminator's hinge loss: ``relu(1 - D(real)) + relu(1 + D(fake))``, patch means."""
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()

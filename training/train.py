@@ -34,6 +34,7 @@ from .losses import (
     RegressorLoss,
     changed_l1,
     discriminator_hinge_loss,
+    edge_l1,
     face_crop,
     feature_matching,
     flow_smoothness,
@@ -76,6 +77,9 @@ def compute_losses(
         if weights.ssim:
             terms[f"{prefix}_ssim"] = ssim_loss(output, batch["target"])
             weighted.append(scale * weights.ssim * terms[f"{prefix}_ssim"])
+        if weights.edges and prefix != "warp":
+            terms[f"{prefix}_edges"] = edge_l1(output, batch["target"])
+            weighted.append(scale * weights.edges * terms[f"{prefix}_edges"])
         if weights.changed and prefix != "warp":
             terms[f"{prefix}_changed"] = changed_l1(
                 output, batch["target"], prediction.warped.detach()
