@@ -1,6 +1,7 @@
 """Builds from third-party models in ../shared/models/ (skipped with a message when absent)."""
 
 import json
+import struct
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dataset_builder.sources import file_sources
+from dataset_builder.vrm import gltf_json
 
 GODETTE_ATTRIBUTION = (
     '"Low-Poly Godette" by SirRichard94, VRM adaptation by Lyuma; distributed in the '
@@ -24,10 +26,16 @@ def build_godette_variant(model, out, *, samples: int = 1) -> subprocess.Complet
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
-def gltf_json(path) -> dict:
-    """The JSON chunk of a binary glTF file."""
-    data = path.read_bytes()
-    return json.loads(data[20 : 20 + int.from_bytes(data[12:16], "little")])
+def with_json(source, path, change) -> None:
+    """Write ``source`` (a binary glTF) to ``path`` with its JSON chunk changed by ``change``."""
+    data = source.read_bytes()
+    document = gltf_json(source)
+    change(document)
+    chunk = json.dumps(document).encode()
+    chunk += b" " * (-len(chunk) % 4)
+    rest = data[20 + int.from_bytes(data[12:16], "little") :]  # the BIN chunk
+    body = struct.pack("<I4s", len(chunk), b"JSON") + chunk + rest
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +126,32 @@ def test_a_rig_whose_bone_names_say_nothing_builds_from_its_skeleton(godette, tm
     assert not {"head_Armature", "neck_Armature"} & {n.get("name") for n in gltf_json(glb)["nodes"]}
     basis = PIL.Image.open(io.BytesIO(_basis_image(glb, tmp_path / "nameless")))
     assert (np.asarray(basis.convert("RGBA"))[..., 3] > 128).mean() > 0.2, "no head framed"
+
+
+def test_an_expression_bound_to_a_missing_morph_is_left_out_in_one_line(godette, tmp_path):
+    """The "a" preset pointed at morph target 99 (the face has 16): one warning line, and the
+    mouth opens through the shape key's own name instead."""
+
+    def break_a(document):
+        (group,) = (
+            g
+            for g in document["extensions"]["VRM"]["blendShapeMaster"]["blendShapeGroups"]
+            if g["presetName"] == "a"
+        )
+        group["binds"][0]["index"] = 99
+
+    broken = tmp_path / "broken-a.vrm"
+    with_json(godette, broken, break_a)
+    command = [sys.executable, "-m", "dataset_builder", "render", "--model", str(broken)]
+    command += ["--pose", ",".join(["0"] * 12 + ["1"] + ["0"] * 7), "--resolution", "64"]
+    result = subprocess.run(
+        [*command, "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    warning = f"{broken}: VRM expression 'a' binds morph target 99 of mesh 0, which the file does "
+    (line,) = [line for line in result.stderr.splitlines() if warning in line]
+    assert line.endswith("not have; left out") and "Traceback" not in result.stderr
+    assert len(list((tmp_path / "out").glob("*.png"))) == 1
 
 
 def test_a_truncated_vrm_is_skipped_with_one_line(godette, tmp_path):

@@ -8,6 +8,7 @@ annotation ranks ahead of shape-key names.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from ..sources import ModelSource, check_binary_gltf
 from ..vrm import VrmExpression, VrmRig, read_vrm
 from .morphs import Binds, shape_key_morphs
 from .scene import bone_and_descendants
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,7 +71,14 @@ def load_vrm(source: ModelSource) -> LoadedModel:
     model = _rigged_model(source, humanoid=(rig.head, rig.neck))
     presets = set()
     for expression in rig.expressions:
-        binds = _expression_binds(expression, rig.mesh_names, model.meshes)
+        binds, missing = _expression_binds(expression, rig.mesh_names, model.meshes)
+        if missing:
+            logger.warning(
+                "%s: VRM expression %r binds %s, which the file does not have; left out",
+                source.path,
+                expression.name,
+                ", ".join(missing),
+            )
         if binds and (expression.preset or expression.name not in model.source_morphs):
             model.source_morphs[expression.name] = binds  # a preset wins over a same-named key
             if expression.preset:
@@ -91,18 +101,24 @@ def _name_shape_keys(rig: VrmRig) -> None:
 
 def _expression_binds(
     expression: VrmExpression, mesh_names: tuple[str, ...], meshes: list[bpy.types.Object]
-) -> Binds:
-    """The shape keys (and weights) an expression sets: glTF mesh ``i`` is every mesh object
-    whose data Blender's importer named ``mesh_names[i]``, its morph target ``j`` the shape key
-    after the basis at position ``j``; binds to nothing there are left out."""
-    binds = []
+) -> tuple[Binds, list[str]]:
+    """The shape keys (and weights) an expression sets, and its binds that point at nothing
+    (described). glTF mesh ``i`` is every mesh object whose data Blender's importer named
+    ``mesh_names[i]``, its morph target ``j`` the shape key after the basis at position ``j``."""
+    binds, missing = [], []
     for bind in expression.binds:
-        for obj in meshes:
-            keys = obj.data.shape_keys
-            named = bind.mesh < len(mesh_names) and obj.data.name == mesh_names[bind.mesh]
-            if named and keys and bind.morph + 1 < len(keys.key_blocks):
-                binds.append((keys.key_blocks[bind.morph + 1], bind.weight))
-    return binds
+        found = [
+            (keys.key_blocks[bind.morph + 1], bind.weight)
+            for obj in meshes
+            if bind.mesh < len(mesh_names)
+            and obj.data.name == mesh_names[bind.mesh]
+            and (keys := obj.data.shape_keys) is not None
+            and bind.morph + 1 < len(keys.key_blocks)
+        ]
+        binds += found
+        if not found:
+            missing.append(f"morph target {bind.morph} of mesh {bind.mesh}")
+    return binds, missing
 
 
 def load_gltf(source: ModelSource) -> LoadedModel:
