@@ -137,6 +137,28 @@ def check_binary_gltf(path: str | Path) -> None:
         )
 
 
+FBX_BINARY_MAGIC = b"Kaydara FBX Binary  \x00"
+FBX_FOOTER_MAGIC = bytes.fromhex("f85a8c6adef5d97eece90ce3758f290b")  # a binary FBX's last bytes
+
+
+def fbx_problem(path: str | Path) -> str | None:
+    """Why Blender's importer may have refused an FBX file, when its bytes tell (one line):
+    an ASCII FBX (Blender reads binary FBX only), or a binary FBX cut short (its footer
+    missing); None when neither."""
+    with open(path, "rb") as handle:
+        head = handle.read(len(FBX_BINARY_MAGIC))
+        handle.seek(max(0, Path(path).stat().st_size - len(FBX_FOOTER_MAGIC)))
+        tail = handle.read()
+    if head.lstrip().startswith(b"; FBX"):
+        return f"{path}: an ASCII FBX; Blender reads binary FBX only: export it as binary FBX 7.x"
+    if head == FBX_BINARY_MAGIC and tail != FBX_FOOTER_MAGIC:
+        return (
+            f"{path}: truncated or corrupt (a binary FBX ends with its footer, this one does "
+            "not); download or export it again"
+        )
+    return None
+
+
 def vrm_meta(path: str | Path) -> dict[str, str]:
     """Licence and attribution from a VRM (binary glTF) file's meta, without Blender."""
     document = gltf_json(path)

@@ -207,6 +207,8 @@ def test_unreadable_model_is_skipped_with_its_reason(tmp_path):
     models.mkdir()
     (models / "broken.glb").write_bytes(b"glTF not really")
     (models / "broken.vrm").write_bytes(b"not even glTF")
+    (models / "broken.fbx").write_bytes(b"Kaydara FBX Binary  \x00\x1a\x00 cut short")
+    (models / "broken.blend").write_bytes(b"BLENDER-v500 cut short")
     out = tmp_path / "mixed"
     result = _cli(
         "build", "--out", str(out), "--procedural", "1", "--models", str(models),
@@ -216,9 +218,15 @@ def test_unreadable_model_is_skipped_with_its_reason(tmp_path):
     summary = json.loads((out / "report.json").read_text())["summary"]
     assert summary["models_rendered"] == 1
     skipped = summary["models_skipped"]
-    assert sorted(m.split("-")[0] for m in skipped) == ["gltf", "vrm"]
+    assert sorted(m.split("-")[0] for m in skipped) == ["blend", "fbx", "gltf", "vrm"]
+    for reason in skipped.values():
+        assert "\n" not in reason.strip() and "Traceback" not in reason, reason
     reasons = " ".join(skipped.values())
-    assert "broken.glb" in reasons and "broken.vrm" in reasons
+    for name in ("broken.glb", "broken.vrm", "broken.fbx", "broken.blend"):
+        assert name in reasons, reasons
+    assert f"{models / 'broken.fbx'}: truncated or corrupt (a binary FBX ends" in reasons
+    assert f"{models / 'broken.vrm'}: not a binary glTF/VRM file (bad header)" in reasons
+    assert f"{models / 'broken.vrm'}: {models / 'broken.vrm'}" not in reasons  # named once
     assert len(_rows(out / "hub")) == IMAGES_PER_MODEL
 
 

@@ -17,7 +17,7 @@ import bpy
 from mathutils import Matrix
 
 from ..rigs import find_head_and_neck
-from ..sources import ModelSource, check_binary_gltf
+from ..sources import ModelSource, check_binary_gltf, fbx_problem
 from ..vrm import VrmExpression, VrmRig, read_vrm
 from .morphs import Binds, shape_key_morphs
 from .scene import bone_and_descendants
@@ -132,7 +132,10 @@ def load_fbx(source: ModelSource) -> LoadedModel:
     """An FBX file (what most characters for Unity ship as) through Blender's bundled importer;
     textures are looked up beside the file; head and neck bones found as for glTF."""
     addon_utils.enable("io_scene_fbx", default_set=True)
-    bpy.ops.import_scene.fbx(filepath=source.path, use_image_search=True)
+    try:
+        bpy.ops.import_scene.fbx(filepath=source.path, use_image_search=True)
+    except RuntimeError as error:  # the importer's own words, unless the bytes say more
+        raise ValueError(fbx_problem(source.path) or str(error)) from None
     return _rigged_model(source)
 
 

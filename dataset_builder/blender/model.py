@@ -52,7 +52,8 @@ class BlenderModel:
             scene.frame_camera(self.scene, points)
             self.rotator = scene.HeadRotator(self.loaded.armature, self.loaded.rotate_bone)
         except (RuntimeError, OSError, ValueError, KeyError) as error:
-            raise ModelLoadError(f"{source.path or source.model_id}: {one_line(error)}") from error
+            where, text = f"{source.path or source.model_id}: ", one_line(error)
+            raise ModelLoadError(text if text.startswith(where) else where + text) from error
         self.morphs: MorphSetter | None = None
         self._switcher: StyleSwitcher | None = None
         self._tmpdir = tempfile.TemporaryDirectory(prefix="animeceleb-", dir=_fast_tmp())
