@@ -356,6 +356,32 @@ def test_a_model_without_morphs_is_skipped_saying_so(tmp_path):
     assert last == f"error: no model was rendered ({model_id}: {reason}); see {out / 'report.json'}"
 
 
+def test_a_vertex_coloured_model_keeps_its_colours_in_the_styles(tmp_path):
+    """A model whose colours live in a colour attribute (glTF COLOR_0, no texture) renders
+    with them in the styles, not in a material's grey: the same character painted that way
+    renders as its flat-coloured self."""
+    import io
+
+    import PIL.Image
+
+    from dataset_builder.sources import file_sources
+    from dataset_builder.vrm import gltf_json
+    from dataset_builder.worker import run_in_blender
+
+    saved = tmp_path / "character.glb"
+    run_in_blender("save_procedural_character", 5, str(saved))
+    painted = tmp_path / "painted.glb"
+    run_in_blender("convert_model", file_sources([saved])[0], str(painted), vertex_colours=True)
+    assert all("COLOR_0" in m["primitives"][0]["attributes"] for m in gltf_json(painted)["meshes"])
+    images = []
+    for path in (saved, painted):
+        (png,) = run_in_blender("render_poses", file_sources([path])[0], [[0.0] * 20], "cel", 64)
+        images.append(np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGBA")).astype(int))
+    flat, vertex_coloured = images
+    seen = flat[..., 3] > 128
+    assert np.abs(vertex_coloured[..., :3] - flat[..., :3])[seen].mean() < 2
+
+
 def test_rebuilt_folder_is_not_served_from_a_stale_cache(built, tmp_path):
     from dataset_builder.publisher import write_hub_folder
 

@@ -15,7 +15,8 @@ from ..procedural.model import BuiltCharacter
 
 @contextmanager
 def _flat_surfaces() -> Iterator[None]:
-    """Temporarily wire every material's output to its flat ``diffuse_color``.
+    """Temporarily wire every material's output to its flat ``diffuse_color`` (but those that
+    read vertex colours).
 
     The glTF exporter cannot express the procedural node trees; a colour wired straight into the
     output is exported as an unlit (KHR_materials_unlit) material with that base colour.
@@ -23,8 +24,8 @@ def _flat_surfaces() -> Iterator[None]:
     saved = []
     for material in bpy.data.materials:
         tree = material.node_tree
-        if tree is None:
-            continue
+        if tree is None or any(node.type == "VERTEX_COLOR" for node in tree.nodes):
+            continue  # vertex colours export as glTF's COLOR_0, which the flat colour would drop
         output = next(
             (n for n in tree.nodes if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None
         )
@@ -72,6 +73,34 @@ def animate_bone(armature: bpy.types.Object, bone_name: str, degrees: float) -> 
     for frame in (1, 20):
         bone.rotation_euler = (0.0, math.radians(degrees), 0.0)
         bone.keyframe_insert("rotation_euler", frame=frame)
+
+
+def paint_vertex_colours(mesh: bpy.types.Object) -> None:
+    """Replace ``mesh``'s materials by one that reads a colour attribute holding each face's
+    former material colour (its viewport colour): a vertex-coloured model, as low-poly and
+    palette-free exports are."""
+    colours = [
+        tuple(slot.material.diffuse_color) if slot.material else (0.8, 0.8, 0.8, 1.0)
+        for slot in mesh.material_slots
+    ] or [(0.8, 0.8, 0.8, 1.0)]
+    data = mesh.data
+    for attribute in list(data.color_attributes):  # the painted one becomes glTF's COLOR_0
+        data.color_attributes.remove(attribute)
+    layer = data.color_attributes.new("Col", "FLOAT_COLOR", "CORNER")
+    for polygon in data.polygons:
+        colour = colours[min(polygon.material_index, len(colours) - 1)]
+        for loop in polygon.loop_indices:
+            layer.data[loop].color = colour
+    material = bpy.data.materials.new(f"{mesh.name} vertex colours")
+    material.diffuse_color = (1.0, 1.0, 1.0, 1.0)  # the base colour factor the colours scale
+    material.use_nodes = True
+    tree = material.node_tree
+    attribute = tree.nodes.new("ShaderNodeVertexColor")
+    attribute.layer_name = "Col"
+    principled = next(n for n in tree.nodes if n.type == "BSDF_PRINCIPLED")
+    tree.links.new(attribute.outputs["Color"], principled.inputs["Base Color"])
+    data.materials.clear()
+    data.materials.append(material)
 
 
 def parent_to_bone(mesh: bpy.types.Object, armature: bpy.types.Object, bone: str) -> None:

@@ -19,7 +19,13 @@ from ..sampling import RenderItem, render_items
 from ..sources import ModelSource
 from ..styles import check_resolution, check_style
 from ..worker import ModelReport, RenderTask
-from .export import animate_bone, parent_to_bone, save_character, save_rig
+from .export import (
+    animate_bone,
+    paint_vertex_colours,
+    parent_to_bone,
+    save_character,
+    save_rig,
+)
 from .loaders import load_model
 from .material_fallback import fallback_colour, unrenderable
 from .model import BlenderModel, ModelLoadError
@@ -153,13 +159,15 @@ def convert_model(
     parent_to_head: Sequence[str] = (),
     rename_bones: Mapping[str, str] | None = None,
     keep_shape_keys: bool = True,
+    vertex_colours: bool = False,
 ) -> list[str]:
     """Load a model file (any format read) in a fresh scene, rename shape keys as given, and save
     its rig and meshes as .blend, .glb or .fbx: variants of real models for tests (a VRM as glTF,
     morphs renamed, an animation that turns the head by ``head_animation_degrees`` from its
     first frame on, the meshes named in ``parent_to_head`` unskinned and parented to the head
     bone, bones renamed as ``rename_bones`` says, their vertex groups with them, every shape key
-    removed without ``keep_shape_keys``). Returns the shape-key names saved."""
+    removed without ``keep_shape_keys``, materials turned into vertex colours with
+    ``vertex_colours``). Returns the shape-key names saved."""
     reset_scene()
     loaded = load_model(source)
     meshes = {mesh.name: mesh for mesh in loaded.meshes}
@@ -171,6 +179,8 @@ def convert_model(
         animate_bone(loaded.armature, loaded.rotate_bone, head_animation_degrees)
     names = []
     for mesh in loaded.meshes:
+        if vertex_colours:
+            paint_vertex_colours(mesh)
         if not keep_shape_keys and mesh.data.shape_keys is not None:
             mesh.shape_key_clear()
         keys = mesh.data.shape_keys.key_blocks if mesh.data.shape_keys else []

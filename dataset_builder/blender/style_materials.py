@@ -40,17 +40,30 @@ def _first_image(material: bpy.types.Material) -> bpy.types.Image | None:
     return None
 
 
+def _colour_attribute(material: bpy.types.Material) -> str | None:
+    """The colour attribute ``material`` reads (a Color Attribute node's layer; "" for the
+    mesh's active one, as glTF imports name it), None when it reads none."""
+    for node in material.node_tree.nodes if material.node_tree is not None else ():
+        if node.type == "VERTEX_COLOR":
+            return node.layer_name
+    return None
+
+
 def _style_graph(
     source: bpy.types.Material, problem: str | None, style: str
 ) -> tuple[Graph, object, object]:
     """A new material for ``source`` in ``style``: its graph, the base colour (the source's first
-    image texture times its diffuse colour, or the colour; the fallback colour when ``problem``
-    says why Cycles cannot render it) and the texture's alpha (or None)."""
+    image texture times its diffuse colour, else the vertex colours it reads, else the colour;
+    the fallback colour when ``problem`` says why Cycles cannot render it) and the texture's
+    alpha (or None)."""
     material = bpy.data.materials.new(f"{source.name}.{style}")
     graph = Graph(material)
     colour = fallback_colour(source) if problem else tuple(source.diffuse_color)
     image = _first_image(source)
     if image is None:
+        layer = _colour_attribute(source)
+        if layer is not None:
+            return graph, graph.node("ShaderNodeVertexColor", layer_name=layer).outputs[0], None
         return graph, colour, None
     texture, alpha = graph.image(image)
     return graph, graph.multiply(texture, colour), alpha
