@@ -139,7 +139,7 @@ def test_the_app_edits_a_mapping_and_the_next_build_uses_it(built, tmp_path):
         assert Path(neutral).is_file() and len(gallery) == 25 and "25 source morphs" in message
         assert table["headers"][-1] == "decision" and table["data"][0][0] == "Fcl_EYE_Close"
         image, why, target = client.predict(MODEL, "Fcl_MTH_O", table, api_name="/choose")
-        assert Path(image).is_file() and target == "mouth_o" and "proposed mouth_o" in why
+        assert Path(image).is_file() and target == "mouth_o" and "proposed `mouth_o`" in why
         for name, choice in [("Fcl_MTH_O", "mouth_u"), ("Fcl_MTH_U", "mouth_u")]:
             table, gallery = client.predict(MODEL, name, choice, table, api_name="/set_target")
         with pytest.raises(AppError, match="mouth_u is chosen for Fcl_MTH_O and Fcl_MTH_U"):
@@ -181,8 +181,8 @@ def test_the_review_page_in_headless_chromium(built, tmp_path):
         page.get_by_text("25 source morphs").first.wait_for(timeout=120_000)
         assert page.locator("button.thumbnail-item").count() == 25
         page.get_by_text("proposed eye_close").first.wait_for(timeout=60_000)
-        page.locator("button.thumbnail-item", has_text="Fcl_MTH_O").click()
-        page.get_by_text("proposed mouth_o").first.wait_for(timeout=60_000)
+        page.locator("button.thumbnail-item", has_text="Fcl_MTH_A").click()
+        page.get_by_text("proposed mouth_a").first.wait_for(timeout=60_000)
         screenshot = tmp_path / "annotation_review.png"
         page.screenshot(path=str(screenshot), full_page=True)
     assert PIL.Image.open(screenshot).size[0] == 1400
