@@ -382,6 +382,64 @@ def test_a_vertex_coloured_model_keeps_its_colours_in_the_styles(tmp_path):
     assert np.abs(vertex_coloured[..., :3] - flat[..., :3])[seen].mean() < 2
 
 
+def _triangle_glb(path: Path) -> None:
+    """A glTF holding one triangle: no armature, no head."""
+    import struct
+
+    points = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
+    document = {
+        "asset": {"version": "2.0"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0, "name": "Triangle"}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+        "buffers": [{"byteLength": len(points)}],
+        "bufferViews": [{"buffer": 0, "byteLength": len(points)}],
+        "accessors": [
+            {"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
+             "min": [0, 0, 0], "max": [1, 1, 0]}
+        ],
+    }  # fmt: skip
+    text = json.dumps(document).encode()
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<I4s", len(text), b"JSON") + text
+    body += struct.pack("<I4s", len(points), b"BIN\x00") + points
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
+
+
+def test_a_model_without_armature_or_head_is_skipped_saying_so(tmp_path):
+    """A mesh with no skeleton, and a rig whose three bones (a straight chain, no arms) neither
+    name nor structure make a head: each skipped with its one-line reason."""
+    from dataset_builder.sources import file_sources
+    from dataset_builder.worker import run_in_blender
+
+    models = tmp_path / "models"
+    models.mkdir()
+    _triangle_glb(models / "triangle.glb")
+    saved = tmp_path / "character.glb"
+    run_in_blender("save_procedural_character", 5, str(saved))
+    nameless = {"chest": "b0", "neck": "b1", "head": "b2"}
+    run_in_blender(
+        "convert_model", file_sources([saved])[0], str(models / "nameless.glb"),
+        rename_bones=nameless,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    result = _cli(
+        "build", "--out", str(out), "--models", str(models), "--license", "cc0-1.0",
+        "--workers", "1", *BUILD_ARGS,
+    )  # fmt: skip
+    assert result.returncode == 2
+    skipped = json.loads((out / "report.json").read_text())["summary"]["models_skipped"]
+    by_file = {Path(reason.split(": ")[0]).name: reason for reason in skipped.values()}
+    assert by_file["triangle.glb"].startswith(
+        f"{models / 'triangle.glb'}: no armature: the file holds no skeleton"
+    )
+    assert by_file["nameless.glb"].startswith(
+        f"{models / 'nameless.glb'}: no head bone: none of the 3 bones (b0, b1, b2) is named "
+    )
+    assert all("\n" not in reason for reason in skipped.values())
+
+
 def test_rebuilt_folder_is_not_served_from_a_stale_cache(built, tmp_path):
     from dataset_builder.publisher import write_hub_folder
 

@@ -183,8 +183,14 @@ def _rigged_model(
 
 def _only_armature() -> bpy.types.Object:
     armatures = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"]
-    if len(armatures) != 1:
-        raise ValueError(f"expected one armature, found {len(armatures)}")
+    if not armatures:
+        raise ValueError(
+            "no armature: the file holds no skeleton; a character needs one with a head bone "
+            "(rig it, e.g. with Rigify or Mixamo, and export it with its armature)"
+        )
+    if len(armatures) > 1:
+        names = ", ".join(sorted(a.name for a in armatures))
+        raise ValueError(f"{len(armatures)} armatures ({names}): expected one character a file")
     armature = armatures[0]
     to_rest_pose(armature)
     return armature
