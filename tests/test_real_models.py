@@ -181,6 +181,37 @@ def test_a_truncated_vrm_is_skipped_with_one_line(godette, tmp_path):
     )
 
 
+def test_mmd_names_map_by_the_dictionary_and_the_pixels_settle_a_wink_s_side(godette, tmp_path):
+    """Godette's morphs renamed as an MMD model names them, with the winks on the sides a
+    model of the other convention would give them: ウィンク２右 (MMD: the right eye) closes her
+    left eye, so inspection maps it to eye_close_L against its name; the vowels and the brow
+    keep their dictionary targets."""
+    from dataset_builder.worker import run_in_blender
+
+    glb = tmp_path / "models" / "mmd.glb"
+    mmd = {"blink_left": "ウィンク２右", "blink_right": "ウィンク２", "ah": "あ", "ih": "い"}
+    mmd |= {"uu": "う", "ee": "え", "oh": "お", "angled_eyebrows": "怒り"}
+    run_in_blender("convert_model", file_sources([godette])[0], str(glb), mmd)
+    out = tmp_path / "mmd"
+    result = build_godette_variant(glb, out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (annotation_file,) = (out / "annotations").glob("gltf-*.json")
+    annotation = json.loads(annotation_file.read_text())
+    assert annotation["targets"] == {
+        "eye_close_L": "ウィンク２右",
+        "eye_close_R": "ウィンク２",
+        "brow_angry": "怒り",
+        "mouth_a": "あ",
+        "mouth_i": "い",
+        "mouth_u": "う",
+        "mouth_e": "え",
+        "mouth_o": "お",
+    }
+    assert annotation["methods"]["eye_close_L"] == "inspection"
+    assert "its name says eye_close_R" in annotation["reasons"]["eye_close_L"]
+    assert {annotation["methods"][t] for t in ("mouth_a", "brow_angry")} == {"name"}
+
+
 def test_morphs_renamed_as_whole_face_expressions_are_found_by_inspection(godette, tmp_path):
     """Morphs renamed as whole-face expressions match no name: inspection finds the winks, "ih"
     and the angry brows by what they move and declines the rest with its reasons; a person's
