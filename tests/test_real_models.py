@@ -26,6 +26,20 @@ def build_godette_variant(model, out, *, samples: int = 1) -> subprocess.Complet
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
+def build_renamed_godette(godette, out, rename: dict[str, str]):
+    """Godette exported to .glb with her shape keys renamed, built into ``out``: (the .glb, the
+    model's annotation file)."""
+    from dataset_builder.worker import run_in_blender
+
+    glb = out.parent / "models" / f"{out.name}.glb"
+    names = run_in_blender("convert_model", file_sources([godette])[0], str(glb), rename)
+    assert set(rename.values()) <= set(names) and not set(rename) & set(names)
+    result = build_godette_variant(glb, out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (annotation_file,) = (out / "annotations").glob("gltf-*.json")
+    return glb, annotation_file
+
+
 def with_json(source, path, change) -> None:
     """Write ``source`` (a binary glTF) to ``path`` with its JSON chunk changed by ``change``."""
     data = source.read_bytes()
@@ -186,16 +200,9 @@ def test_mmd_names_map_by_the_dictionary_and_the_pixels_settle_a_wink_s_side(god
     model of the other convention would give them: ウィンク２右 (MMD: the right eye) closes her
     left eye, so inspection maps it to eye_close_L against its name; the vowels and the brow
     keep their dictionary targets."""
-    from dataset_builder.worker import run_in_blender
-
-    glb = tmp_path / "models" / "mmd.glb"
     mmd = {"blink_left": "ウィンク２右", "blink_right": "ウィンク２", "ah": "あ", "ih": "い"}
     mmd |= {"uu": "う", "ee": "え", "oh": "お", "angled_eyebrows": "怒り"}
-    run_in_blender("convert_model", file_sources([godette])[0], str(glb), mmd)
-    out = tmp_path / "mmd"
-    result = build_godette_variant(glb, out)
-    assert result.returncode == 0, result.stderr[-3000:]
-    (annotation_file,) = (out / "annotations").glob("gltf-*.json")
+    _, annotation_file = build_renamed_godette(godette, tmp_path / "mmd", mmd)
     annotation = json.loads(annotation_file.read_text())
     assert annotation["targets"] == {
         "eye_close_L": "ウィンク２右",
@@ -216,17 +223,10 @@ def test_morphs_renamed_as_whole_face_expressions_are_found_by_inspection(godett
     """Morphs renamed as whole-face expressions match no name: inspection finds the winks, "ih"
     and the angry brows by what they move and declines the rest with its reasons; a person's
     edit of the annotation file then wins when the model is rendered again."""
-    from dataset_builder.worker import run_in_blender
-
-    glb = tmp_path / "models" / "renamed.glb"
     faces = {"blink_left": "Angry", "blink_right": "Surprised", "ah": "Sad", "ih": "joy"}
     faces |= {"uu": "Fun", "ee": "Sorrow", "oh": "Shout", "angled_eyebrows": "Mad"}
-    names = run_in_blender("convert_model", file_sources([godette])[0], str(glb), faces)
-    assert "Angry" in names and "ah" not in names
     out = tmp_path / "renamed"
-    result = build_godette_variant(glb, out)
-    assert result.returncode == 0, result.stderr[-3000:]
-    (annotation_file,) = (out / "annotations").glob("gltf-*.json")
+    glb, annotation_file = build_renamed_godette(godette, out, faces)
     annotation = json.loads(annotation_file.read_text())
     assert annotation["targets"] == {
         "eye_close_L": "Angry",
