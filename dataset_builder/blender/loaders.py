@@ -64,11 +64,10 @@ def load_vrm(source: ModelSource) -> LoadedModel:
     rig = read_vrm(source.path)
     bpy.ops.import_scene.gltf(filepath=source.path)
     _name_shape_keys(rig)
-    if rig.spec == "0.x":
-        armature = _only_armature()
-        armature.matrix_world = Matrix.Rotation(math.pi, 4, "Z") @ armature.matrix_world
-        bpy.context.view_layer.update()
     model = _rigged_model(source, humanoid=(rig.head, rig.neck))
+    if rig.spec == "0.x":  # turned about the vertical: the head and neck found stay the same
+        model.armature.matrix_world = Matrix.Rotation(math.pi, 4, "Z") @ model.armature.matrix_world
+        bpy.context.view_layer.update()
     presets = set()
     for expression in rig.expressions:
         binds, missing = _expression_binds(expression, rig.mesh_names, model.meshes)
