@@ -101,7 +101,10 @@ def test_resume_continues_at_the_same_step_and_state(tiny_dataset, tmp_path):
     for _ in range(2):
         interrupted.train_step()
     interrupted.save()
-    del interrupted  # as if killed after the step-2 checkpoint
+    del interrupted  # as if killed after the step-2 checkpoint, having logged step 3
+    logged = [{"step": 2, "phase": "full", "total": 1.0}, {"step": 3, "phase": "stale"}]
+    metrics = tmp_path / "resumed" / "metrics.jsonl"
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in logged))
 
     resumed = Trainer(tiny_config(tiny_dataset, tmp_path / "resumed"))
     assert resumed.step == 2
@@ -118,8 +121,8 @@ def test_resume_continues_at_the_same_step_and_state(tiny_dataset, tmp_path):
     ]
     assert (run / "samples" / "step-0000004.png").is_file()
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [3, 4]
-    assert [r["phase"] for r in records] == ["full", "full"]
+    assert [r["step"] for r in records] == [2, 3, 4]  # step 3 logged once, by the resumed run
+    assert [r["phase"] for r in records] == ["full", "full", "full"]
     assert all(math.isfinite(r["total"]) for r in records)
 
 

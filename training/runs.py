@@ -156,6 +156,15 @@ def export_weights(save: Callable[[Path], None], folder: Path) -> None:
     replace_dir(tmp, folder)
 
 
+def drop_records_after(path: Path, step: int) -> None:
+    """Keep the records of ``path`` (JSON lines) up to ``step``: what a killed run logged after
+    its last checkpoint is trained again when it resumes, and is then logged again."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+    if len(kept) != len(lines):
+        write_atomic(path, "".join(kept))
+
+
 class RunLog:
     """The progress bar and ``metrics.jsonl`` of a run, the log on the main process only (the
     others write nothing); training records carry the throughput since the start."""
@@ -163,7 +172,10 @@ class RunLog:
     def __init__(
         self, out: Path, main_process: bool, *, total: int, initial: int, desc: str
     ) -> None:
-        self.file = (out / "metrics.jsonl").open("a", encoding="utf-8") if main_process else None
+        path = out / "metrics.jsonl"
+        if main_process and path.is_file():
+            drop_records_after(path, initial)
+        self.file = path.open("a", encoding="utf-8") if main_process else None
         self.bar = tqdm(total=total, initial=initial, disable=not main_process, desc=desc)
         self.started, self.samples = time.perf_counter(), 0
 
