@@ -159,6 +159,7 @@ def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(
         ({"learning_rate": 0}, "config learning_rate = 0"),
         ({"editing": {"layers_per_block": 0}}, "config editing.layers_per_block = 0"),
         ({"editing": {"block_out_channels": []}}, "config editing.block_out_channels"),
+        ({"editing": {"warp_interpolation": "nearest"}}, "config editing.warp_interpolation"),
     ],
 )
 def test_config_values_out_of_range_are_named(changes, message):

@@ -194,6 +194,15 @@ def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path):
     ours = tuned.accelerator.unwrap_model(tuned.model).state_dict()
     theirs = first.accelerator.unwrap_model(first.model).state_dict()
     assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    bicubic = tiny_config(
+        tiny_dataset,
+        tmp_path / "bicubic",
+        init_weights=str(weights),
+        editing={"warp_interpolation": "bicubic"},
+    )  # how the source is sampled is not architecture: the weights are taken as they are
+    resampled = Trainer(bicubic).accelerator.unwrap_model(Trainer(bicubic).model)
+    assert resampled.editing_network.config.warp_interpolation == "bicubic"
+    assert all(torch.equal(resampled.state_dict()[k], theirs[k]) for k in theirs)
 
     torch.manual_seed(0)
     no_mask = tmp_path / "no-mask"

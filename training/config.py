@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Literal, NoReturn, TypeVar
 
 import yaml
 
+from animo_hf.models.layers import WARP_INTERPOLATIONS
+
 MODELS = ("animo", "pirenderer")
 SOURCE_GROUPS = ("basis", "frontal")
 TARGET_GROUPS = ("frontal", "rotated")
@@ -219,6 +221,7 @@ class EditingArchitecture:
 
     block_out_channels: tuple[int, ...] = (32, 64, 96)  # per decoder level, finest first
     layers_per_block: int = 1  # AdaIN residual blocks per level
+    warp_interpolation: str = "bilinear"  # how the source image is sampled: or "bicubic"
 
     def __post_init__(self) -> None:
         if isinstance(self.block_out_channels, list):
@@ -313,6 +316,9 @@ class TrainConfig(RunConfig):
         ):
             config_error("editing.block_out_channels", channels, "a list of positive integers")
         check_positive("editing.layers_per_block", self.editing.layers_per_block)
+        check_choice(
+            "editing.warp_interpolation", self.editing.warp_interpolation, WARP_INTERPOLATIONS
+        )
         if self.loss.uses_regressor and not self.regressor:
             config_error(
                 "regressor",

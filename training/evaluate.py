@@ -34,7 +34,6 @@ from diffusers.utils.logging import disable_progress_bar
 from tqdm.auto import tqdm
 
 from animo_hf import AniMoPipeline, PIRendererGenerator
-from animo_hf.models.layers import warp
 from animo_hf.video import carphone_clip
 from dataset_builder.files import write_atomic
 
@@ -101,7 +100,9 @@ def animo_methods(pipe: AniMoPipeline) -> dict[str, Method]:
     def run(source: torch.Tensor, poses: torch.Tensor, warp_only: bool) -> torch.Tensor:
         features = pipe.encode_source(source)
         animation = pipe.animate(features, poses)
-        return warp(copy_source(source, poses), animation.flow) if warp_only else animation.image
+        if warp_only:
+            return pipe.editing_network.warp_source(copy_source(source, poses), animation.flow)
+        return animation.image
 
     return {
         "AniMo": lambda source, poses: run(source, poses, False),

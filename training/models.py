@@ -21,7 +21,6 @@ from animo_hf import (
     PoseMapping,
     WarpingNetwork,
 )
-from animo_hf.models.layers import warp
 
 
 @dataclass
@@ -53,7 +52,7 @@ class AniMoModel(nn.Module):
     def forward(self, source: torch.Tensor, pose: torch.Tensor, full: bool) -> Prediction:
         z = self.motion_network(self.pose_mapping(pose))
         flow = self.warping_network(self.warping_network.encode_source(source), z)
-        warped = warp(source, flow)
+        warped = self.editing_network.warp_source(source, flow)
         if not full:
             return Prediction(warped=warped, flow=flow, image=None)
         features = self.editing_network.encode_source(source)
@@ -100,8 +99,10 @@ def copy_weights(loaded: nn.Module, model: nn.Module, where: str) -> None:
     """Copy ``loaded``'s weights into ``model``; ``ValueError`` naming ``where`` when their configs
     differ (a checkpoint of another architecture)."""
     theirs, ours = (json.loads(json.dumps(dict(m.config), default=str)) for m in (loaded, model))
-    # neither loading notes nor the training size (fine-tuning may change it) are architecture
-    fields = {k for k in set(theirs) | set(ours) if not k.startswith("_") and k != "sample_size"}
+    # neither loading notes nor the training size nor the warp's sampling (fine-tuning may change
+    # them) are architecture
+    settings = {"sample_size", "warp_interpolation"}
+    fields = {k for k in set(theirs) | set(ours) if not k.startswith("_") and k not in settings}
     differ = sorted(k for k in fields if theirs.get(k) != ours.get(k))
     if differ:
         raise ValueError(

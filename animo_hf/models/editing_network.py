@@ -9,7 +9,7 @@ import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
-from .layers import AdaINDecoder, SourceEncoder, image_head, warp
+from .layers import WARP_INTERPOLATIONS, AdaINDecoder, SourceEncoder, image_head, warp
 from .modeling import StrictLoadingMixin
 
 
@@ -35,6 +35,10 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         composite: predict a mask and compose the output from the warped source image.
         sample_size: the image size the weights were trained at (the pipeline's default frame
             size); the networks run at any multiple of 16.
+        warp_interpolation: how the source image is sampled where the flow moves it
+            (``"bilinear"`` or ``"bicubic"``; the features are always sampled bilinearly).
+            Not part of the architecture: weights may be fine-tuned or run with the other one
+            (``EditingNetwork.from_pretrained(..., warp_interpolation="bicubic")``).
     """
 
     MASK_START = 0.5  # the mask's value before training: neither side saturated
@@ -50,8 +54,13 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
         downscale: int = 4,
         composite: bool = True,
         sample_size: int = 256,
+        warp_interpolation: str = "bilinear",
     ) -> None:
         super().__init__()
+        if warp_interpolation not in WARP_INTERPOLATIONS:
+            raise ValueError(
+                f"warp_interpolation: {warp_interpolation!r}; expected one of {WARP_INTERPOLATIONS}"
+            )
         self.encoder = SourceEncoder(in_channels, tuple(block_out_channels), downscale)
         self.decoder = AdaINDecoder(tuple(block_out_channels), latent_dim, layers_per_block)
         self.to_image = image_head(block_out_channels[0], out_channels + composite, downscale)
@@ -97,7 +106,13 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
             return generated
         if source is None:
             raise ValueError("source: the source image is needed when composite is set")
-        return self.compose(generated, mask, warp(source.expand(z.shape[0], -1, -1, -1), flow))
+        warped = self.warp_source(source.expand(z.shape[0], -1, -1, -1), flow)
+        return self.compose(generated, mask, warped)
+
+    def warp_source(self, source: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+        """The source image (N, C, H, W) warped by ``flow`` (N, 2, h, w), sampled as
+        ``warp_interpolation`` says: the warped source the mask composes the output from."""
+        return warp(source, flow, mode=self.config.warp_interpolation)
 
     @staticmethod
     def compose(

@@ -127,13 +127,18 @@ def image_head(channels: int, out_channels: int, downscale: int) -> nn.Sequentia
     )
 
 
-def warp(features: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Backward-warp ``features`` with ``flow`` (``grid_sample``, bilinear, border padding).
+WARP_INTERPOLATIONS = ("bilinear", "bicubic")
+
+
+def warp(features: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """Backward-warp ``features`` with ``flow`` (``grid_sample``, border padding).
 
     Args:
         features: (N, C, H, W).
         flow: (N, 2, h, w) sampling offsets (x, y) in normalised coordinates ([-1, 1] spans the
             image), at any resolution; resized bilinearly to (H, W) when it differs.
+        mode: ``"bilinear"`` or ``"bicubic"`` sampling (bicubic keeps more of the detail a
+            sub-pixel shift blurs, and may overshoot the input's range a little).
 
     Returns:
         (N, C, H, W): ``out[p] = features[p + flow[p]]``.
@@ -145,6 +150,4 @@ def warp(features: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     xs = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=flow.device, dtype=flow.dtype)
     base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
     grid = base.unsqueeze(0) + flow.permute(0, 2, 3, 1)
-    return F.grid_sample(
-        features, grid, mode="bilinear", padding_mode="border", align_corners=False
-    )
+    return F.grid_sample(features, grid, mode=mode, padding_mode="border", align_corners=False)
