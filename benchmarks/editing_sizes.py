@@ -4,9 +4,11 @@ several editing-network sizes, against the shipped default in the same run.
 Usage::
 
     python benchmarks/editing_sizes.py [--size 256] [--seconds 2] [--rounds 3] [--json out.json]
+    python benchmarks/editing_sizes.py 64,64,96/2 64,64,96/2/bicubic   # what bicubic sampling costs
 
-Each size is ``channels/layers`` (``32,64,96/1`` is the default: ``block_out_channels`` and
-``layers_per_block`` of ``animo_hf.EditingNetwork``). The animate step is the one
+Each size is ``channels/layers[/interpolation]`` (``32,64,96/1`` is the default:
+``block_out_channels``, ``layers_per_block`` and ``warp_interpolation`` of
+``animo_hf.EditingNetwork``, bilinear unless named). The animate step is the one
 ``benchmarks/animate_fps.py`` times (source features cached, batch 1, inference mode); sizes run
 interleaved round by round and the best round is reported next to the median. Random weights:
 speed does not depend on the values. Quality per size comes from ``animeceleb-eval`` (see
@@ -25,22 +27,28 @@ from animate_fps import animate_step, frames_per_second  # benchmarks/animate_fp
 from machine import describe_machine  # benchmarks/machine.py
 
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
+from animo_hf.models.layers import WARP_INTERPOLATIONS
 
 DEFAULT_SIZES = ("32,64,96/1", "48,64,96/1", "64,64,96/1", "32,64,96/2", "64,64,96/2")
 
 
 def parse_size(text: str) -> dict:
-    """``"64,64,96/2"`` -> EditingNetwork arguments; ``SystemExit`` naming a malformed size."""
-    channels, _, layers = text.partition("/")
+    """``"64,64,96/2[/bicubic]"`` -> EditingNetwork arguments; ``SystemExit`` naming a malformed
+    size."""
+    channels, _, rest = text.partition("/")
+    layers, _, interpolation = rest.partition("/")
     try:
         size = {
             "block_out_channels": tuple(int(c) for c in channels.split(",")),
             "layers_per_block": int(layers or 1),
+            "warp_interpolation": interpolation or "bilinear",
         }
     except ValueError:
         raise SystemExit(f"size {text!r}: expected channels/layers, e.g. 64,64,96/2") from None
     if min(size["block_out_channels"]) < 1 or size["layers_per_block"] < 1:
         raise SystemExit(f"size {text!r}: channels and layers must be positive")
+    if size["warp_interpolation"] not in WARP_INTERPOLATIONS:
+        raise SystemExit(f"size {text!r}: interpolation must be one of {WARP_INTERPOLATIONS}")
     return size
 
 
@@ -73,8 +81,8 @@ def main() -> None:
     base = max(samples[args.sizes[0]])
     print(
         f"animate at {args.size}², batch 1; best / median of {args.rounds} interleaved rounds\n\n"
-        "| editing size (channels / layers) | editing params (M) | all params (M) | best FPS | "
-        f"median FPS | vs {args.sizes[0]} |\n|---|---|---|---|---|---|"
+        "| editing size (channels / layers [/ sampling]) | editing params (M) | all params (M) | "
+        f"best FPS | median FPS | vs {args.sizes[0]} |\n|---|---|---|---|---|---|"
     )
     rows = []
     for name, fps in samples.items():
