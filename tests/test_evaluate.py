@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
+from animo_hf.models.layers import warp
 from training.data import decode_rgba, network_input
-from training.evaluate import held_out_cases, main
+from training.evaluate import animo_methods, held_out_cases, load_animo, main
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,7 @@ def test_eval_scores_every_method_and_copy_source_matches_a_hand_computation(
     assert main([*args, "--output", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["setup"]["characters"] == 1
+    assert results["setup"]["warp interpolation"] == "bilinear"  # as the weights were trained
     methods = results["self-reenactment"]
     assert set(methods) == {"copy-source", "AniMo", "AniMo warp-only"}
     for scores in methods.values():
@@ -56,6 +58,18 @@ def test_eval_scores_every_method_and_copy_source_matches_a_hand_computation(
     assert methods["copy-source"]["rotated"]["l1"] == pytest.approx(hand, abs=1e-6)
     assert methods["copy-source"]["frontal"]["sharpness"] > 0
     assert "copy-source" in (out / "results.md").read_text()
+
+
+def test_the_warp_sampling_can_be_chosen_at_evaluation(weights):
+    pipe = load_animo(str(weights), "bicubic")
+    assert pipe.editing_network.config.warp_interpolation == "bicubic"
+    torch.manual_seed(0)
+    source, poses = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(2, 20)
+    with torch.no_grad():
+        flow = pipe.animate(pipe.encode_source(source), poses).flow
+        expected = warp(source.expand(2, -1, -1, -1), flow, mode="bicubic")
+        assert torch.equal(animo_methods(pipe)["AniMo warp-only"](source, poses), expected)
+    assert load_animo(str(weights)).editing_network.config.warp_interpolation == "bilinear"
 
 
 def test_decode_matches_the_network_input_of_training():

@@ -33,7 +33,8 @@ import torch
 from diffusers.utils.logging import disable_progress_bar
 from tqdm.auto import tqdm
 
-from animo_hf import AniMoPipeline, PIRendererGenerator
+from animo_hf import AniMoPipeline, EditingNetwork, PIRendererGenerator
+from animo_hf.models.layers import WARP_INTERPOLATIONS
 from animo_hf.video import carphone_clip
 from dataset_builder.files import write_atomic
 
@@ -264,10 +265,22 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def load_animo(weights: str, warp_interpolation: str | None = None) -> AniMoPipeline:
+    """The AniMo pipeline of ``weights``, its source sampled as ``warp_interpolation`` says
+    (``None``: as the weights were trained)."""
+    components = {}
+    if warp_interpolation is not None:
+        components["editing_network"] = EditingNetwork.from_pretrained(
+            weights, subfolder="editing_network", warp_interpolation=warp_interpolation
+        )
+    pipe = AniMoPipeline.from_pretrained(weights, **components)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def run(args: argparse.Namespace) -> dict:
     cases = held_out_cases(args.dataset, args.resolution, args.styles, args.max_models)
-    pipe = AniMoPipeline.from_pretrained(args.weights)
-    pipe.set_progress_bar_config(disable=True)
+    pipe = load_animo(args.weights, args.warp_interpolation)
     methods: dict[str, Method] = {"copy-source": copy_source, **animo_methods(pipe)}
     if args.pirenderer:
         baseline = PIRendererGenerator.from_pretrained(args.pirenderer)
@@ -282,6 +295,7 @@ def run(args: argparse.Namespace) -> dict:
         "setup": {
             "dataset": args.dataset,
             "weights": str(args.weights),
+            "warp interpolation": pipe.editing_network.config.warp_interpolation,
             "baseline": str(args.pirenderer) if args.pirenderer else "none",
             "pose regressor (reads HAE and expression error)": str(args.regressor or "none"),
             "resolution": args.resolution,
@@ -310,6 +324,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--regressor", help="a pose regressor folder (pose accuracy)")
     parser.add_argument(
         "--human-video", help="a video of a person for human -> anime (default: the carphone clip)"
+    )
+    parser.add_argument(
+        "--warp-interpolation",
+        choices=WARP_INTERPOLATIONS,
+        help="sample the warped source this way (default: as the weights were trained)",
     )
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--styles", nargs="+", help="evaluate only these styles")
