@@ -96,14 +96,15 @@ def copy_source(source: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
 
 
 def animo_methods(pipe: AniMoPipeline) -> dict[str, Method]:
-    """AniMo's output and its warp-only output (the source warped by the predicted flow)."""
+    """AniMo's output and its warp-only output (the source warped by the predicted flow, without
+    running the editing network)."""
 
     def run(source: torch.Tensor, poses: torch.Tensor, warp_only: bool) -> torch.Tensor:
         features = pipe.encode_source(source)
-        animation = pipe.animate(features, poses)
         if warp_only:
-            return pipe.editing_network.warp_source(copy_source(source, poses), animation.flow)
-        return animation.image
+            _, flow = pipe.pose_code_and_flow(features, poses)
+            return pipe.editing_network.warp_source(copy_source(source, poses), flow)
+        return pipe.animate(features, poses).image
 
     return {
         "AniMo": lambda source, poses: run(source, poses, False),

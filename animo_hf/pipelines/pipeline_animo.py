@@ -294,10 +294,17 @@ class AniMoPipeline(DiffusionPipeline):
             editing=self.editing_network.encode_source(image),
         )
 
+    def pose_code_and_flow(
+        self, source: AniMoSourceFeatures, pose: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first half of :meth:`animate`: the pose code z (N, latent_dim) and the flow
+        (N, 2, H / downscale, W / downscale) that warps the source to ``pose`` (N, 20)."""
+        z = self.motion_network(self.pose_mapping(pose))
+        return z, self.warping_network(source.warping, z)
+
     def animate(self, source: AniMoSourceFeatures, pose: torch.Tensor) -> AniMoAnimation:
         """The per-frame step. Args: source from :meth:`encode_source`, pose (N, 20)."""
-        z = self.motion_network(self.pose_mapping(pose))
-        flow = self.warping_network(source.warping, z)
+        z, flow = self.pose_code_and_flow(source, pose)
         image = self.editing_network(source.editing, flow, z, source=source.image)
         return AniMoAnimation(image=image, flow=flow)
 
