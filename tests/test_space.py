@@ -2,6 +2,7 @@
 unimportable, as on a Space) and driven through ``gradio_client``: every entry point, the messages
 for bad uploads, 20 concurrent requests, and the page in headless Chromium."""
 
+import json
 import os
 import shutil
 import statistics
@@ -26,12 +27,15 @@ APP = ROOT / "spaces" / "animo" / "app.py"
 EXAMPLES = ROOT / "spaces" / "animo" / "examples"
 MAX_UPLOAD_MB = 2  # the limits the app is started with here
 MAX_VIDEO_SECONDS = 5
+SHIPPED = ROOT / "weights" / "animo"
+# the frame size the Space renders: the size the shipped weights were trained at
+SIZE = json.loads((SHIPPED / "editing_network" / "config.json").read_text())["sample_size"]
 
 
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
     env = {
-        "ANIMO_MODEL": str(ROOT / "weights" / "animo"),
+        "ANIMO_MODEL": str(SHIPPED),
         "ANIMO_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
         "ANIMO_MAX_VIDEO_SECONDS": str(MAX_VIDEO_SECONDS),
     }
@@ -81,7 +85,7 @@ def test_an_example_character_driven_by_the_sliders_and_a_preset(space):
     assert caption.startswith("procedural character 13") and "cc-by-4.0" in caption
     image, timing = client.predict(*pose_values(yaw=15.0), api_name="/animate_pose")
     frame = PIL.Image.open(image)
-    assert frame.mode == "RGBA" and frame.size == (128, 128)  # the shipped weights' size
+    assert frame.mode == "RGBA" and frame.size == (SIZE, SIZE)
     assert "ms** per frame on the server" in timing
     smile = client.predict("smile", 0.0, 0.0, 0.0, api_name="/apply_preset")
     assert len(smile) == POSE_INDEX["yaw"] and smile[POSE_INDEX["eye_happy_L"]] == 1.0
@@ -116,7 +120,7 @@ def test_an_uploaded_video_drives_the_character(space, media):
         handle_file(str(media / "one_second.mp4")), api_name="/animate_video"
     )
     frames, _ = read_video(video)
-    assert len(frames) == 30 and frames[0].shape == (128, 128, 3)
+    assert len(frames) == 30 and frames[0].shape == (SIZE, SIZE, 3)
     assert {row[1] for row in angles["data"]} == {"yaw", "pitch", "roll"}
     assert len(angles["data"]) == 3 * 30
     assert {row[1] for row in expressions["data"]} <= set(POSE_NAMES)
@@ -136,7 +140,7 @@ def test_streamed_webcam_frames_animate_and_set_neutral(space, media):
         images.append(np.asarray(PIL.Image.open(image)))
         timings.append(timing)
     assert all("ms** per frame" in t and "no face" not in t for t in timings)
-    assert all(image.shape == (128, 128, 3) for image in images)  # JPEG, over white
+    assert all(image.shape == (SIZE, SIZE, 3) for image in images)  # JPEG, over white
     # The person's face moves: the animated character does too.
     assert max(np.abs(a.astype(int) - images[0]).mean() for a in images[1:8]) > 0.2
 
@@ -177,7 +181,7 @@ def test_twenty_concurrent_requests_are_all_answered(space, media):
             assert len(read_video(video)[0]) == 30
         else:
             image, _ = clients[i].predict(*pose_values(yaw=float(i - 10)), api_name="/animate_pose")
-            assert PIL.Image.open(image).size == (128, 128)
+            assert PIL.Image.open(image).size == (SIZE, SIZE)
         return ("video" if i % 5 == 4 else "sliders"), time.perf_counter() - start
 
     with ThreadPoolExecutor(max_workers=20) as pool:
