@@ -200,7 +200,8 @@ def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path):
         init_weights=str(weights),
         editing={"warp_interpolation": "bicubic"},
     )  # how the source is sampled is not architecture: the weights are taken as they are
-    resampled = Trainer(bicubic).accelerator.unwrap_model(Trainer(bicubic).model)
+    resampling = Trainer(bicubic)
+    resampled = resampling.accelerator.unwrap_model(resampling.model)
     assert resampled.editing_network.config.warp_interpolation == "bicubic"
     assert all(torch.equal(resampled.state_dict()[k], theirs[k]) for k in theirs)
 
