@@ -169,6 +169,43 @@ def test_the_regressor_reaches_the_generator_where_the_mask_rests_on_the_warped_
     assert direct.abs().sum() > 0
 
 
+def test_the_discriminator_judges_the_generated_image_where_the_mask_rests_on_the_warp(
+    tiny_dataset, tmp_path
+):
+    loss = {**ADVERSARIAL, "generated": 0.5, "generated_adversarial": 0.5}
+    config = tiny_config(Path("data"), Path("out"), loss=loss)
+    generated = (torch.rand(2, 3, 64, 64) * 2 - 1).requires_grad_()
+    warped, mask = torch.rand(2, 3, 64, 64) * 2 - 1, torch.ones(2, 1, 64, 64)
+    image = EditingNetwork.compose(generated, mask, warped)
+    prediction = Prediction(warped, torch.zeros(2, 2, 16, 16), image, generated, mask)
+    batch = {
+        "target": torch.rand(2, 3, 64, 64) * 2 - 1,
+        "pose": torch.rand(2, 20),
+        "source_alpha": torch.ones(2, 1, 64, 64),
+        "target_alpha": torch.ones(2, 1, 64, 64),
+    }
+    critic = PatchDiscriminator(channels=(16, 32)).eval()
+    terms = compute_losses(prediction, batch, config, discriminator=critic)
+    assert {"generated_adversarial", "generated_feature_matching"} <= set(terms)
+    (through_output,) = torch.autograd.grad(terms["adversarial"], generated, retain_graph=True)
+    assert not through_output.any()  # the mask blocks the output's term
+    for name in ("generated_adversarial", "generated_feature_matching"):
+        (direct,) = torch.autograd.grad(terms[name], generated, retain_graph=True)
+        assert direct.abs().sum() > 0, name
+    unjudged = tiny_config(Path("data"), Path("out"), loss={**loss, "generated_adversarial": 0})
+    without = compute_losses(prediction, batch, unjudged, discriminator=critic)
+    assert float(terms["total"] - without["total"]) == pytest.approx(
+        0.5 * float(0.1 * terms["generated_adversarial"] + terms["generated_feature_matching"]),
+        rel=1e-4,
+    )
+    # a real run: the discriminator also learns the generated image as a fake
+    trainer = Trainer(tiny_config(tiny_dataset, tmp_path / "run", loss=loss, max_steps=3))
+    trainer.run()
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["phase"] == "full" and record["generated_adversarial"] != 0
+    assert math.isfinite(record["discriminator"])
+
+
 def test_the_face_term_scores_the_central_crop_again():
     config = tiny_config(Path("data"), Path("out"), loss={"l1": 1.0, "face": 2.0})
     target = torch.zeros(1, 3, 64, 64)

@@ -202,6 +202,9 @@ class LossWeights:
     edges: float = 0.0  # L1 between the Laplacians of output (generated) and target
     adversarial: float = 0.0  # hinge GAN with the pose-conditioned patch discriminator (full phase)
     feature_matching: float = 0.0  # L1 between the discriminator's features of output and target
+    # the adversarial and feature-matching terms on AniMo's generated image too, at this scale,
+    # and the discriminator learns it as a fake: the generator must be sharp where the mask rests
+    generated_adversarial: float = 0.0
     regressor_features: float = 0.0  # L1 between the pose regressor's features (needs `regressor`)
     regressor_expression: float = 0.0  # L1: the expression the regressor reads vs the target's
 

@@ -114,15 +114,22 @@ def compute_losses(
             )
             weighted.append(scale * getattr(weights, f"regressor_{name}") * value)
     if prediction.image is not None and discriminator is not None:
-        fake_logits, fake_features = discriminator(prediction.image, batch["pose"])
-        if weights.adversarial:
-            terms["adversarial"] = generator_hinge_loss(fake_logits)
-            weighted.append(weights.adversarial * terms["adversarial"])
+        judged = {"image": (prediction.image, 1.0)}
+        if prediction.generated is not None and weights.generated_adversarial:
+            judged["generated"] = (prediction.generated, weights.generated_adversarial)
+        real_features = None
         if weights.feature_matching:
             with torch.no_grad():
                 _, real_features = discriminator(batch["target"], batch["pose"])
-            terms["feature_matching"] = feature_matching(fake_features, real_features)
-            weighted.append(weights.feature_matching * terms["feature_matching"])
+        for prefix, (output, scale) in judged.items():
+            name = "" if prefix == "image" else f"{prefix}_"
+            fake_logits, fake_features = discriminator(output, batch["pose"])
+            if weights.adversarial:
+                terms[f"{name}adversarial"] = generator_hinge_loss(fake_logits)
+                weighted.append(scale * weights.adversarial * terms[f"{name}adversarial"])
+            if real_features is not None:
+                terms[f"{name}feature_matching"] = feature_matching(fake_features, real_features)
+                weighted.append(scale * weights.feature_matching * terms[f"{name}feature_matching"])
     terms["total"] = torch.stack(weighted).sum()
     return terms
 
@@ -215,7 +222,7 @@ class Trainer:
                 self.optimizer.step()
                 self.optimizer.zero_grad()
                 if critic is not None:
-                    terms["discriminator"] = self.discriminator_step(prediction.image, batch)
+                    terms["discriminator"] = self.discriminator_step(prediction, batch)
         self.step += 1
         values = {
             name: float(self.accelerator.reduce(value.detach(), "mean"))
@@ -234,13 +241,19 @@ class Trainer:
         return critic.eval().requires_grad_(False)
 
     def discriminator_step(
-        self, output: torch.Tensor, batch: dict[str, torch.Tensor]
+        self, prediction: Prediction, batch: dict[str, torch.Tensor]
     ) -> torch.Tensor:
         """One update of the discriminator (hinge loss: the target real, the output fake, both
-        with the target pose); returns its loss."""
+        with the target pose; with ``loss.generated_adversarial`` AniMo's generated image is a
+        second fake, its patches counted with the output's); returns its loss."""
         self.accelerator.unwrap_model(self.discriminator).train().requires_grad_(True)
+        fakes = prediction.image.detach()
+        if prediction.generated is not None and self.config.loss.generated_adversarial:
+            fakes = torch.cat([fakes, prediction.generated.detach()])
         real_logits, _ = self.discriminator(batch["target"], batch["pose"])
-        fake_logits, _ = self.discriminator(output.detach(), batch["pose"])
+        fake_logits, _ = self.discriminator(
+            fakes, batch["pose"].repeat(len(fakes) // len(batch["pose"]), 1)
+        )
         loss = discriminator_hinge_loss(real_logits, fake_logits)
         self.accelerator.backward(loss)
         self.discriminator_optimizer.step()
