@@ -181,6 +181,37 @@ def test_bicubic_warp_keeps_the_detail_a_half_pixel_shift_blurs(tmp_path):
         EditingNetwork(warp_interpolation="nearest")
 
 
+def test_the_source_skip_starts_at_zero_and_can_pass_full_resolution_detail(tmp_path):
+    torch.manual_seed(0)
+    plain = seeded(EditingNetwork, block_out_channels=(8, 16), downscale=2)
+    skip = seeded(EditingNetwork, block_out_channels=(8, 16), downscale=2, source_skip=True)
+    skip.load_state_dict(plain.state_dict(), strict=False)  # the same network plus the skip
+    source = torch.rand(1, 3, 32, 32) * 2 - 1
+    flow, z = torch.rand(2, 2, 16, 16) * 0.1, torch.randn(2, 256)
+    with torch.no_grad():
+        features = plain.encode_source(source)
+        assert torch.equal(plain(features, flow, z, source), skip(features, flow, z, source))
+        # what the skip carries: one pixel of the warped source changes only its own 2x2 cell
+        # of the head's output, so the generated image can hold single-pixel detail
+        conv = skip.source_skip_head[1]
+        conv.weight.normal_()
+        warped = skip.warp_source(source.expand(2, -1, -1, -1), flow)
+        poked = warped.clone()
+        poked[:, :, 9, 9] += 1.0
+        before, _ = skip.decode(features, flow, z, warped)
+        after, _ = skip.decode(features, flow, z, poked)
+    changed = (after - before).abs().sum(dim=(0, 1)) > 0
+    assert changed[9, 9] and int(changed.sum()) <= 4 and changed[8:10, 8:10].all()
+    skip.save_pretrained(tmp_path)
+    loaded = EditingNetwork.from_pretrained(tmp_path)
+    assert loaded.config.source_skip and torch.equal(loaded.source_skip_head[1].weight, conv.weight)
+    with pytest.raises(ValueError, match="warped_source: needed when source_skip is set"):
+        skip.decode(features, flow, z)
+    no_mask = seeded(EditingNetwork, block_out_channels=(8, 16), composite=False, source_skip=True)
+    with pytest.raises(ValueError, match="source: the source image is needed when composite or"):
+        no_mask(no_mask.encode_source(source), flow, z)
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [

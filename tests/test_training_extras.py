@@ -241,6 +241,17 @@ def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path):
     resampled = resampling.accelerator.unwrap_model(resampling.model)
     assert resampled.editing_network.config.warp_interpolation == "bicubic"
     assert all(torch.equal(resampled.state_dict()[k], theirs[k]) for k in theirs)
+    skip = tiny_config(
+        tiny_dataset, tmp_path / "skip", init_weights=str(weights), editing={"source_skip": True}
+    )  # fine-tuning may add the source skip: it starts at zero, the rest is taken as it is
+    skipping = Trainer(skip)
+    skipped = skipping.accelerator.unwrap_model(skipping.model)
+    assert all(torch.equal(skipped.state_dict()[k], theirs[k]) for k in theirs)
+    assert not skipped.editing_network.source_skip_head[1].weight.any()
+    with pytest.raises(
+        ValueError, match=r"init_weights .*\(editing_network\): config fields \['source_skip'\]"
+    ):
+        Trainer(tiny_config(tiny_dataset, tmp_path / "unskip", init_weights=str(skipping.run())))
 
     torch.manual_seed(0)
     no_mask = tmp_path / "no-mask"
@@ -278,6 +289,8 @@ def test_a_run_begun_before_a_config_field_existed_still_resumes(tiny_dataset, t
         ({"loss": {"regressor_expression": 1.0}}, "config regressor = None: expected a pose"),
         ({"init_weights": ""}, "config init_weights = '': expected null or a folder"),
         ({"loss": {"adversarial": -0.1}}, "config loss.adversarial = -0.1"),
+        ({"loss": {"generated_adversarial": -1}}, "config loss.generated_adversarial = -1"),
+        ({"editing": {"source_skip": "yes"}}, "config editing.source_skip = 'yes': expected true"),
     ],
 )
 def test_new_config_values_out_of_range_are_named(tmp_path, changes, message):

@@ -225,6 +225,7 @@ class EditingArchitecture:
     block_out_channels: tuple[int, ...] = (32, 64, 96)  # per decoder level, finest first
     layers_per_block: int = 1  # AdaIN residual blocks per level
     warp_interpolation: str = "bilinear"  # how the source image is sampled: or "bicubic"
+    source_skip: bool = False  # the warped source image reaches the head (sharp generated image)
 
     def __post_init__(self) -> None:
         if isinstance(self.block_out_channels, list):
@@ -322,6 +323,8 @@ class TrainConfig(RunConfig):
         check_choice(
             "editing.warp_interpolation", self.editing.warp_interpolation, WARP_INTERPOLATIONS
         )
+        if not isinstance(self.editing.source_skip, bool):
+            config_error("editing.source_skip", self.editing.source_skip, "true or false")
         if self.loss.uses_regressor and not self.regressor:
             config_error(
                 "regressor",

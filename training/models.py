@@ -56,7 +56,7 @@ class AniMoModel(nn.Module):
         if not full:
             return Prediction(warped=warped, flow=flow, image=None)
         features = self.editing_network.encode_source(source)
-        generated, mask = self.editing_network.decode(features, flow, z)
+        generated, mask = self.editing_network.decode(features, flow, z, warped)
         if mask is None:
             return Prediction(warped=warped, flow=flow, image=generated)
         image = self.editing_network.compose(generated, mask, warped)
@@ -95,21 +95,33 @@ class PIRendererModel(nn.Module):
         copy_weights(PIRendererGenerator.from_pretrained(folder), self.generator, folder)
 
 
+# parts fine-tuning may add to loaded weights (config field: module): they start at zero, so
+# the loaded network's output is unchanged
+ADDABLE_PARTS = {"source_skip": "source_skip_head"}
+
+
 def copy_weights(loaded: nn.Module, model: nn.Module, where: str) -> None:
     """Copy ``loaded``'s weights into ``model``; ``ValueError`` naming ``where`` when their configs
-    differ (a checkpoint of another architecture)."""
+    differ (a checkpoint of another architecture), except that ``model`` may add a part of
+    ``ADDABLE_PARTS`` the loaded weights lack (it keeps its zero initialisation)."""
     theirs, ours = (json.loads(json.dumps(dict(m.config), default=str)) for m in (loaded, model))
     # neither loading notes nor the training size nor the warp's sampling (fine-tuning may change
     # them) are architecture
     settings = {"sample_size", "warp_interpolation"}
     fields = {k for k in set(theirs) | set(ours) if not k.startswith("_") and k not in settings}
-    differ = sorted(k for k in fields if theirs.get(k) != ours.get(k))
+    added = {k for k in fields & set(ADDABLE_PARTS) if ours.get(k) and not theirs.get(k)}
+    differ = sorted(k for k in fields - added if theirs.get(k) != ours.get(k))
     if differ:
         raise ValueError(
             f"init_weights {where}: config fields {differ} differ from the model this run builds "
             f"({ {k: theirs.get(k) for k in differ} } vs { {k: ours.get(k) for k in differ} })"
         )
-    model.load_state_dict(loaded.state_dict())
+    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+    left_out = [k for k in missing if k.split(".")[0] not in {ADDABLE_PARTS[a] for a in added}]
+    if left_out or unexpected:
+        raise ValueError(
+            f"init_weights {where}: weights missing {left_out}, unexpected {unexpected}"
+        )
 
 
 MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
