@@ -5,10 +5,11 @@ Usage::
 
     python benchmarks/editing_sizes.py [--size 256] [--seconds 2] [--rounds 3] [--json out.json]
     python benchmarks/editing_sizes.py 64,64,96/2 64,64,96/2/bicubic   # what bicubic sampling costs
+    python benchmarks/editing_sizes.py 64,64,96/2/bicubic 64,64,96/2/bicubic/skip   # the skip
 
-Each size is ``channels/layers[/interpolation]`` (``32,64,96/1`` is the default:
-``block_out_channels``, ``layers_per_block`` and ``warp_interpolation`` of
-``animo_hf.EditingNetwork``, bilinear unless named). The animate step is the one
+Each size is ``channels/layers[/interpolation][/skip]`` (``32,64,96/1`` is the default:
+``block_out_channels``, ``layers_per_block``, ``warp_interpolation`` and ``source_skip`` of
+``animo_hf.EditingNetwork``, bilinear and no skip unless named). The animate step is the one
 ``benchmarks/animate_fps.py`` times (source features cached, batch 1, inference mode); sizes run
 interleaved round by round and the best round is reported next to the median. Random weights:
 speed does not depend on the values. Quality per size comes from ``animeceleb-eval`` (see
@@ -33,22 +34,26 @@ DEFAULT_SIZES = ("32,64,96/1", "48,64,96/1", "64,64,96/1", "32,64,96/2", "64,64,
 
 
 def parse_size(text: str) -> dict:
-    """``"64,64,96/2[/bicubic]"`` -> EditingNetwork arguments; ``SystemExit`` naming a malformed
-    size."""
+    """``"64,64,96/2[/bicubic][/skip]"`` -> EditingNetwork arguments; ``SystemExit`` naming a
+    malformed size."""
     channels, _, rest = text.partition("/")
-    layers, _, interpolation = rest.partition("/")
+    layers, *options = rest.split("/")
+    interpolations = [o for o in options if o != "skip"]
     try:
         size = {
             "block_out_channels": tuple(int(c) for c in channels.split(",")),
             "layers_per_block": int(layers or 1),
-            "warp_interpolation": interpolation or "bilinear",
+            "warp_interpolation": interpolations[0] if interpolations else "bilinear",
+            "source_skip": "skip" in options,
         }
     except ValueError:
         raise SystemExit(f"size {text!r}: expected channels/layers, e.g. 64,64,96/2") from None
     if min(size["block_out_channels"]) < 1 or size["layers_per_block"] < 1:
         raise SystemExit(f"size {text!r}: channels and layers must be positive")
-    if size["warp_interpolation"] not in WARP_INTERPOLATIONS:
-        raise SystemExit(f"size {text!r}: interpolation must be one of {WARP_INTERPOLATIONS}")
+    if len(interpolations) > 1 or size["warp_interpolation"] not in WARP_INTERPOLATIONS:
+        raise SystemExit(
+            f"size {text!r}: options are one interpolation of {WARP_INTERPOLATIONS} and 'skip'"
+        )
     return size
 
 
