@@ -62,7 +62,8 @@ def compute_losses(
     not updated here: :meth:`Trainer.discriminator_step`) and the pose regressor's losses
     (``regressor_features``, ``regressor_expression``) when they are given; the regressor's
     also meet the generated image (scaled by ``loss.generated``), whose gradient the mask would
-    otherwise block wherever it rests on the warped source."""
+    otherwise block wherever it rests on the warped source; so do the discriminator's terms,
+    scaled by ``loss.generated_adversarial``."""
     weights = config.loss
     outputs = {"warp": (prediction.warped, 1.0)}
     if prediction.image is not None:
