@@ -27,11 +27,11 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
     at full resolution (sharp), what changes is generated (as in FOMM and LivePortrait).
 
     With ``source_skip`` the warped source image itself, pixel-unshuffled to the finest level,
-    reaches the head through a 1x1 convolution added before the pixel shuffle: features warped
-    at 1/``downscale`` cannot place detail more finely than one cell, so without it the generated
-    image is soft wherever the mask uses it; with it the generator can copy the aligned detail and
-    draw only the change. The skip starts at zero, so adding it to trained weights
-    (``training`` ``init_weights``) leaves their output unchanged.
+    reaches the head through a 1x1 convolution (run with the fixed gain ``SKIP_GAIN``) added
+    before the pixel shuffle: features warped at 1/``downscale`` hardly place detail more finely
+    than one cell, so the generated image is soft wherever the mask uses it; with the skip the
+    generator can copy the aligned detail and draw only the change. The skip starts at zero, so
+    adding it to trained weights (``training`` ``init_weights``) leaves their output unchanged.
 
     Args:
         in_channels: source image channels (RGB).
