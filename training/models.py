@@ -116,8 +116,9 @@ def copy_weights(loaded: nn.Module, model: nn.Module, where: str) -> None:
             f"init_weights {where}: config fields {differ} differ from the model this run builds "
             f"({ {k: theirs.get(k) for k in differ} } vs { {k: ours.get(k) for k in differ} })"
         )
+    added_modules = {ADDABLE_PARTS[k] for k in added}
     missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-    left_out = [k for k in missing if k.split(".")[0] not in {ADDABLE_PARTS[a] for a in added}]
+    left_out = [k for k in missing if k.split(".")[0] not in added_modules]
     if left_out or unexpected:
         raise ValueError(
             f"init_weights {where}: weights missing {left_out}, unexpected {unexpected}"

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 from animo_hf.models.layers import warp
 
 from . import runs
-from .config import TrainConfig
+from .config import LossWeights, TrainConfig
 from .data import PairDataset, SeededPairSampler, load_split, seeded_loader, training_pairs
 from .discriminator import PatchDiscriminator
 from .losses import (
@@ -46,6 +46,17 @@ from .losses import (
 from .models import Prediction, build_model
 
 SAMPLE_PAIRS = 4
+
+
+def judged_images(
+    prediction: Prediction, weights: LossWeights
+) -> dict[str, tuple[torch.Tensor, float]]:
+    """The images the discriminator judges, by loss-term prefix, with the scale of their terms:
+    the output and, with ``loss.generated_adversarial``, AniMo's generated image."""
+    judged = {"image": (prediction.image, 1.0)}
+    if prediction.generated is not None and weights.generated_adversarial:
+        judged["generated"] = (prediction.generated, weights.generated_adversarial)
+    return judged
 
 
 def compute_losses(
@@ -115,14 +126,11 @@ def compute_losses(
             )
             weighted.append(scale * getattr(weights, f"regressor_{name}") * value)
     if prediction.image is not None and discriminator is not None:
-        judged = {"image": (prediction.image, 1.0)}
-        if prediction.generated is not None and weights.generated_adversarial:
-            judged["generated"] = (prediction.generated, weights.generated_adversarial)
         real_features = None
         if weights.feature_matching:
             with torch.no_grad():
                 _, real_features = discriminator(batch["target"], batch["pose"])
-        for prefix, (output, scale) in judged.items():
+        for prefix, (output, scale) in judged_images(prediction, weights).items():
             name = "" if prefix == "image" else f"{prefix}_"
             fake_logits, fake_features = discriminator(output, batch["pose"])
             if weights.adversarial:
@@ -248,9 +256,8 @@ class Trainer:
         with the target pose; with ``loss.generated_adversarial`` AniMo's generated image is a
         second fake, its patches counted with the output's); returns its loss."""
         self.accelerator.unwrap_model(self.discriminator).train().requires_grad_(True)
-        fakes = prediction.image.detach()
-        if prediction.generated is not None and self.config.loss.generated_adversarial:
-            fakes = torch.cat([fakes, prediction.generated.detach()])
+        judged = judged_images(prediction, self.config.loss).values()
+        fakes = torch.cat([image.detach() for image, _ in judged])
         real_logits, _ = self.discriminator(batch["target"], batch["pose"])
         fake_logits, _ = self.discriminator(
             fakes, batch["pose"].repeat(len(fakes) // len(batch["pose"]), 1)
