@@ -17,7 +17,7 @@ from animo_hf import (
     PoseMapping,
     WarpingNetwork,
 )
-from animo_hf.models.layers import warp
+from animo_hf.models.layers import ConvexUpsampling, warp
 from animo_hf.motion_space import BLENDSHAPE_INDEX as BS
 
 SIZE = 64
@@ -210,6 +210,36 @@ def test_the_source_skip_starts_at_zero_and_can_pass_full_resolution_detail(tmp_
     no_mask = seeded(EditingNetwork, block_out_channels=(8, 16), composite=False, source_skip=True)
     with pytest.raises(ValueError, match="source: the source image is needed when composite or"):
         no_mask(no_mask.encode_source(source), flow, z)
+
+
+def test_the_convex_upsampling_starts_as_bilinear_and_can_place_a_flow_edge_in_a_cell(tmp_path):
+    plain = seeded(WarpingNetwork, block_out_channels=(8, 16))
+    convex = seeded(WarpingNetwork, block_out_channels=(8, 16), convex_upsampling=True)
+    convex.load_state_dict(plain.state_dict(), strict=False)  # the same network plus the upsampling
+    source, z = torch.rand(1, 3, 32, 32) * 2 - 1, torch.randn(2, 256)
+    with torch.no_grad():
+        coarse = plain(plain.encode_source(source), z)
+        fine = convex(convex.encode_source(source), z)
+    assert coarse.shape == (2, 2, 8, 8) and fine.shape == (2, 2, 32, 32)
+    bilinear = torch.nn.functional.interpolate(coarse, size=(32, 32), mode="bilinear")
+    torch.testing.assert_close(fine, bilinear, atol=1e-6, rtol=0)
+    # a step between two coarse cells: bilinear upsampling ramps it over a cell; weights that
+    # pick the nearer neighbour for each sub-pixel make a sharp edge inside the cells
+    upsampler = ConvexUpsampling(channels=1, factor=4)
+    step = torch.zeros(1, 2, 1, 4)
+    step[..., 2:] = 1.0
+    ramp = upsampler(step, torch.zeros(1, 1, 1, 4))[0, 0, 0]
+    with torch.no_grad():
+        logits = upsampler.to_logits.bias.view(3, 3, 4, 4)
+        logits.fill_(ConvexUpsampling.NO_WEIGHT)
+        logits[1, 0, :, :2] = logits[1, 1, :, 2:] = 0.0  # the left neighbour, then the centre
+    edge = upsampler(step, torch.zeros(1, 1, 1, 4))[0, 0, 0]
+    assert 0 < ramp[7] < 1 and 0 < ramp[8] < 1  # bilinear: between the two values
+    assert edge.tolist() == pytest.approx([0.0] * 10 + [1.0] * 6)  # the step moved to pixel 10
+    convex.save_pretrained(tmp_path)
+    loaded = WarpingNetwork.from_pretrained(tmp_path)
+    assert loaded.config.convex_upsampling
+    assert torch.equal(loaded.flow_upsampler.to_logits.bias, convex.flow_upsampler.to_logits.bias)
 
 
 @pytest.mark.parametrize(

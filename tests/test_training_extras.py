@@ -252,6 +252,23 @@ def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path):
         ValueError, match=r"init_weights .*\(editing_network\): config fields \['source_skip'\]"
     ):
         Trainer(tiny_config(tiny_dataset, tmp_path / "unskip", init_weights=str(skipping.run())))
+    convex = tiny_config(
+        tiny_dataset,
+        tmp_path / "convex",
+        init_weights=str(weights),
+        warping={"convex_upsampling": True},
+    )  # and the flow's learned upsampling: it starts as bilinear, so the warped source is the
+    # same; the features' warps see the full-resolution flow resized back, a small change
+    upsampling = Trainer(convex)
+    upsampled = upsampling.accelerator.unwrap_model(upsampling.model)
+    assert all(torch.equal(upsampled.state_dict()[k], theirs[k]) for k in theirs)
+    source, pose = first.fixed["source"], first.fixed["pose"]
+    with torch.no_grad():
+        before = first.accelerator.unwrap_model(first.model)(source, pose, full=True)
+        after = upsampled(source, pose, full=True)
+    assert after.flow.shape[-1] == 4 * before.flow.shape[-1]
+    torch.testing.assert_close(after.warped, before.warped, atol=1e-5, rtol=0)
+    assert 0 < (after.image - before.image).abs().mean() < 0.005
 
     torch.manual_seed(0)
     no_mask = tmp_path / "no-mask"
@@ -291,6 +308,7 @@ def test_a_run_begun_before_a_config_field_existed_still_resumes(tiny_dataset, t
         ({"loss": {"adversarial": -0.1}}, "config loss.adversarial = -0.1"),
         ({"loss": {"generated_adversarial": -1}}, "config loss.generated_adversarial = -1"),
         ({"editing": {"source_skip": "yes"}}, "config editing.source_skip = 'yes': expected true"),
+        ({"warping": {"convex_upsampling": 1}}, "config warping.convex_upsampling = 1: expected"),
     ],
 )
 def test_new_config_values_out_of_range_are_named(tmp_path, changes, message):

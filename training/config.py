@@ -233,6 +233,13 @@ class EditingArchitecture:
 
 
 @dataclass
+class WarpingArchitecture:
+    """AniMo's warping network (``animo_hf.WarpingNetwork``)."""
+
+    convex_upsampling: bool = False  # the flow at full resolution through a learned upsampling
+
+
+@dataclass
 class TrainConfig(RunConfig):
     """Everything that determines an AniMo (or baseline) training run.
 
@@ -251,6 +258,7 @@ class TrainConfig(RunConfig):
         learning_rate, betas: Adam, the paper's 1e-4 and (0.5, 0.999).
         loss: the loss weights.
         editing: the size of AniMo's editing network (``editing.layers_per_block``, ...).
+        warping: options of AniMo's warping network (``warping.convex_upsampling``).
         regressor: a pose regressor folder or repo id, for ``loss.regressor_features`` and
             ``loss.regressor_expression``.
         init_weights: start from these weights (a folder written by a run's export or
@@ -263,7 +271,7 @@ class TrainConfig(RunConfig):
         sample_every: in optimizer steps, like log_every and checkpoint_every.
     """
 
-    NESTED = {"loss": LossWeights, "editing": EditingArchitecture}
+    NESTED = {"loss": LossWeights, "editing": EditingArchitecture, "warping": WarpingArchitecture}
 
     model: Literal["animo", "pirenderer"] = "animo"
     dataset: str = ""
@@ -280,6 +288,7 @@ class TrainConfig(RunConfig):
     betas: tuple[float, float] = (0.5, 0.999)
     loss: LossWeights = field(default_factory=LossWeights)
     editing: EditingArchitecture = field(default_factory=EditingArchitecture)
+    warping: WarpingArchitecture = field(default_factory=WarpingArchitecture)
     regressor: str | None = None
     init_weights: str | None = None
     mixed_precision: Literal["no", "bf16"] = "no"
@@ -323,8 +332,12 @@ class TrainConfig(RunConfig):
         check_choice(
             "editing.warp_interpolation", self.editing.warp_interpolation, WARP_INTERPOLATIONS
         )
-        if not isinstance(self.editing.source_skip, bool):
-            config_error("editing.source_skip", self.editing.source_skip, "true or false")
+        for name, value in (
+            ("editing.source_skip", self.editing.source_skip),
+            ("warping.convex_upsampling", self.warping.convex_upsampling),
+        ):
+            if not isinstance(value, bool):
+                config_error(name, value, "true or false")
         if self.loss.uses_regressor and not self.regressor:
             config_error(
                 "regressor",

@@ -41,13 +41,19 @@ class Prediction:
 class AniMoModel(nn.Module):
     """AniMo's anime-domain path: T (fixed), F, the warping and the editing networks."""
 
-    def __init__(self, resolution: int = 256, **editing: Any) -> None:
-        """``editing``: :class:`animo_hf.EditingNetwork` arguments (its size)."""
+    def __init__(
+        self,
+        resolution: int = 256,
+        editing: dict[str, Any] | None = None,
+        warping: dict[str, Any] | None = None,
+    ) -> None:
+        """``editing`` and ``warping``: :class:`animo_hf.EditingNetwork` and
+        :class:`animo_hf.WarpingNetwork` arguments (their size and options)."""
         super().__init__()
         self.pose_mapping = PoseMapping()
         self.motion_network = MotionNetwork()
-        self.warping_network = WarpingNetwork()
-        self.editing_network = EditingNetwork(sample_size=resolution, **editing)
+        self.warping_network = WarpingNetwork(**(warping or {}))
+        self.editing_network = EditingNetwork(sample_size=resolution, **(editing or {}))
 
     def forward(self, source: torch.Tensor, pose: torch.Tensor, full: bool) -> Prediction:
         z = self.motion_network(self.pose_mapping(pose))
@@ -95,15 +101,15 @@ class PIRendererModel(nn.Module):
         copy_weights(PIRendererGenerator.from_pretrained(folder), self.generator, folder)
 
 
-# parts fine-tuning may add to loaded weights (config field: module): they start at zero, so
-# the loaded network's output is unchanged
-ADDABLE_PARTS = {"source_skip": "source_skip_head"}
+# parts fine-tuning may add to loaded weights (config field: module): they start as what the loaded
+# network did (the skip at zero, the flow's upsampling as bilinear)
+ADDABLE_PARTS = {"source_skip": "source_skip_head", "convex_upsampling": "flow_upsampler"}
 
 
 def copy_weights(loaded: nn.Module, model: nn.Module, where: str) -> None:
     """Copy ``loaded``'s weights into ``model``; ``ValueError`` naming ``where`` when their configs
     differ (a checkpoint of another architecture), except that ``model`` may add a part of
-    ``ADDABLE_PARTS`` the loaded weights lack (it keeps its zero initialisation)."""
+    ``ADDABLE_PARTS`` the loaded weights lack (it keeps its initialisation)."""
     theirs, ours = (json.loads(json.dumps(dict(m.config), default=str)) for m in (loaded, model))
     # neither loading notes nor the training size nor the warp's sampling (fine-tuning may change
     # them) are architecture
@@ -127,7 +133,7 @@ def copy_weights(loaded: nn.Module, model: nn.Module, where: str) -> None:
 
 MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "animo": AniMoModel,  # the editing network records the training resolution
-    "pirenderer": lambda resolution, **editing: PIRendererModel(),
+    "pirenderer": lambda resolution, editing, warping: PIRendererModel(),
 }
 
 
@@ -137,13 +143,15 @@ def build_model(
     init_weights: str | None = None,
     resolution: int = 256,
     editing: dict[str, Any] | None = None,
+    warping: dict[str, Any] | None = None,
 ) -> nn.Module:
     """A freshly initialised model for images of ``resolution``² (``torch.manual_seed(seed)``
     first, so runs are repeatable), with the weights of ``init_weights`` (a folder or Hub repo id
-    written by its ``save``) when given. ``editing``: the size of AniMo's editing network
-    (:class:`animo_hf.EditingNetwork` arguments; the baseline has none)."""
+    written by its ``save``) when given. ``editing`` and ``warping``: the size and options of
+    AniMo's editing and warping networks (:class:`animo_hf.EditingNetwork` and
+    :class:`animo_hf.WarpingNetwork` arguments; the baseline has neither)."""
     torch.manual_seed(seed)
-    model = MODEL_BUILDERS[name](resolution, **(editing or {}))
+    model = MODEL_BUILDERS[name](resolution, editing, warping)
     if init_weights is not None:
         try:
             model.load(init_weights)

@@ -181,6 +181,7 @@ class Trainer:
             config.init_weights,
             config.resolution,
             dataclasses.asdict(config.editing),
+            dataclasses.asdict(config.warping),
         )
         self.memory_format = (
             torch.channels_last if config.channels_last else torch.contiguous_format

@@ -82,7 +82,8 @@ class AniMoSourceFeatures(BaseOutput):
 
 @dataclass
 class AniMoAnimation(BaseOutput):
-    """Attributes: image (N, 3, H, W) in [-1, 1]; flow (N, 2, H / 4, W / 4)."""
+    """Attributes: image (N, 3, H, W) in [-1, 1]; flow (N, 2, H / 4, W / 4), or (N, 2, H, W)
+    from a warping network with ``convex_upsampling``."""
 
     image: torch.Tensor
     flow: torch.Tensor
