@@ -6,10 +6,12 @@ Usage::
     python benchmarks/editing_sizes.py [--size 256] [--seconds 2] [--rounds 3] [--json out.json]
     python benchmarks/editing_sizes.py 64,64,96/2 64,64,96/2/bicubic   # what bicubic sampling costs
     python benchmarks/editing_sizes.py 64,64,96/2/bicubic 64,64,96/2/bicubic/skip   # the skip
+    python benchmarks/editing_sizes.py 64,64,96/2/bicubic 64,64,96/2/bicubic/convex
 
-Each size is ``channels/layers[/interpolation][/skip]`` (``32,64,96/1`` is the default:
+Each size is ``channels/layers[/interpolation][/skip][/convex]`` (``32,64,96/1`` is the default:
 ``block_out_channels``, ``layers_per_block``, ``warp_interpolation`` and ``source_skip`` of
-``animo_hf.EditingNetwork``, bilinear and no skip unless named). The animate step is the one
+``animo_hf.EditingNetwork``, bilinear and no skip unless named; ``convex``: the warping network's
+``convex_upsampling``). The animate step is the one
 ``benchmarks/animate_fps.py`` times (source features cached, batch 1, inference mode); sizes run
 interleaved round by round and the best round is reported next to the median. Random weights:
 speed does not depend on the values. Quality per size comes from ``animeceleb-eval`` (see
@@ -33,12 +35,15 @@ from animo_hf.models.layers import WARP_INTERPOLATIONS
 DEFAULT_SIZES = ("32,64,96/1", "48,64,96/1", "64,64,96/1", "32,64,96/2", "64,64,96/2")
 
 
-def parse_size(text: str) -> dict:
-    """``"64,64,96/2[/bicubic][/skip]"`` -> EditingNetwork arguments; ``SystemExit`` naming a
-    malformed size."""
+SWITCHES = ("skip", "convex")
+
+
+def parse_size(text: str) -> tuple[dict, dict]:
+    """``"64,64,96/2[/bicubic][/skip][/convex]"`` -> EditingNetwork and WarpingNetwork
+    arguments; ``SystemExit`` naming a malformed size."""
     channels, _, rest = text.partition("/")
     layers, *options = rest.split("/")
-    interpolations = [o for o in options if o != "skip"]
+    interpolations = [o for o in options if o not in SWITCHES]
     try:
         size = {
             "block_out_channels": tuple(int(c) for c in channels.split(",")),
@@ -52,15 +57,17 @@ def parse_size(text: str) -> dict:
         raise SystemExit(f"size {text!r}: channels and layers must be positive")
     if len(interpolations) > 1 or size["warp_interpolation"] not in WARP_INTERPOLATIONS:
         raise SystemExit(
-            f"size {text!r}: options are one interpolation of {WARP_INTERPOLATIONS} and 'skip'"
+            f"size {text!r}: options are one interpolation of {WARP_INTERPOLATIONS} and {SWITCHES}"
         )
-    return size
+    return size, {"convex_upsampling": "convex" in options}
 
 
-def pipeline_of(size: dict) -> AniMoPipeline:
+def pipeline_of(size: tuple[dict, dict]) -> AniMoPipeline:
+    editing, warping = size
     torch.manual_seed(0)
-    editing = EditingNetwork(**size)
-    pipe = AniMoPipeline(PoseMapping(), MotionNetwork(), WarpingNetwork(), editing)
+    pipe = AniMoPipeline(
+        PoseMapping(), MotionNetwork(), WarpingNetwork(**warping), EditingNetwork(**editing)
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
