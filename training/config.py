@@ -47,6 +47,11 @@ def check_non_negative(name: str, value: Any) -> None:
         config_error(name, value, "an integer >= 0")
 
 
+def check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        config_error(name, value, "true or false")
+
+
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
     if value not in choices:
         config_error(name, value, f"one of {tuple(choices)}")
@@ -310,9 +315,8 @@ class TrainConfig(RunConfig):
         if not is_number(self.warp_only_fraction) or not 0.0 <= self.warp_only_fraction < 1.0:
             config_error("warp_only_fraction", self.warp_only_fraction, "a number in [0, 1)")
         check_choice("mixed_precision", self.mixed_precision, ("no", "bf16"))
-        for name in ("channels_last", "augment"):
-            if not isinstance(getattr(self, name), bool):
-                config_error(name, getattr(self, name), "true or false")
+        check_bool("channels_last", self.channels_last)
+        check_bool("augment", self.augment)
         check_subset("source_groups", self.source_groups, SOURCE_GROUPS)
         check_subset("target_groups", self.target_groups, TARGET_GROUPS)
         for term in dataclasses.fields(LossWeights):
@@ -332,12 +336,8 @@ class TrainConfig(RunConfig):
         check_choice(
             "editing.warp_interpolation", self.editing.warp_interpolation, WARP_INTERPOLATIONS
         )
-        for name, value in (
-            ("editing.source_skip", self.editing.source_skip),
-            ("warping.convex_upsampling", self.warping.convex_upsampling),
-        ):
-            if not isinstance(value, bool):
-                config_error(name, value, "true or false")
+        check_bool("editing.source_skip", self.editing.source_skip)
+        check_bool("warping.convex_upsampling", self.warping.convex_upsampling)
         if self.loss.uses_regressor and not self.regressor:
             config_error(
                 "regressor",
