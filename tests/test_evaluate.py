@@ -11,7 +11,7 @@ import torch
 
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from animo_hf.models.layers import warp
-from training.data import decode_rgba, network_input
+from training.data import decode_rgba, load_split, network_input
 from training.evaluate import animo_methods, held_out_cases, load_animo, main
 
 
@@ -34,6 +34,14 @@ def test_cases_are_the_held_out_characters(tiny_dataset):
     assert case.poses.shape == (6, 20)
 
 
+def test_cases_may_come_from_another_split_of_a_validation_build(tiny_dataset):
+    train = load_split(str(tiny_dataset), "train")
+    cases = held_out_cases(str(tiny_dataset), 64, ["cel"], 2, split="train")
+    assert [c.model_id for c in cases] == sorted(set(train["model_id"]))[:2]
+    with pytest.raises(ValueError, match=r"no validation split \(splits: \['test', 'train'\]\)"):
+        held_out_cases(str(tiny_dataset), 64, None, None, split="validation")
+
+
 def test_eval_scores_every_method_and_copy_source_matches_a_hand_computation(
     tiny_dataset, weights, tmp_path
 ):
@@ -41,7 +49,7 @@ def test_eval_scores_every_method_and_copy_source_matches_a_hand_computation(
     args = ["--dataset", str(tiny_dataset), "--weights", str(weights), "--resolution", "64"]
     assert main([*args, "--output", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["setup"]["characters"] == 1
+    assert results["setup"]["characters"] == 1 and results["setup"]["split"] == "test"
     assert results["setup"]["warp interpolation"] == "bilinear"  # as the weights were trained
     methods = results["self-reenactment"]
     assert set(methods) == {"copy-source", "AniMo", "AniMo warp-only"}

@@ -1,10 +1,11 @@
 """The optional training terms (the pose-conditioned patch discriminator, feature matching, the
-pose regressor's features), fine-tuning from exported weights, and runs begun before a config
-field existed."""
+pose regressor's features), fine-tuning from exported weights, the learning-rate schedule (and a
+cool-down taken on by a copied run), and runs begun before a config field existed."""
 
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from test_training import tiny_config  # the tests folder is on sys.path
 
 from animeceleb.pose import EXPRESSION_DIM
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
-from training.config import TrainConfig
+from training.config import TrainConfig, learning_rate_at
 from training.discriminator import PatchDiscriminator
 from training.losses import (
     RegressorLoss,
@@ -309,11 +310,50 @@ def test_a_run_begun_before_a_config_field_existed_still_resumes(tiny_dataset, t
         ({"loss": {"generated_adversarial": -1}}, "config loss.generated_adversarial = -1"),
         ({"editing": {"source_skip": "yes"}}, "config editing.source_skip = 'yes': expected true"),
         ({"warping": {"convex_upsampling": 1}}, "config warping.convex_upsampling = 1: expected"),
+        ({"lr_schedule": "linear"}, r"config lr_schedule = 'linear': expected one of \('const"),
+        ({"decay_steps": 0}, "config decay_steps = 0: expected a positive integer"),
+        ({"decay_steps": 5}, r"config decay_steps = 5: expected at most 4 \(max - warm-up\)"),
+        ({"warmup_steps": 1, "decay_steps": 4}, "config decay_steps = 4: expected at most 3"),
     ],
 )
 def test_new_config_values_out_of_range_are_named(tmp_path, changes, message):
     with pytest.raises(ValueError, match=message):
         tiny_config("data", tmp_path, **changes)
+
+
+def test_the_learning_rate_follows_the_schedule_computed_by_hand():
+    def rates(steps, **fields):
+        config = TrainConfig(dataset="data", learning_rate=1e-4, max_steps=10, **fields)
+        return [learning_rate_at(config, step) for step in steps]
+
+    assert rates(range(10)) == [1e-4] * 10  # the default: constant, as in the paper
+    assert rates([0, 1, 2, 3], warmup_steps=2) == pytest.approx([0.5e-4, 1e-4, 1e-4, 1e-4])
+    # cosine over every step after a 2-step warm-up: progress (step - 2) / 8
+    expected = [1e-4 * 0.5 * (1 + math.cos(math.pi * (s - 2) / 8)) for s in (2, 6, 9)]
+    assert rates([2, 6, 9], lr_schedule="cosine", warmup_steps=2) == pytest.approx(expected)
+    # a cool-down over the last 4 steps: constant to step 6, then progress (step - 6) / 4
+    cool = rates([0, 5, 6, 8, 9], lr_schedule="cosine", decay_steps=4)
+    last = 1e-4 * 0.5 * (1 + math.cos(0.75 * math.pi))
+    assert cool == pytest.approx([1e-4, 1e-4, 1e-4, 0.5e-4, last])
+
+
+def test_a_copied_run_goes_on_with_a_cool_down_for_both_optimizers(tiny_dataset, tmp_path):
+    Trainer(tiny_config(tiny_dataset, tmp_path / "constant", loss=ADVERSARIAL)).run()  # 4 steps
+    shutil.copytree(tmp_path / "constant", tmp_path / "branch")
+    # twice as long, the same warping phase (2 steps), the rate decaying over the 4 new steps
+    longer = {"max_steps": 8, "warp_only_fraction": 0.25, "loss": ADVERSARIAL}
+    cool_down = {"lr_schedule": "cosine", "decay_steps": 4, **longer}
+    branch = Trainer(tiny_config(tiny_dataset, tmp_path / "branch", **cool_down))
+    assert branch.step == 4
+    for progress in (0.0, 0.25):
+        lr = branch.train_step()["lr"]
+        assert lr == pytest.approx(1e-4 * 0.5 * (1 + math.cos(math.pi * progress)))
+        for optimizer in (branch.optimizer, branch.discriminator_optimizer):
+            assert [group["lr"] for group in optimizer.param_groups] == [lr]
+    saved = json.loads((tmp_path / "branch" / "config.json").read_text())
+    assert saved["output_dir"] == str(tmp_path / "branch") and saved["decay_steps"] == 4
+    with pytest.raises(ValueError, match=r"fields \['warmup_steps'\] differ"):
+        Trainer(tiny_config(tiny_dataset, tmp_path / "branch", warmup_steps=1, **cool_down))
 
 
 def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny_dataset, tmp_path):

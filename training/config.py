@@ -18,6 +18,7 @@ import yaml
 from animo_hf.models.layers import WARP_INTERPOLATIONS
 
 MODELS = ("animo", "pirenderer")
+LR_SCHEDULES = ("constant", "cosine")
 SOURCE_GROUPS = ("basis", "frontal")
 TARGET_GROUPS = ("frontal", "rotated")
 Config = TypeVar("Config", bound="RunConfig")
@@ -75,7 +76,11 @@ class RunConfig:
     ``seed``, ``num_workers`` (data-loader worker processes; 0: decode in the training process),
     ``torch_threads`` (intra-op threads of each training process; ``None``: torch's default, one
     per core; on a CPU shared with other work, 1 avoids threads waiting for each other),
-    ``log_every``, ``checkpoint_every`` (in steps) and ``keep_checkpoints``.
+    ``log_every``, ``checkpoint_every`` (in steps) and ``keep_checkpoints``; the learning-rate
+    schedule (:func:`learning_rate_at`): ``lr_schedule`` (``constant`` or ``cosine``),
+    ``warmup_steps`` and ``decay_steps`` (``None``: the cosine spans every step after the
+    warm-up; N: the rate stays constant until the last N steps, then decays: a cool-down that a
+    constant-rate run may take on when it is resumed).
     """
 
     NESTED: ClassVar[dict[str, type]] = {}
@@ -89,6 +94,9 @@ class RunConfig:
     max_steps: int
     learning_rate: float
     betas: tuple[float, float]
+    lr_schedule: str
+    warmup_steps: int
+    decay_steps: int | None
     seed: int
     num_workers: int
     torch_threads: int | None
@@ -134,6 +142,13 @@ class RunConfig:
             or not all(is_number(b) and 0.0 <= b < 1.0 for b in self.betas)
         ):
             config_error("betas", self.betas, "two numbers in [0, 1)")
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_non_negative("warmup_steps", self.warmup_steps)
+        if self.decay_steps is not None:
+            check_positive("decay_steps", self.decay_steps)
+            if self.warmup_steps + self.decay_steps > self.max_steps:
+                room = self.max_steps - self.warmup_steps
+                config_error("decay_steps", self.decay_steps, f"at most {room} (max - warm-up)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON types only (lists, not tuples): comparable with a saved config."""
@@ -166,6 +181,20 @@ class RunConfig:
         if unknown:
             raise ValueError(f"{where}: unknown config field(s) {unknown}")
         return cls(**data, **{prefix: cls.NESTED[prefix](**nested[prefix]) for prefix in nested})
+
+
+def learning_rate_at(config: RunConfig, step: int) -> float:
+    """The learning rate of update ``step`` (0-based): a linear warm-up over ``warmup_steps``,
+    then ``learning_rate``; with ``lr_schedule: cosine`` it decays to 0 at ``max_steps``, over
+    the last ``decay_steps`` (``None``: every step after the warm-up). A pure function of the
+    step, so resuming needs no scheduler state."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    decay_start = config.max_steps - (config.decay_steps or config.max_steps - config.warmup_steps)
+    if config.lr_schedule == "constant" or step < decay_start:
+        return config.learning_rate
+    progress = min((step - decay_start) / max(config.max_steps - decay_start, 1), 1.0)
+    return config.learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def parse_config(
@@ -260,7 +289,8 @@ class TrainConfig(RunConfig):
         max_steps: optimizer updates in all.
         warp_only_fraction: the first part of training optimises only the warping path (the
             warped source against the target), as in the paper; then the whole model.
-        learning_rate, betas: Adam, the paper's 1e-4 and (0.5, 0.999).
+        learning_rate, betas: Adam, the paper's 1e-4 and (0.5, 0.999) (the discriminator's too);
+            lr_schedule, warmup_steps, decay_steps: constant by default, as in the paper.
         loss: the loss weights.
         editing: the size of AniMo's editing network (``editing.layers_per_block``, ...).
         warping: options of AniMo's warping network (``warping.convex_upsampling``).
@@ -291,6 +321,9 @@ class TrainConfig(RunConfig):
     warp_only_fraction: float = 0.5
     learning_rate: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    decay_steps: int | None = None
     loss: LossWeights = field(default_factory=LossWeights)
     editing: EditingArchitecture = field(default_factory=EditingArchitecture)
     warping: WarpingArchitecture = field(default_factory=WarpingArchitecture)

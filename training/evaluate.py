@@ -1,11 +1,12 @@
 """Evaluate AniMo on held-out identities, with baselines in the same run.
 
     animeceleb-eval --dataset HUB_OR_REPO --weights RUN/weights [--pirenderer DIR] \\
-        [--regressor DIR] [--resolution 256] [--output results/]
+        [--regressor DIR] [--split test] [--resolution 256] [--output results/]
 
-- Self-reenactment: per held-out character and style, the basis is the source and every frontal
-  and rotated image a target: SSIM, PSNR, L1 and sharpness (Laplacian variance relative to the
-  true render) on the whole image and on a central face crop, per group and per style.
+- Self-reenactment: per held-out character (the test split, or ``--split``) and style, the basis
+  is the source and every frontal and rotated image a target: SSIM, PSNR, L1 and sharpness
+  (Laplacian variance relative to the true render) on the whole image and on a central face
+  crop, per group and per style.
 - Pose accuracy (with ``--regressor``): head-angle error (degrees) and expression error between
   the driving pose and the pose the regressor reads from the output, and the regressor's own error
   on the true renders, which bounds what these numbers can mean. Also for cross-identity driving
@@ -57,11 +58,15 @@ class Case:
 
 
 def held_out_cases(
-    dataset: str, resolution: int, styles: list[str] | None, max_models: int | None
+    dataset: str,
+    resolution: int,
+    styles: list[str] | None,
+    max_models: int | None,
+    split: str = "test",
 ) -> list[Case]:
-    """The test split's characters (held-out identities), each style a case (``ValueError`` if
-    there is no test split)."""
-    test = load_split(dataset, "test")
+    """The characters of ``split`` (the test split: held-out identities), each style a case
+    (``ValueError`` if there is no such split)."""
+    test = load_split(dataset, split)
     style_names, group_names = test.features["style"].names, test.features["group"].names
     rows = defaultdict(list)
     for index, row in enumerate(test.select_columns(["model_id", "style", "group"]).to_list()):
@@ -280,7 +285,7 @@ def load_animo(weights: str, warp_interpolation: str | None = None) -> AniMoPipe
 
 
 def run(args: argparse.Namespace) -> dict:
-    cases = held_out_cases(args.dataset, args.resolution, args.styles, args.max_models)
+    cases = held_out_cases(args.dataset, args.resolution, args.styles, args.max_models, args.split)
     pipe = load_animo(args.weights, args.warp_interpolation)
     methods: dict[str, Method] = {"copy-source": copy_source, **animo_methods(pipe)}
     if args.pirenderer:
@@ -295,6 +300,7 @@ def run(args: argparse.Namespace) -> dict:
     results = {
         "setup": {
             "dataset": args.dataset,
+            "split": args.split,
             "weights": str(args.weights),
             "warp interpolation": pipe.editing_network.config.warp_interpolation,
             "baseline": str(args.pirenderer) if args.pirenderer else "none",
@@ -330,6 +336,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--warp-interpolation",
         choices=WARP_INTERPOLATIONS,
         help="sample the warped source this way (default: as the weights were trained)",
+    )
+    parser.add_argument(
+        "--split",
+        default="test",
+        help="the split to evaluate on (default: test, the held-out identities; a build from "
+        "other seeds is a validation set: evaluate any of its splits)",
     )
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--styles", nargs="+", help="evaluate only these styles")

@@ -33,10 +33,21 @@ from .config import Config, RunConfig, parse_config
 logger = logging.getLogger("training")
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
-# Fields a resumed run may change: how long it runs and how often it logs, samples and saves
-# (not what a step computes; a max_steps that moves the end of the warping phase is refused).
+# Fields a resumed run may change: how long it runs, how often it logs, samples and saves, where
+# its folder is (a copied run folder goes on as a branch), and the learning-rate schedule of the
+# steps still to come (a cool-down); not what a step computes otherwise (a max_steps that moves
+# the end of the warping phase is refused).
 RESUMABLE_CHANGES = frozenset(
-    {"max_steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"}
+    {
+        "max_steps",
+        "log_every",
+        "sample_every",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "output_dir",
+        "lr_schedule",
+        "decay_steps",
+    }
 )
 
 

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 from animo_hf.models.layers import warp
 
 from . import runs
-from .config import LossWeights, TrainConfig
+from .config import LossWeights, TrainConfig, learning_rate_at
 from .data import PairDataset, SeededPairSampler, load_split, seeded_loader, training_pairs
 from .discriminator import PatchDiscriminator
 from .losses import (
@@ -215,9 +215,14 @@ class Trainer:
         return self.step >= self.config.warp_only_steps
 
     def train_step(self) -> dict[str, float]:
-        """One optimizer update (``gradient_accumulation_steps`` batches); the loss terms,
-        averaged over processes. ``TrainingError`` if any is not finite."""
+        """One optimizer update (``gradient_accumulation_steps`` batches, at the schedule's
+        learning rate); the loss terms averaged over processes, and the rate. ``TrainingError``
+        if a term is not finite."""
         self.model.train()
+        lr = learning_rate_at(self.config, self.step)
+        for optimizer in filter(None, (self.optimizer, self.discriminator_optimizer)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
         models = [m for m in (self.model, self.discriminator) if m is not None]
         for _ in range(self.config.gradient_accumulation_steps):
             batch = {
@@ -239,7 +244,7 @@ class Trainer:
             for name, value in terms.items()
         }
         runs.check_finite(values, self.step, self.out)
-        return values
+        return {**values, "lr": lr}
 
     def frozen_discriminator(self) -> PatchDiscriminator | None:
         """The discriminator as the generator's loss sees it: the bare module (no gradient

@@ -19,7 +19,6 @@ from the last checkpoint.
 from __future__ import annotations
 
 import json
-import math
 import platform
 import sys
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from .config import (
     config_error,
     is_int,
     is_number,
+    learning_rate_at,
 )
 from .data import PoseImageDataset, load_split, seeded_loader, select_rows
 from .regressor import (
@@ -61,7 +61,6 @@ from .regressor_card import regressor_model_card
 from .regressor_eval import evaluate_regressor, evaluation_record, write_evaluation
 
 LOSSES = ("mse", "smooth_l1")
-SCHEDULES = ("cosine", "constant")
 LAYER_TYPES = ("basic", "bottleneck")
 SMOOTH_L1_BETA = 0.05  # in normalised units: 1° of angle, 0.05 of an expression
 CONFIG_FILE = "training_config.json"  # beside the weights: the card's retrain command reads it
@@ -79,8 +78,9 @@ class RegressorConfig(RunConfig):
         groups: the image groups to train and evaluate on (basis, frontal, rotated).
         embedding_size, hidden_sizes, depths, layer_type: the ResNet (``ResNetConfig``).
         batch_size: images per step and process; max_steps: optimizer updates in all.
-        learning_rate, betas: Adam; lr_schedule: ``cosine`` (to 0 at ``max_steps``) or
-            ``constant``, after a linear warm-up of ``warmup_steps``.
+        learning_rate, betas: Adam; lr_schedule: ``cosine`` (to 0 at ``max_steps``, over the
+            last ``decay_steps``, ``None``: all) or ``constant``, after a linear warm-up of
+            ``warmup_steps``.
         loss: ``mse`` or ``smooth_l1`` on the normalised targets.
         color_jitter: brightness, contrast and saturation x U(1 - j, 1 + j) (0: off);
             hue_jitter: hue rotation by U(-h, h) turns (0: off).
@@ -110,6 +110,7 @@ class RegressorConfig(RunConfig):
     betas: tuple[float, float] = (0.9, 0.999)
     lr_schedule: str = "cosine"
     warmup_steps: int = 200
+    decay_steps: int | None = None
     loss: str = "mse"
     color_jitter: float = 0.15
     hue_jitter: float = 0.05
@@ -137,9 +138,7 @@ class RegressorConfig(RunConfig):
             config_error("depths", self.depths, expected)
         check_choice("layer_type", self.layer_type, LAYER_TYPES)
         check_positive("eval_batch_size", self.eval_batch_size)
-        check_non_negative("warmup_steps", self.warmup_steps)
         check_non_negative("eval_every", self.eval_every)
-        check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
         check_choice("loss", self.loss, LOSSES)
         for name, unit in (("color_jitter", ""), ("hue_jitter", " (turns)")):
             value = getattr(self, name)
@@ -152,18 +151,6 @@ def regression_loss(outputs: torch.Tensor, targets: torch.Tensor, kind: str) -> 
     if kind == "mse":
         return F.mse_loss(outputs, targets)
     return F.smooth_l1_loss(outputs, targets, beta=SMOOTH_L1_BETA)
-
-
-def learning_rate_at(config: RegressorConfig, step: int) -> float:
-    """The learning rate of update ``step`` (0-based): linear warm-up, then constant or cosine
-    decay to 0 at ``max_steps``. A pure function of the step, so resuming needs no state."""
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    if config.lr_schedule == "constant":
-        return config.learning_rate
-    span = max(config.max_steps - config.warmup_steps, 1)
-    progress = min((step - config.warmup_steps) / span, 1.0)
-    return config.learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 class RegressorTrainer:
