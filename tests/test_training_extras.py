@@ -370,6 +370,7 @@ def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny
         warp_only_fraction=0.0,
         init_weights=str(first.run()),
         loss=ADVERSARIAL,
+        lr_schedule="cosine",
     )
     weights = Trainer(tuned_config).run()
     eval_dir = tmp_path / "eval"
@@ -392,6 +393,8 @@ def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny
     assert "animeceleb-train --config training/1-first.json\n" in text
     assert "animeceleb-train --config training/2-tuned.json\n" in text
     assert "adversarial 0.1, feature matching 1" in text and "- Trained on 2 characters." in text
+    assert "Adam lr 0.0001 (constant)" in text  # the first run, then the tuned one:
+    assert "Adam lr 0.0001 decaying to 0 along a cosine over the run" in text
     assert TrainConfig.from_yaml(out / "training" / "2-tuned.json") == tuned_config
     assert (out / "evaluation_results.json").is_file()
     assert AniMoPipeline.from_pretrained(out).default_sample_size == 64  # the run's resolution

@@ -86,6 +86,15 @@ def loss_summary(config: TrainConfig) -> str:
     return ", ".join(f"{name.replace('_', ' ')} {weight:g}" for name, weight in terms.items())
 
 
+def rate_summary(config: TrainConfig) -> str:
+    """The learning-rate schedule in words (``training.config.learning_rate_at``)."""
+    warmup = f" after a {config.warmup_steps}-step warm-up" if config.warmup_steps else ""
+    if config.lr_schedule == "constant":
+        return f"Adam lr {config.learning_rate:g} (constant{warmup})"
+    span = f"the last {config.decay_steps} steps" if config.decay_steps else "the run"
+    return f"Adam lr {config.learning_rate:g} decaying to 0 along a cosine over {span}{warmup}"
+
+
 def schedule_summary(config: TrainConfig, steps: int) -> str:
     phase = (
         f"{config.warp_only_steps} on the warping path alone, then the whole model"
@@ -95,7 +104,7 @@ def schedule_summary(config: TrainConfig, steps: int) -> str:
     start = f"from {config.init_weights}, " if config.init_weights else ""
     return (
         f"{start}{steps} steps ({phase}) at {config.resolution}², batch {config.batch_size}, "
-        f"Adam lr {config.learning_rate:g}, betas {tuple(config.betas)}; losses: "
+        f"{rate_summary(config)}, betas {tuple(config.betas)}; losses: "
         f"{loss_summary(config)}"
     )
 
