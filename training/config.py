@@ -190,7 +190,10 @@ def learning_rate_at(config: RunConfig, step: int) -> float:
     step, so resuming needs no scheduler state."""
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
-    decay_start = config.max_steps - (config.decay_steps or config.max_steps - config.warmup_steps)
+    if config.decay_steps is None:
+        decay_start = config.warmup_steps
+    else:
+        decay_start = config.max_steps - config.decay_steps
     if config.lr_schedule == "constant" or step < decay_start:
         return config.learning_rate
     progress = min((step - decay_start) / max(config.max_steps - decay_start, 1), 1.0)

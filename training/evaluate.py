@@ -66,10 +66,10 @@ def held_out_cases(
 ) -> list[Case]:
     """The characters of ``split`` (the test split: held-out identities), each style a case
     (``ValueError`` if there is no such split)."""
-    test = load_split(dataset, split)
-    style_names, group_names = test.features["style"].names, test.features["group"].names
+    table = load_split(dataset, split)
+    style_names, group_names = table.features["style"].names, table.features["group"].names
     rows = defaultdict(list)
-    for index, row in enumerate(test.select_columns(["model_id", "style", "group"]).to_list()):
+    for index, row in enumerate(table.select_columns(["model_id", "style", "group"]).to_list()):
         rows[(row["model_id"], style_names[row["style"]])].append(
             (index, group_names[row["group"]])
         )
@@ -82,10 +82,10 @@ def held_out_cases(
         targets = [(i, group) for i, group in members if group != "basis"]
         if not basis or not targets:
             continue
-        target_rows = [(i, test[i]) for i, _ in targets]  # each row read once
+        target_rows = [(i, table[i]) for i, _ in targets]  # each row read once
         images = [decode_rgba(row["image"]["bytes"], resolution) for _, row in target_rows]
         rgb, _ = network_input(torch.stack(images))
-        source, _ = network_input(decode_rgba(test[basis[0]]["image"]["bytes"], resolution)[None])
+        source, _ = network_input(decode_rgba(table[basis[0]]["image"]["bytes"], resolution)[None])
         poses = torch.stack([row_pose(row, i) for i, row in target_rows])
         cases.append(Case(model_id, style, source, rgb, poses, [g for _, g in targets]))
     if not cases:

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from dataset_builder.files import differing_keys, replace_dir, write_atomic
 
-from .config import Config, RunConfig, parse_config
+from .config import Config, RunConfig, learning_rate_at, parse_config
 
 logger = logging.getLogger("training")
 CHECKPOINTS = "checkpoints"
@@ -146,6 +146,18 @@ def save_checkpoint(accelerator: Accelerator, out: Path, step: int, keep: int) -
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final
+
+
+def set_learning_rate(
+    config: RunConfig, step: int, *optimizers: torch.optim.Optimizer | None
+) -> float:
+    """Give every parameter group of ``optimizers`` (``None`` skipped) the schedule's learning
+    rate for update ``step`` (:func:`training.config.learning_rate_at`); returns it."""
+    lr = learning_rate_at(config, step)
+    for optimizer in filter(None, optimizers):
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+    return lr
 
 
 def check_finite(values: Mapping[str, float], step: int, out: Path) -> None:

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 from animo_hf.models.layers import warp
 
 from . import runs
-from .config import LossWeights, TrainConfig, learning_rate_at
+from .config import LossWeights, TrainConfig
 from .data import PairDataset, SeededPairSampler, load_split, seeded_loader, training_pairs
 from .discriminator import PatchDiscriminator
 from .losses import (
@@ -219,10 +219,9 @@ class Trainer:
         learning rate); the loss terms averaged over processes, and the rate. ``TrainingError``
         if a term is not finite."""
         self.model.train()
-        lr = learning_rate_at(self.config, self.step)
-        for optimizer in filter(None, (self.optimizer, self.discriminator_optimizer)):
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+        lr = runs.set_learning_rate(
+            self.config, self.step, self.optimizer, self.discriminator_optimizer
+        )
         models = [m for m in (self.model, self.discriminator) if m is not None]
         for _ in range(self.config.gradient_accumulation_steps):
             batch = {

@@ -45,7 +45,6 @@ from .config import (
     config_error,
     is_int,
     is_number,
-    learning_rate_at,
 )
 from .data import PoseImageDataset, load_split, seeded_loader, select_rows
 from .regressor import (
@@ -192,9 +191,7 @@ class RegressorTrainer:
         and expression errors, averaged over processes. ``TrainingError`` if the loss is not
         finite."""
         self.model.train()
-        lr = learning_rate_at(self.config, self.step)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        lr = runs.set_learning_rate(self.config, self.step, self.optimizer)
         batch = next(self.batches)
         outputs = self.model(pixel_values=batch["image"]).logits
         targets = normalize_poses(batch["pose"], self.unwrapped)
