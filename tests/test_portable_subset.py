@@ -1,0 +1,87 @@
+"""scripts/portable_subset.py: slices of a build written into one folder load together, keep the
+build's schema and the chosen rows, and decode to the same visible pixels."""
+
+import importlib.util
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from training.config import TrainConfig
+from training.data import load_split, training_pairs
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "portable_subset.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("portable_subset", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rgba(data: bytes) -> np.ndarray:
+    return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGBA"))
+
+
+def test_slices_load_together_with_the_same_pixels(tiny_dataset, tmp_path):
+    subset = load_script()
+    out = tmp_path / "slices"
+    first = subset.write_slice(str(tiny_dataset), "train", 0, 1, 2, out, num_proc=1)
+    second = subset.write_slice(str(tiny_dataset), "train", 1, 5, 2, out, num_proc=1)
+    assert (first.name, second.name) == ("train-00000-00001.parquet", "train-00001-00002.parquet")
+    assert not list(out.rglob("*.tmp"))
+
+    full, sliced = load_split(str(tiny_dataset), "train"), load_split(str(out), "train")
+    assert sliced.features == full.features
+    # two training characters, each: its basis and 2 of its 3 frontal/rotated pairs
+    assert sorted(set(sliced["model_id"])) == sorted(set(full["model_id"]))
+    assert len(sliced) == 2 * (1 + 2 * 2)
+    groups = sliced.features["group"].names
+    for model_id in set(sliced["model_id"]):
+        rows = [r for r in sliced if r["model_id"] == model_id]
+        assert [groups[r["group"]] for r in rows].count("basis") == 1
+        assert len({r["pair_id"] for r in rows if groups[r["group"]] != "basis"}) == 2
+
+    by_key = {(r["model_id"], r["group"], r["pair_id"]): r for r in full}
+    for row in sliced:
+        original = by_key[(row["model_id"], row["group"], row["pair_id"])]
+        assert PIL.Image.open(io.BytesIO(row["image"]["bytes"])).format == "WEBP"
+        assert row["pose"] == original["pose"]
+        new, old = rgba(row["image"]["bytes"]), rgba(original["image"]["bytes"])
+        visible = old[..., 3] > 0
+        assert np.array_equal(new[visible], old[visible])
+        assert np.array_equal(new[..., 3], old[..., 3])
+
+    pairs = training_pairs(sliced, TrainConfig(dataset=str(out), output_dir=str(tmp_path / "run")))
+    assert len(pairs) == 2 * 2 * 2  # every frontal and rotated target, with its basis
+
+
+def test_a_range_past_the_split_is_one_line(tiny_dataset, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--dataset", str(tiny_dataset), "--first", "5"]
+        + ["--models", "2", "--out", str(tmp_path / "slices")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == "error: --first 5: the split has only 2 characters"
+    assert not (tmp_path / "slices" / "data").exists() or not any(
+        (tmp_path / "slices" / "data").iterdir()
+    )
+
+
+@pytest.mark.parametrize("flag", ["--models", "--samples"])
+def test_counts_below_one_are_refused(tmp_path, flag):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--dataset", "x", "--models", "1", "--out", str(tmp_path)]
+        + [flag, "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert f"{flag} 0: expected a count >= 1" in result.stderr
