@@ -37,7 +37,9 @@ def slice_rows(
 ) -> tuple[list[int], list[str]]:
     """The rows of characters ``first .. first+models`` (model-id order) kept by the slice (the
     basis, and the first ``samples`` pair ids per character and style), and those characters' ids;
-    ``ValueError`` when the range holds no character."""
+    ``ValueError`` when the range holds no character or the rows have no ``pair_id``."""
+    if "pair_id" not in rows.column_names:
+        raise ValueError(f"no pair_id column (columns: {rows.column_names}); expected a build's")
     columns = rows.select_columns(["model_id", "style", "group", "pair_id"]).to_dict()
     keys = list(zip(columns["model_id"], columns["style"], strict=True))
     basis = [rows.features["group"].names[group] == "basis" for group in columns["group"]]
@@ -86,15 +88,13 @@ def main() -> None:
     parser.add_argument("--split", default="train")
     parser.add_argument("--first", type=int, default=0, help="index of the first character")
     parser.add_argument("--models", type=int, required=True, help="how many characters")
-    parser.add_argument("--samples", type=int, default=10, help="pairs per character and style")
+    parser.add_argument("--samples", type=int, default=5, help="pairs per character and style")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--num-proc", type=int, default=1)
     args = parser.parse_args()
-    for name in ("first", "models", "samples"):
-        if getattr(args, name) < (0 if name == "first" else 1):
-            parser.error(
-                f"--{name} {getattr(args, name)}: expected a count >= {0 if name == 'first' else 1}"
-            )
+    for name, least in (("first", 0), ("models", 1), ("samples", 1)):
+        if getattr(args, name) < least:
+            parser.error(f"--{name} {getattr(args, name)}: expected a count >= {least}")
     try:
         path = write_slice(
             args.dataset, args.split, args.first, args.models, args.samples, args.out, args.num_proc
