@@ -69,7 +69,8 @@ def test_a_range_past_the_split_is_one_line(tiny_dataset, tmp_path):
         text=True,
     )
     assert result.returncode != 0
-    assert result.stderr.strip() == "error: --first 5: the split has only 2 characters"
+    last_line = result.stderr.strip().splitlines()[-1]  # after datasets' progress bars
+    assert last_line == "error: --first 5: the split has only 2 characters"
     assert not (tmp_path / "slices" / "data").exists() or not any(
         (tmp_path / "slices" / "data").iterdir()
     )
@@ -85,3 +86,19 @@ def test_counts_below_one_are_refused(tmp_path, flag):
     )
     assert result.returncode == 2
     assert f"{flag} 0: expected a count >= 1" in result.stderr
+
+
+def test_rows_without_pair_ids_are_one_line(tiny_dataset, tmp_path):
+    rows = load_split(str(tiny_dataset), "train").remove_columns("pair_id")
+    (tmp_path / "bare" / "data").mkdir(parents=True)
+    rows.to_parquet(str(tmp_path / "bare" / "data" / "train-00000.parquet"))
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--dataset", str(tmp_path / "bare"), "--models", "1"]
+        + ["--out", str(tmp_path / "slices")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]  # after datasets' progress bars
+    assert last_line.startswith("error: no pair_id column (columns: [")
+    assert not (tmp_path / "slices").exists()
