@@ -24,6 +24,12 @@ def load_script():
     return module
 
 
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False
+    )
+
+
 def rgba(data: bytes) -> np.ndarray:
     return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGBA"))
 
@@ -62,11 +68,9 @@ def test_slices_load_together_with_the_same_pixels(tiny_dataset, tmp_path):
 
 
 def test_a_range_past_the_split_is_one_line(tiny_dataset, tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--dataset", str(tiny_dataset), "--first", "5"]
-        + ["--models", "2", "--out", str(tmp_path / "slices")],
-        capture_output=True,
-        text=True,
+    out = str(tmp_path / "slices")
+    result = run_script(
+        "--dataset", str(tiny_dataset), "--first", "5", "--models", "2", "--out", out
     )
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]  # after datasets' progress bars
@@ -78,12 +82,7 @@ def test_a_range_past_the_split_is_one_line(tiny_dataset, tmp_path):
 
 @pytest.mark.parametrize("flag", ["--models", "--samples"])
 def test_counts_below_one_are_refused(tmp_path, flag):
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--dataset", "x", "--models", "1", "--out", str(tmp_path)]
-        + [flag, "0"],
-        capture_output=True,
-        text=True,
-    )
+    result = run_script("--dataset", "x", "--models", "1", "--out", str(tmp_path), flag, "0")
     assert result.returncode == 2
     assert f"{flag} 0: expected a count >= 1" in result.stderr
 
@@ -92,11 +91,8 @@ def test_rows_without_pair_ids_are_one_line(tiny_dataset, tmp_path):
     rows = load_split(str(tiny_dataset), "train").remove_columns("pair_id")
     (tmp_path / "bare" / "data").mkdir(parents=True)
     rows.to_parquet(str(tmp_path / "bare" / "data" / "train-00000.parquet"))
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--dataset", str(tmp_path / "bare"), "--models", "1"]
-        + ["--out", str(tmp_path / "slices")],
-        capture_output=True,
-        text=True,
+    result = run_script(
+        "--dataset", str(tmp_path / "bare"), "--models", "1", "--out", str(tmp_path / "slices")
     )
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]  # after datasets' progress bars
