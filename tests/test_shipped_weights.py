@@ -12,6 +12,7 @@ from huggingface_hub import ModelCard
 
 from animeceleb.sampling import identity_split
 from dataset_builder.sources import procedural_sources
+from training.publish import shipped_chain
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 HELD_OUT_SEED = 13  # procedural-000013 is a test-split identity
@@ -70,8 +71,9 @@ def test_shipped_animo_turns_a_held_out_characters_head(tmp_path):
 @pytest.mark.parametrize("name", ["animo"])
 def test_the_shipped_card_names_the_commands_that_made_it(name):
     text = (WEIGHTS / name / "README.md").read_text(encoding="utf-8")
-    configs = sorted((WEIGHTS / name / "training").glob("*.json"))
-    assert configs, "no training configs shipped"
-    for config in configs:
-        assert f"animeceleb-train --config training/{config.name}" in text
+    chain = shipped_chain(WEIGHTS / name)
+    assert chain.configs, "no training configs shipped"
+    for i, run in enumerate(chain.names, start=1):
+        assert f"animeceleb-train --config training/{i}-{run}.json" in text
+    assert f"{sum(chain.steps)} steps" in text and f"{chain.seconds / 60:.0f} minutes" in text
     assert "python -m dataset_builder build" in text

@@ -2,6 +2,7 @@
 pose regressor's features), fine-tuning from exported weights, the learning-rate schedule (and a
 cool-down taken on by a copied run), and runs begun before a config field existed."""
 
+import dataclasses
 import json
 import math
 import os
@@ -312,8 +313,23 @@ def test_a_run_begun_before_a_config_field_existed_still_resumes(tiny_dataset, t
         ({"warping": {"convex_upsampling": 1}}, "config warping.convex_upsampling = 1: expected"),
         ({"lr_schedule": "linear"}, r"config lr_schedule = 'linear': expected one of \('const"),
         ({"decay_steps": 0}, "config decay_steps = 0: expected a positive integer"),
-        ({"decay_steps": 5}, r"config decay_steps = 5: expected at most 4 \(max - warm-up\)"),
+        ({"decay_steps": 5}, r"config decay_steps = 5: expected at most 4 \(max - warm-up - st"),
         ({"warmup_steps": 1, "decay_steps": 4}, "config decay_steps = 4: expected at most 3"),
+        ({"discriminator_learning_rate": 0}, "config discriminator_learning_rate = 0: expected"),
+        ({"discriminator_warmup_steps": -1}, "config discriminator_warmup_steps = -1: expected"),
+        ({"discriminator_warmup_steps": 1}, "discriminator_warmup_steps = 1: expected 0 unless"),
+        (
+            {"discriminator_warmup_steps": 1, "loss": ADVERSARIAL},
+            "discriminator_warmup_steps = 1: expected 0 unless .* warp_only_fraction is 0",
+        ),
+        (
+            {"discriminator_warmup_steps": 4, "loss": ADVERSARIAL, "warp_only_fraction": 0},
+            r"discriminator_warmup_steps = 4: expected fewer than max_steps \(4\)",
+        ),
+        (
+            {"discriminator_warmup_steps": 2, "decay_steps": 3, "warp_only_fraction": 0},
+            "config decay_steps = 3: expected at most 2",
+        ),
     ],
 )
 def test_new_config_values_out_of_range_are_named(tmp_path, changes, message):
@@ -335,6 +351,49 @@ def test_the_learning_rate_follows_the_schedule_computed_by_hand():
     cool = rates([0, 5, 6, 8, 9], lr_schedule="cosine", decay_steps=4)
     last = 1e-4 * 0.5 * (1 + math.cos(0.75 * math.pi))
     assert cool == pytest.approx([1e-4, 1e-4, 1e-4, 0.5e-4, last])
+    # after a 4-step discriminator warm-up (the full rate), a 2-step warm-up from step 4, then
+    # the cosine over steps 6-9 (progress (step - 6) / 4)
+    critic_first = rates(
+        [0, 3, 4, 5, 6, 8, 9],
+        lr_schedule="cosine",
+        warmup_steps=2,
+        discriminator_warmup_steps=4,
+        loss=ADVERSARIAL,
+        warp_only_fraction=0.0,
+    )
+    assert critic_first == pytest.approx([1e-4, 1e-4, 0.5e-4, 1e-4, 1e-4, 0.5e-4, last])
+
+
+def test_the_discriminator_warms_up_alone_at_its_own_rate_then_the_model_trains(
+    tiny_dataset, tmp_path
+):
+    config = tiny_config(
+        tiny_dataset,
+        tmp_path / "critic-first",
+        warp_only_fraction=0.0,
+        discriminator_warmup_steps=2,
+        discriminator_learning_rate=4e-4,
+        loss=ADVERSARIAL,
+    )
+    trainer = Trainer(config)
+
+    def weights(name: str) -> dict[str, torch.Tensor]:
+        module = trainer.accelerator.unwrap_model(getattr(trainer, name))
+        return {k: v.clone() for k, v in module.state_dict().items()}
+
+    def changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> bool:
+        return any(not torch.equal(before[k], after[k]) for k in before)
+
+    for step in range(4):
+        model, critic = weights("model"), weights("discriminator")
+        phase = trainer.phase
+        values = trainer.train_step()
+        assert phase == ("discriminator" if step < 2 else "full")
+        assert changed(critic, weights("discriminator")), f"step {step}: critic unchanged"
+        assert changed(model, weights("model")) == (step >= 2), f"step {step}"
+        assert values["discriminator_lr"] == pytest.approx(4 * learning_rate_at(config, step))
+        assert values["lr"] == (0.0 if step < 2 else learning_rate_at(config, step))
+        assert ("total" in values) == (step >= 2)
 
 
 def test_a_copied_run_goes_on_with_a_cool_down_for_both_optimizers(tiny_dataset, tmp_path):
@@ -409,6 +468,29 @@ def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny
 
     assert publish(["--run", str(tmp_path / "nowhere"), "--out", str(out), *command[4:]]) == 2
     assert (out / "README.md").is_file(), "a failed publish touched the shipped folder"
+
+    # a fine-tune of the shipped folder (its run folders gone) continues the shipped chain
+    shipped = json.loads((out / "training" / "chain.json").read_text())
+    assert shipped["steps"] == [2, 1] and shipped["exact"] and shipped["seconds"] > 0
+    more_config = tiny_config(
+        tiny_dataset, tmp_path / "more", max_steps=1, warp_only_fraction=0.0, init_weights=str(out)
+    )
+    Trainer(more_config).run()
+    shutil.rmtree(tmp_path / "first")
+    shutil.rmtree(tmp_path / "tuned")
+    (out / "training" / "chain.json").unlink()  # shipped before the record: the card's time
+    again = tmp_path / "shipped" / "animo-more"
+    assert publish(["--run", str(tmp_path / "more"), "--out", str(again), *command[4:]]) == 0
+    text = (again / "README.md").read_text(encoding="utf-8")
+    for i, run in enumerate(["first", "tuned", "more"], start=1):
+        assert f"animeceleb-train --config training/{i}-{run}.json\n" in text
+    assert "4 steps" in text and f"from {tmp_path / 'tuned'}/weights, 1 steps" in text
+    record = json.loads((again / "training" / "chain.json").read_text())
+    assert record["steps"] == [2, 1, 1] and record["exact"]  # the card's "N minutes", measured
+    more = TrainConfig.from_yaml(again / "training" / "3-more.json")
+    assert more == dataclasses.replace(more_config, init_weights=f"{tmp_path / 'tuned'}/weights")
+    (out / "README.md").write_text("a card without its time\n")
+    assert publish(["--run", str(tmp_path / "more"), "--out", str(again), *command[4:]]) == 2
 
 
 def test_bf16_autocast_and_channels_last_train_and_resume(tiny_dataset, tmp_path):

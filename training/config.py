@@ -80,7 +80,8 @@ class RunConfig:
     schedule (:func:`learning_rate_at`): ``lr_schedule`` (``constant`` or ``cosine``),
     ``warmup_steps`` and ``decay_steps`` (``None``: the cosine spans every step after the
     warm-up; N: the rate stays constant until the last N steps, then decays: a cool-down that a
-    constant-rate run may take on when it is resumed).
+    constant-rate run may take on when it is resumed). The schedule begins at
+    :attr:`schedule_start` (0 here; a subclass may keep its first steps at the full rate).
     """
 
     NESTED: ClassVar[dict[str, type]] = {}
@@ -146,9 +147,16 @@ class RunConfig:
         check_non_negative("warmup_steps", self.warmup_steps)
         if self.decay_steps is not None:
             check_positive("decay_steps", self.decay_steps)
-            if self.warmup_steps + self.decay_steps > self.max_steps:
-                room = self.max_steps - self.warmup_steps
-                config_error("decay_steps", self.decay_steps, f"at most {room} (max - warm-up)")
+            if self.schedule_start + self.warmup_steps + self.decay_steps > self.max_steps:
+                room = self.max_steps - self.schedule_start - self.warmup_steps
+                config_error(
+                    "decay_steps", self.decay_steps, f"at most {room} (max - warm-up - start)"
+                )
+
+    @property
+    def schedule_start(self) -> int:
+        """The step at which the learning-rate schedule (its warm-up) begins."""
+        return 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON types only (lists, not tuples): comparable with a saved config."""
@@ -184,14 +192,18 @@ class RunConfig:
 
 
 def learning_rate_at(config: RunConfig, step: int) -> float:
-    """The learning rate of update ``step`` (0-based): a linear warm-up over ``warmup_steps``,
-    then ``learning_rate``; with ``lr_schedule: cosine`` it decays to 0 at ``max_steps``, over
-    the last ``decay_steps`` (``None``: every step after the warm-up). A pure function of the
-    step, so resuming needs no scheduler state."""
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
+    """The learning rate of update ``step`` (0-based): ``learning_rate`` before
+    ``config.schedule_start``, then a linear warm-up over ``warmup_steps``, then
+    ``learning_rate``; with ``lr_schedule: cosine`` it decays to 0 at ``max_steps``, over the
+    last ``decay_steps`` (``None``: every step after the warm-up). A pure function of the step,
+    so resuming needs no scheduler state."""
+    start = config.schedule_start
+    if step < start:
+        return config.learning_rate
+    if step < start + config.warmup_steps:
+        return config.learning_rate * (step - start + 1) / config.warmup_steps
     if config.decay_steps is None:
-        decay_start = config.warmup_steps
+        decay_start = start + config.warmup_steps
     else:
         decay_start = config.max_steps - config.decay_steps
     if config.lr_schedule == "constant" or step < decay_start:
@@ -294,6 +306,13 @@ class TrainConfig(RunConfig):
             warped source against the target), as in the paper; then the whole model.
         learning_rate, betas: Adam, the paper's 1e-4 and (0.5, 0.999) (the discriminator's too);
             lr_schedule, warmup_steps, decay_steps: constant by default, as in the paper.
+        discriminator_learning_rate: the discriminator's peak rate (``None``: learning_rate),
+            scaled by the same schedule (a faster critic: the two time-scale rule).
+        discriminator_warmup_steps: the first updates train only the discriminator, at its peak
+            rate, against the (loaded) model's outputs, the model frozen; the model's schedule
+            (warmup_steps, decay_steps) begins after them. A fine-tune from shipped weights,
+            whose discriminator was not kept, then starts against one that tells its outputs
+            from renders.
         loss: the loss weights.
         editing: the size of AniMo's editing network (``editing.layers_per_block``, ...).
         warping: options of AniMo's warping network (``warping.convex_upsampling``).
@@ -327,6 +346,8 @@ class TrainConfig(RunConfig):
     lr_schedule: str = "constant"
     warmup_steps: int = 0
     decay_steps: int | None = None
+    discriminator_learning_rate: float | None = None
+    discriminator_warmup_steps: int = 0
     loss: LossWeights = field(default_factory=LossWeights)
     editing: EditingArchitecture = field(default_factory=EditingArchitecture)
     warping: WarpingArchitecture = field(default_factory=WarpingArchitecture)
@@ -345,7 +366,26 @@ class TrainConfig(RunConfig):
 
     def validate(self) -> None:
         check_choice("model", self.model, MODELS)
+        check_non_negative("discriminator_warmup_steps", self.discriminator_warmup_steps)
         super().validate()
+        rate = self.discriminator_learning_rate
+        if rate is not None and (not is_number(rate) or not 0.0 < rate < 1.0):
+            config_error("discriminator_learning_rate", rate, "null or a number in (0, 1)")
+        if self.discriminator_warmup_steps and (
+            not self.loss.uses_discriminator or self.warp_only_steps
+        ):
+            config_error(
+                "discriminator_warmup_steps",
+                self.discriminator_warmup_steps,
+                "0 unless loss.adversarial or loss.feature_matching > 0 and "
+                "warp_only_fraction is 0 (it trains the critic of a whole model)",
+            )
+        if self.discriminator_warmup_steps >= self.max_steps:
+            config_error(
+                "discriminator_warmup_steps",
+                self.discriminator_warmup_steps,
+                f"fewer than max_steps ({self.max_steps})",
+            )
         check_positive("gradient_accumulation_steps", self.gradient_accumulation_steps)
         check_positive("sample_every", self.sample_every)
         if not is_number(self.warp_only_fraction) or not 0.0 <= self.warp_only_fraction < 1.0:
@@ -389,3 +429,12 @@ class TrainConfig(RunConfig):
     @property
     def warp_only_steps(self) -> int:
         return int(self.max_steps * self.warp_only_fraction)
+
+    @property
+    def schedule_start(self) -> int:
+        return self.discriminator_warmup_steps
+
+    @property
+    def discriminator_rate_scale(self) -> float:
+        """The discriminator's learning rate over the model's."""
+        return (self.discriminator_learning_rate or self.learning_rate) / self.learning_rate

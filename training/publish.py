@@ -8,17 +8,23 @@ measured, the configs that retrain it and the evaluation; optionally uploaded to
 
 A run started from another run's weights (``init_weights``) is shipped with that run too: the
 card's schedule, steps and time cover the whole chain, and ``training/`` holds each run's config
-(``1-<run>.json``, ``2-<run>.json``, ...), which ``animeceleb-train --config`` reads as it is.
+(``1-<run>.json``, ``2-<run>.json``, ...), which ``animeceleb-train --config`` reads as it is, and
+``chain.json`` (each run's steps, the chain's training time). A chain that starts from a shipped
+folder (a fine-tune of ``weights/animo``, whose run folders are gone) continues that folder's
+chain: its runs come first, and the first new run's config names the weights its last run
+exported.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -31,7 +37,41 @@ from .data import load_split
 from .runs import export_weights, hub_dataset_id, latest_checkpoint
 
 TRAINING_FOLDER = "training"
+CHAIN_FILE = "chain.json"
 EVALUATION_FILES = ("results.json", "results.md")
+# a folder shipped before CHAIN_FILE existed gives its chain's time on its card's line
+CARD_TIME = re.compile(r"^- Time and hardware: (about )?([\d,]+) minutes", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The runs that made a set of weights, first to last: each run's name (its folder's),
+    config and steps, and the time they took together (``exact``: measured, not estimated)."""
+
+    names: list[str]
+    configs: list[TrainConfig]
+    steps: list[int]
+    seconds: float
+    exact: bool
+
+    def then(self, later: Chain) -> Chain:
+        """This chain followed by ``later``, whose first run started from this one's weights:
+        its config names the weights folder this chain's last run exported."""
+        if not self.names:
+            return later
+        first = dataclasses.replace(
+            later.configs[0], init_weights=f"{self.configs[-1].output_dir}/weights"
+        )
+        return Chain(
+            self.names + later.names,
+            self.configs + [first, *later.configs[1:]],
+            self.steps + later.steps,
+            self.seconds + later.seconds,
+            self.exact and later.exact,
+        )
+
+
+NO_CHAIN = Chain([], [], [], 0.0, True)
 
 
 def run_chain(run: Path) -> list[Path]:
@@ -44,6 +84,51 @@ def run_chain(run: Path) -> list[Path]:
         if parent is None or not (parent / "config.json").is_file() or parent in chain:
             return chain
         chain.insert(0, parent)
+
+
+def trained_chain(run: Path) -> Chain:
+    """The chain of run folders that made ``run``'s weights (:func:`run_chain`), after the
+    chain of the shipped folder its first run started from, if it did (:func:`shipped_chain`)."""
+    runs = run_chain(run)
+    configs = [read_config(r) for r in runs]
+    timings = [training_seconds(r, c) for r, c in zip(runs, configs, strict=True)]
+    trained = Chain(
+        [r.name for r in runs],
+        configs,
+        [trained_steps(r) for r in runs],
+        sum(t for t, _ in timings),
+        all(e for _, e in timings),
+    )
+    return shipped_chain(configs[0].init_weights).then(trained)
+
+
+def shipped_chain(folder: str | Path | None) -> Chain:
+    """The chain recorded in a shipped AniMo folder (``model_index.json`` and
+    ``training/N-<run>.json``); :data:`NO_CHAIN` for anything else (a fresh model, a run folder's
+    weights, a Hub id). A folder shipped before ``training/chain.json`` existed gives each run's
+    ``max_steps`` and the time on its card."""
+    folder = Path(folder) if folder else None
+    if folder is None or not (folder / "model_index.json").is_file():
+        return NO_CHAIN
+    numbered = [p for p in (folder / TRAINING_FOLDER).glob("*-*.json") if p.stem[0].isdigit()]
+    if not numbered:
+        return NO_CHAIN
+    files = sorted(numbered, key=lambda p: int(p.stem.partition("-")[0]))
+    configs = [TrainConfig.from_yaml(p) for p in files]
+    names = [p.stem.partition("-")[2] for p in files]
+    record_file = folder / TRAINING_FOLDER / CHAIN_FILE
+    if record_file.is_file():
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        return Chain(names, configs, record["steps"], record["seconds"], record["exact"])
+    card = folder / "README.md"
+    found = CARD_TIME.search(card.read_text(encoding="utf-8")) if card.is_file() else None
+    if found is None:
+        raise ValueError(
+            f"{folder}: no {TRAINING_FOLDER}/{CHAIN_FILE} and no '- Time and hardware: N "
+            "minutes' line in README.md; the time of the chain it continues is unknown"
+        )
+    minutes = float(found.group(2).replace(",", ""))
+    return Chain(names, configs, [c.max_steps for c in configs], minutes * 60, not found.group(1))
 
 
 def read_config(run: Path) -> TrainConfig:
@@ -95,6 +180,19 @@ def rate_summary(config: TrainConfig) -> str:
     return f"Adam lr {config.learning_rate:g} decaying to 0 along a cosine over {span}{warmup}"
 
 
+def critic_summary(config: TrainConfig) -> str:
+    """The discriminator's own rate and warm-up, in words ('' when it has neither)."""
+    parts = []
+    if config.discriminator_learning_rate is not None:
+        parts.append(f"the discriminator's lr {config.discriminator_learning_rate:g}")
+    if config.discriminator_warmup_steps:
+        parts.append(
+            f"the first {config.discriminator_warmup_steps} steps training the discriminator "
+            "alone (the model frozen)"
+        )
+    return "".join(f", {part}" for part in parts)
+
+
 def schedule_summary(config: TrainConfig, steps: int) -> str:
     phase = (
         f"{config.warp_only_steps} on the warping path alone, then the whole model"
@@ -104,7 +202,7 @@ def schedule_summary(config: TrainConfig, steps: int) -> str:
     start = f"from {config.init_weights}, " if config.init_weights else ""
     return (
         f"{start}{steps} steps ({phase}) at {config.resolution}², batch {config.batch_size}, "
-        f"{rate_summary(config)}, betas {tuple(config.betas)}; losses: "
+        f"{rate_summary(config)}{critic_summary(config)}, betas {tuple(config.betas)}; losses: "
         f"{loss_summary(config)}"
     )
 
@@ -136,25 +234,19 @@ def publish(
     speed: str | None = None,
 ) -> Path:
     """Write the shipped folder ``out`` (replaced only once complete) and return it."""
-    chain = run_chain(run)
-    configs = [read_config(r) for r in chain]
-    steps = [trained_steps(r) for r in chain]
-    timings = [training_seconds(r, c) for r, c in zip(chain, configs, strict=True)]
-    seconds, exact = [t for t, _ in timings], [e for _, e in timings]
+    chain = trained_chain(run)
+    configs = chain.configs
     data, licences = data_summary(configs[-1])
-    commands = [data_command] + [
-        f"animeceleb-train --config {TRAINING_FOLDER}/{i}-{r.name}.json"
-        for i, r in enumerate(chain, start=1)
-    ]
-    minutes = sum(seconds) / 60
+    files = [f"{i}-{name}.json" for i, name in enumerate(chain.names, start=1)]
+    commands = [data_command] + [f"animeceleb-train --config {TRAINING_FOLDER}/{f}" for f in files]
     training = {
         "data": data,
         "losses": loss_summary(configs[-1]),
         "schedule": "; then ".join(
-            schedule_summary(c, s) for c, s in zip(configs, steps, strict=True)
+            schedule_summary(c, s) for c, s in zip(configs, chain.steps, strict=True)
         ),
-        "steps": sum(steps),
-        "time": f"{'' if all(exact) else 'about '}{minutes:.0f} minutes",
+        "steps": sum(chain.steps),
+        "time": f"{'' if chain.exact else 'about '}{chain.seconds / 60:.0f} minutes",
         "hardware": hardware,
         "commands": "\n".join(commands),
         "licences": licences,
@@ -185,9 +277,10 @@ def publish(
         pipe.save_pretrained(folder)
         card.save(folder / "README.md")
         (folder / TRAINING_FOLDER).mkdir()
-        for i, (r, config) in enumerate(zip(chain, configs, strict=True), start=1):
-            path = folder / TRAINING_FOLDER / f"{i}-{r.name}.json"
-            write_atomic(path, json.dumps(config.to_dict()))
+        for name, config in zip(files, configs, strict=True):
+            write_atomic(folder / TRAINING_FOLDER / name, json.dumps(config.to_dict()))
+        record = {"steps": chain.steps, "seconds": round(chain.seconds, 1), "exact": chain.exact}
+        write_atomic(folder / TRAINING_FOLDER / CHAIN_FILE, json.dumps(record))
         if evaluation is not None:
             for name in EVALUATION_FILES:
                 shutil.copyfile(evaluation / name, folder / f"evaluation_{name}")

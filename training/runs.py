@@ -149,14 +149,13 @@ def save_checkpoint(accelerator: Accelerator, out: Path, step: int, keep: int) -
 
 
 def set_learning_rate(
-    config: RunConfig, step: int, *optimizers: torch.optim.Optimizer | None
+    config: RunConfig, step: int, optimizer: torch.optim.Optimizer | None, scale: float = 1.0
 ) -> float:
-    """Give every parameter group of ``optimizers`` (``None`` skipped) the schedule's learning
-    rate for update ``step`` (:func:`training.config.learning_rate_at`); returns it."""
-    lr = learning_rate_at(config, step)
-    for optimizer in filter(None, optimizers):
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+    """Give every parameter group of ``optimizer`` (``None``: none) the schedule's learning rate
+    for update ``step`` (:func:`training.config.learning_rate_at`) times ``scale``; returns it."""
+    lr = learning_rate_at(config, step) * scale
+    for group in optimizer.param_groups if optimizer is not None else ():
+        group["lr"] = lr
     return lr
 
 

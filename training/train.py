@@ -214,14 +214,27 @@ class Trainer:
         """Whether the whole model trains (after the warping path's share of the steps)."""
         return self.step >= self.config.warp_only_steps
 
+    @property
+    def phase(self) -> str:
+        """What the next step trains: ``discriminator`` (its warm-up, the model frozen),
+        ``warp`` (the warping path) or ``full`` (the whole model)."""
+        if self.step < self.config.discriminator_warmup_steps:
+            return "discriminator"
+        return "full" if self.full else "warp"
+
     def train_step(self) -> dict[str, float]:
         """One optimizer update (``gradient_accumulation_steps`` batches, at the schedule's
         learning rate); the loss terms averaged over processes, and the rate. ``TrainingError``
-        if a term is not finite."""
+        if a term is not finite. In the discriminator's warm-up only the discriminator learns."""
         self.model.train()
-        lr = runs.set_learning_rate(
-            self.config, self.step, self.optimizer, self.discriminator_optimizer
+        lr = runs.set_learning_rate(self.config, self.step, self.optimizer)
+        critic_lr = runs.set_learning_rate(
+            self.config,
+            self.step,
+            self.discriminator_optimizer,
+            scale=self.config.discriminator_rate_scale,
         )
+        critic_only = self.phase == "discriminator"
         models = [m for m in (self.model, self.discriminator) if m is not None]
         for _ in range(self.config.gradient_accumulation_steps):
             batch = {
@@ -229,21 +242,35 @@ class Trainer:
                 for k, v in next(self.batches).items()
             }
             with self.accelerator.accumulate(*models):
-                prediction = self.model(batch["source"], batch["pose"], full=self.full)
-                critic = self.frozen_discriminator() if prediction.image is not None else None
-                terms = compute_losses(prediction, batch, self.config, critic, self.regressor)
-                self.accelerator.backward(terms["total"])
-                self.optimizer.step()
-                self.optimizer.zero_grad()
-                if critic is not None:
-                    terms["discriminator"] = self.discriminator_step(prediction, batch)
+                if critic_only:
+                    with torch.no_grad():
+                        prediction = self.model(batch["source"], batch["pose"], full=True)
+                    terms = {"discriminator": self.discriminator_step(prediction, batch)}
+                else:
+                    terms = self.model_step(batch)
         self.step += 1
         values = {
             name: float(self.accelerator.reduce(value.detach(), "mean"))
             for name, value in terms.items()
         }
         runs.check_finite(values, self.step, self.out)
-        return {**values, "lr": lr}
+        rates = {"lr": 0.0 if critic_only else lr}  # the model's: frozen in the critic's warm-up
+        if self.discriminator is not None:
+            rates["discriminator_lr"] = critic_lr
+        return {**values, **rates}
+
+    def model_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The model's update on ``batch`` (then the discriminator's, when there is one); the
+        loss terms."""
+        prediction = self.model(batch["source"], batch["pose"], full=self.full)
+        critic = self.frozen_discriminator() if prediction.image is not None else None
+        terms = compute_losses(prediction, batch, self.config, critic, self.regressor)
+        self.accelerator.backward(terms["total"])
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        if critic is not None:
+            terms["discriminator"] = self.discriminator_step(prediction, batch)
+        return terms
 
     def frozen_discriminator(self) -> PatchDiscriminator | None:
         """The discriminator as the generator's loss sees it: the bare module (no gradient
@@ -301,13 +328,14 @@ class Trainer:
             desc=f"train {config.model}",
         ) as log:
             while self.step < config.max_steps:
-                phase = "full" if self.full else "warp"  # of the step about to be taken
+                phase = self.phase  # of the step about to be taken
                 values = self.train_step()
                 log.stepped(per_step * self.accelerator.num_processes)
                 last = self.step == config.max_steps
                 if self.step % config.log_every == 0 or last:
                     record = {"step": self.step, "phase": phase, **values}
-                    log.train_record(record, values["total"], phase=phase)
+                    shown = values.get("total", values.get("discriminator"))
+                    log.train_record(record, shown, phase=phase)
                 if main_process and (self.step % config.sample_every == 0 or last):
                     self.save_samples()
                 if self.step % config.checkpoint_every == 0 or last:
