@@ -125,7 +125,8 @@ def test_an_adversarial_run_resumes_with_the_discriminator_state(tiny_dataset, t
     records = [json.loads(r) for r in (tmp_path / "resumed" / "metrics.jsonl").open()]
     full = [r for r in records if r["phase"] == "full"]
     assert full and all(
-        {"adversarial", "feature_matching", "discriminator"} <= set(r) for r in full
+        {"adversarial", "feature_matching", "discriminator", "discriminator_gap"} <= set(r)
+        for r in full
     )
 
 
@@ -393,7 +394,7 @@ def test_the_discriminator_warms_up_alone_at_its_own_rate_then_the_model_trains(
         assert changed(model, weights("model")) == (step >= 2), f"step {step}"
         assert values["discriminator_lr"] == pytest.approx(4 * learning_rate_at(config, step))
         assert values["lr"] == (0.0 if step < 2 else learning_rate_at(config, step))
-        assert ("total" in values) == (step >= 2)
+        assert ("total" in values) == (step >= 2) and "discriminator_gap" in values
 
 
 def test_a_copied_run_goes_on_with_a_cool_down_for_both_optimizers(tiny_dataset, tmp_path):

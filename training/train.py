@@ -245,7 +245,7 @@ class Trainer:
                 if critic_only:
                     with torch.no_grad():
                         prediction = self.model(batch["source"], batch["pose"], full=True)
-                    terms = {"discriminator": self.discriminator_step(prediction, batch)}
+                    terms = self.discriminator_step(prediction, batch)
                 else:
                     terms = self.model_step(batch)
         self.step += 1
@@ -269,7 +269,7 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad()
         if critic is not None:
-            terms["discriminator"] = self.discriminator_step(prediction, batch)
+            terms.update(self.discriminator_step(prediction, batch))
         return terms
 
     def frozen_discriminator(self) -> PatchDiscriminator | None:
@@ -283,10 +283,13 @@ class Trainer:
 
     def discriminator_step(
         self, prediction: Prediction, batch: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
+    ) -> dict[str, torch.Tensor]:
         """One update of the discriminator (hinge loss: the target real, the output fake, both
         with the target pose; with ``loss.generated_adversarial`` AniMo's generated image is a
-        second fake, its patches counted with the output's); returns its loss."""
+        second fake, its patches counted with the output's). Returns its loss and
+        ``discriminator_gap``, the mean real logit minus the mean fake one: the loss averages
+        over every patch, and where output and target are the same (the background, most of a
+        frontal face) no critic can do better than 2, so the gap is what shows it learning."""
         self.accelerator.unwrap_model(self.discriminator).train().requires_grad_(True)
         judged = judged_images(prediction, self.config.loss).values()
         fakes = torch.cat([image.detach() for image, _ in judged])
@@ -298,7 +301,8 @@ class Trainer:
         self.accelerator.backward(loss)
         self.discriminator_optimizer.step()
         self.discriminator_optimizer.zero_grad()
-        return loss.detach()
+        gap = real_logits.detach().mean() - fake_logits.detach().mean()
+        return {"discriminator": loss.detach(), "discriminator_gap": gap}
 
     def save_samples(self) -> Path:
         model = self.accelerator.unwrap_model(self.model)
