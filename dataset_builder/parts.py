@@ -11,19 +11,15 @@ import pyarrow.parquet as pq
 from animeceleb.sampling import SPLITS, identity_split
 
 from .features import encode_rows
+from .files import atomic_path
 
 
 def write_part(rows: list[dict], path: str | os.PathLike) -> None:
     """Write plain rows (PNG bytes, label names) as one Parquet part, atomically: to
     ``<path>.tmp``, renamed once complete, so a failed or killed write leaves no part."""
     table = encode_rows(rows)
-    tmp = f"{os.fspath(path)}.tmp"
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="none")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def part_files_by_split(parts_dir: str | os.PathLike) -> dict[str, list[Path]]:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 from pathlib import Path
 
 import datasets
 import PIL.Image
 
+from dataset_builder.files import atomic_path
 from training.data import load_split
 
 
@@ -76,9 +76,8 @@ def write_slice(
     )
     path = out / "data" / f"{split}-{first:05d}-{first + len(chosen):05d}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp")
-    subset.to_parquet(str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        subset.to_parquet(str(tmp))
     return path
 
 
