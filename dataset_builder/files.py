@@ -11,11 +11,14 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield ``<path>.tmp`` to write; rename it to ``path`` once the block completes, remove
-    it if the block fails: ``path`` is the old file or the whole new one, never half of one."""
+    it if the block fails: ``path`` is the old file or the whole new one, never half of one.
+    With ``keep_suffix`` the temporary name ends in the file's suffix (``.<stem>.tmp<suffix>``),
+    for writers that choose the format by it."""
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp")
+    name = f".{path.stem}.tmp{path.suffix}" if keep_suffix else f"{path.name}.tmp"
+    tmp = path.with_name(name)
     try:
         yield tmp
         os.replace(tmp, path)

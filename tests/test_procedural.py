@@ -312,7 +312,9 @@ def test_rig_head_follows_neck(blender_result):
 
 
 def test_glb_and_blend_round_trip(blender_result):
-    result, _ = blender_result
+    result, out = blender_result
+    assert (out / "c.glb").is_file() and (out / "c.blend").is_file()
+    assert not list(out.glob(".*tmp*"))  # written under a temporary name, then renamed
     names = result["built"]["shape_key_names"]
     assert result["glb_keys"] == names
     assert result["blend_keys"] == names

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import bpy
 
+from ..files import atomic_path
 from ..procedural.model import BuiltCharacter
 
 
@@ -125,33 +126,32 @@ def save_rig(
     with ``animations``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     suffix = path.suffix.lower()
-    if suffix == ".blend":
-        bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
-    elif suffix == ".glb":
-        with _flat_surfaces(), _selected([armature_name, *mesh_names]):
-            bpy.ops.export_scene.gltf(
-                filepath=str(tmp),
-                export_format="GLB",
-                use_selection=True,  # the character only (not cameras or lights)
-                export_apply=False,
-                export_skins=True,
-                export_morph=True,
-                export_morph_normal=False,
-                export_animations=animations,
-                export_extras=True,  # keeps mat["animeceleb_role"]
-            )
-    elif suffix == ".fbx":
-        with _selected([armature_name, *mesh_names]):
-            bpy.ops.export_scene.fbx(
-                filepath=str(tmp),
-                use_selection=True,
-                object_types={"ARMATURE", "MESH"},
-                add_leaf_bones=False,
-                use_mesh_modifiers=False,  # applying the armature modifier would drop shape keys
-                bake_anim=animations,
-            )
-    else:
+    if suffix not in (".blend", ".glb", ".fbx"):
         raise ValueError(f"{path}: expected a .blend, .glb or .fbx file name")
-    os.replace(tmp, path)
+    with atomic_path(path, keep_suffix=True) as tmp:
+        if suffix == ".blend":
+            bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, check_existing=False)
+        elif suffix == ".glb":
+            with _flat_surfaces(), _selected([armature_name, *mesh_names]):
+                bpy.ops.export_scene.gltf(
+                    filepath=str(tmp),
+                    export_format="GLB",
+                    use_selection=True,  # the character only (not cameras or lights)
+                    export_apply=False,
+                    export_skins=True,
+                    export_morph=True,
+                    export_morph_normal=False,
+                    export_animations=animations,
+                    export_extras=True,  # keeps mat["animeceleb_role"]
+                )
+        elif suffix == ".fbx":
+            with _selected([armature_name, *mesh_names]):
+                bpy.ops.export_scene.fbx(
+                    filepath=str(tmp),
+                    use_selection=True,
+                    object_types={"ARMATURE", "MESH"},
+                    add_leaf_bones=False,
+                    use_mesh_modifiers=False,  # the armature modifier applied would drop shape keys
+                    bake_anim=animations,
+                )
