@@ -17,6 +17,7 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 TEMPLATE_PATH = Path(__file__).with_name("templates") / "animo_model_card.md"
+PIRENDERER_TEMPLATE_PATH = TEMPLATE_PATH.with_name("pirenderer_model_card.md")
 DEFAULT_TAGS = (
     "animo",
     "animeceleb",
@@ -30,7 +31,8 @@ DEFAULT_TAGS = (
 # the optimizer steps, the wall time and hardware, and the shell commands that rebuild and retrain.
 TRAINING_KEYS = ("data", "losses", "schedule", "steps", "time", "hardware", "commands", "licences")
 # Values the function fills in itself unless given.
-_DERIVED = ("animo_hf_version", "diffusers_version", "dataset_ids")
+_DERIVED = ("animo_hf_version", "diffusers_version", "dataset_ids", "weights_dtype")
+PIRENDERER_TAGS = ("animeceleb", "head-reenactment", "anime", "baseline", "pirenderer", "cpu")
 
 
 def template_variables(template_path: str | Path = TEMPLATE_PATH) -> set[str]:
@@ -58,7 +60,8 @@ def animo_model_card(
     ``evaluation`` (None, else Markdown: the measured tables), ``limitations`` (a list of
     sentences, each a bullet) and ``attributions`` (sentences crediting third-party characters
     whose renders appear with the model; none by default); ``animo_hf_version`` and
-    ``diffusers_version`` default to the installed versions.
+    ``diffusers_version`` default to the installed versions, ``weights_dtype`` (how the
+    safetensors store the weights) to ``"float32"``.
 
     Raises ValueError naming the template variables without a value, or values it does not use.
     """
@@ -75,6 +78,7 @@ def animo_model_card(
     values.setdefault("diffusers_version", _version("diffusers"))
     values.setdefault("dataset_ids", list(datasets or ()))
     values.setdefault("attributions", [])
+    values.setdefault("weights_dtype", "float32")
 
     used = template_variables(template_path) - {"card_data"}
     missing = sorted(used - values.keys() - card_data.to_dict().keys())
@@ -92,6 +96,23 @@ def animo_model_card(
     if "{{" in card.text or "{%" in card.text:
         raise ValueError("model card: a value left a Jinja placeholder in the card text")
     return card
+
+
+def pirenderer_model_card(
+    *, datasets: Sequence[str] | None = None, license: str = "apache-2.0", **values: Any
+) -> ModelCard:
+    """Render the card of a trained PIRenderer-style baseline (``templates/
+    pirenderer_model_card.md``): the values of :func:`animo_model_card` but ``speed``, with
+    ``training`` required."""
+    if values.get("training") is None:
+        raise ValueError("model card: the baseline's card needs its training (a trained model)")
+    return animo_model_card(
+        license=license,
+        datasets=datasets,
+        tags=PIRENDERER_TAGS,
+        template_path=PIRENDERER_TEMPLATE_PATH,
+        **values,
+    )
 
 
 def _checked(value: Mapping[str, Any], name: str, keys: Sequence[str]) -> dict[str, Any]:

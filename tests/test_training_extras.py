@@ -494,6 +494,48 @@ def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny
     assert publish(["--run", str(tmp_path / "more"), "--out", str(again), *command[4:]]) == 2
 
 
+def test_publish_ships_the_baseline_with_its_card_in_float16(tiny_dataset, tmp_path):
+    from huggingface_hub import ModelCard
+    from safetensors import safe_open
+
+    from animo_hf import PIRendererGenerator
+    from training.publish import main as publish
+
+    pir = {"model": "pirenderer", "warp_only_fraction": 0.0}
+    first = Trainer(tiny_config(tiny_dataset, tmp_path / "pir", max_steps=2, **pir)).run()
+    tuned = tiny_config(tiny_dataset, tmp_path / "pir-256", max_steps=1, init_weights=str(first))
+    weights = Trainer(dataclasses.replace(tuned, **pir)).run()
+    out = tmp_path / "shipped" / "baseline"
+    command = ["--run", str(tmp_path / "pir-256"), "--out", str(out), "--hardware", "CI"]
+    command += ["--data-command", "python -m dataset_builder build --out tiny"]
+    command += ["--model-name", "PIRenderer-CPU", "--repo-id", "org/baseline"]
+    assert publish([*command, "--dtype", "float16"]) == 0
+
+    with safe_open(out / "diffusion_pytorch_model.safetensors", "pt") as stored:
+        assert {stored.get_tensor(k).dtype for k in stored.keys()} == {torch.float16}  # noqa: SIM118
+    trained, shipped = (PIRendererGenerator.from_pretrained(w).state_dict() for w in (weights, out))
+    assert shipped.keys() == trained.keys()
+    for name, value in trained.items():
+        assert shipped[name].dtype == torch.float32, (
+            name
+        )  # stored in half precision, loads as float
+        torch.testing.assert_close(shipped[name], value.half().float(), rtol=0, atol=0)
+    card = ModelCard.load(out / "README.md")
+    assert card.data.library_name == "diffusers" and "baseline" in card.data.tags
+    text = card.text
+    assert "# PIRenderer-CPU: the PIRenderer-style AnimeCeleb baseline" in text
+    assert 'PIRendererGenerator.from_pretrained("org/baseline")' in text
+    assert "Weights stored in float16; `from_pretrained` loads them as float32" in text
+    assert "3 steps" in text and "Not evaluated" in text
+    for i, run in enumerate(["pir", "pir-256"], start=1):
+        assert f"animeceleb-train --config training/{i}-{run}.json\n" in text
+    assert json.loads((out / "training" / "chain.json").read_text())["steps"] == [2, 1]
+
+    assert publish([*command, "--dtype", "float64"]) == 2
+    assert publish([*command, "--speed", "30 FPS"]) == 2  # the baseline's card has no speed
+    assert ModelCard.load(out / "README.md").text == text, "a failed publish touched the folder"
+
+
 def test_bf16_autocast_and_channels_last_train_and_resume(tiny_dataset, tmp_path):
     # a process has one accelerate state (its precision): run it as the CLI does, on its own
     out = tmp_path / "fast"

@@ -1,6 +1,7 @@
-"""Ship a trained AniMo (or pose-regressor) run as a Hub-layout model folder: the weights that
-``AniMoPipeline.from_pretrained`` loads, a model card rendered from the template with what was
-measured, the configs that retrain it and the evaluation; optionally uploaded to the Hub.
+"""Ship a trained AniMo (or PIRenderer-style baseline, or pose-regressor) run as a Hub-layout
+model folder: the weights that ``AniMoPipeline.from_pretrained`` (``PIRendererGenerator``) loads,
+a model card rendered from the template with what was measured, the configs that retrain it and
+the evaluation; optionally uploaded to the Hub.
 
     animeceleb-publish --run outputs/train/animo-ft --evaluation outputs/eval/animo-ft \\
         --data-command "python -m dataset_builder build --out outputs/animeceleb-100 ..." \\
@@ -28,8 +29,10 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from animo_hf import AniMoPipeline
-from animo_hf.model_card import animo_model_card
+import torch
+
+from animo_hf import AniMoPipeline, PIRendererGenerator
+from animo_hf.model_card import animo_model_card, pirenderer_model_card
 from dataset_builder.files import write_atomic
 
 from .config import TrainConfig
@@ -38,6 +41,7 @@ from .runs import export_weights, hub_dataset_id, latest_checkpoint
 
 TRAINING_FOLDER = "training"
 CHAIN_FILE = "chain.json"
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 EVALUATION_FILES = ("results.json", "results.md")
 # a folder shipped before CHAIN_FILE existed gives its chain's time on its card's line
 CARD_TIME = re.compile(r"^- Time and hardware: (about )?([\d,]+) minutes", re.MULTILINE)
@@ -103,12 +107,12 @@ def trained_chain(run: Path) -> Chain:
 
 
 def shipped_chain(folder: str | Path | None) -> Chain:
-    """The chain recorded in a shipped AniMo folder (``model_index.json`` and
-    ``training/N-<run>.json``); :data:`NO_CHAIN` for anything else (a fresh model, a run folder's
+    """The chain recorded in a shipped AniMo or baseline folder (``training/N-<run>.json``);
+    :data:`NO_CHAIN` for anything else (a fresh model, a run folder's
     weights, a Hub id). A folder shipped before ``training/chain.json`` existed gives each run's
     ``max_steps`` and the time on its card."""
     folder = Path(folder) if folder else None
-    if folder is None or not (folder / "model_index.json").is_file():
+    if folder is None or not (folder / TRAINING_FOLDER).is_dir():
         return NO_CHAIN
     numbered = [p for p in (folder / TRAINING_FOLDER).glob("*-*.json") if p.stem[0].isdigit()]
     if not numbered:
@@ -232,8 +236,14 @@ def publish(
     attributions: Sequence[str] = (),
     dataset_id: str | None = None,
     speed: str | None = None,
+    dtype: str = "float32",
 ) -> Path:
-    """Write the shipped folder ``out`` (replaced only once complete) and return it."""
+    """Write the shipped folder ``out`` of an AniMo run, or of a PIRenderer-style baseline run
+    (``model: pirenderer``: the generator and its own card, no ``speed``), replaced only once
+    complete, and return it. ``dtype``: how the safetensors store the weights (``float16``
+    halves the folder; ``from_pretrained`` loads them as float32)."""
+    if dtype not in STORAGE_DTYPES:
+        raise ValueError(f"--dtype {dtype}: expected one of {sorted(STORAGE_DTYPES)}")
     chain = trained_chain(run)
     configs = chain.configs
     data, licences = data_summary(configs[-1])
@@ -255,26 +265,34 @@ def publish(
     if evaluation is not None:  # its sections one level down, under the card's "Evaluation"
         text = (evaluation / "results.md").read_text(encoding="utf-8")
         evaluation_md = re.sub(r"^## ", "### ", text, flags=re.MULTILINE)
-    pipe = AniMoPipeline.from_pretrained(run / "weights")
-    # the size it was trained at is the pipeline's default frame size (runs before the editing
-    # network recorded it saved the default)
-    pipe.editing_network.register_to_config(sample_size=configs[-1].resolution)
     hub_id = dataset_id or hub_dataset_id(configs[-1].dataset)
-    card = animo_model_card(
-        model_name=model_name,
-        repo_id=repo_id,
-        config_summary=config_summary(pipe),
-        resolution=configs[-1].resolution,
-        speed=speed,
-        training=training,
-        evaluation=evaluation_md,
-        limitations=limitations,
-        attributions=list(attributions),
-        datasets=[hub_id] if hub_id else None,
-    )
+    values = {
+        "model_name": model_name,
+        "repo_id": repo_id,
+        "resolution": configs[-1].resolution,
+        "training": training,
+        "evaluation": evaluation_md,
+        "limitations": limitations,
+        "attributions": list(attributions),
+        "datasets": [hub_id] if hub_id else None,
+        "weights_dtype": dtype,
+    }
+    if configs[-1].model == "pirenderer":
+        if speed is not None:
+            raise ValueError("--speed: the baseline's card has no speed line")
+        model = PIRendererGenerator.from_pretrained(run / "weights")
+        card = pirenderer_model_card(config_summary=parameter_summary(model), **values)
+    else:
+        model = AniMoPipeline.from_pretrained(run / "weights")
+        # the size it was trained at is the pipeline's default frame size (runs before the
+        # editing network recorded it saved the default)
+        model.editing_network.register_to_config(sample_size=configs[-1].resolution)
+        card = animo_model_card(config_summary=config_summary(model), speed=speed, **values)
+    if dtype != "float32":
+        model.to(dtype=STORAGE_DTYPES[dtype])
 
     def save(folder: Path) -> None:
-        pipe.save_pretrained(folder)
+        model.save_pretrained(folder)
         card.save(folder / "README.md")
         (folder / TRAINING_FOLDER).mkdir()
         for name, config in zip(files, configs, strict=True):
@@ -329,9 +347,14 @@ def config_summary(pipe: AniMoPipeline) -> str:
     for name in ("motion_network", "warping_network", "editing_network"):
         module = getattr(pipe, name)
         channels = module.config.get("block_out_channels")
-        size = sum(p.numel() for p in module.parameters())
-        parts.append(f"{name} {size:,} parameters" + (f" {tuple(channels)}" if channels else ""))
+        parts.append(
+            f"{name} {parameter_summary(module)}" + (f" {tuple(channels)}" if channels else "")
+        )
     return "; ".join(parts)
+
+
+def parameter_summary(module: torch.nn.Module) -> str:
+    return f"{sum(p.numel() for p in module.parameters()):,} parameters"
 
 
 def push(folder: Path, repo_id: str) -> str:
@@ -369,6 +392,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         help="a sentence crediting a third-party character whose renders appear with the model",
     )
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        help="how the safetensors store the weights: float32, or float16 (half the size; they "
+        "load as float32)",
+    )
     parser.add_argument("--push-to-hub", action="store_true", help="upload to --repo-id")
     return parser.parse_args(argv)
 
@@ -388,7 +417,9 @@ def main(argv: list[str] | None = None) -> int:
             if missing:
                 raise FileNotFoundError(f"{args.evaluation}: no {missing}; not an eval folder")
         if not args.data_command:
-            raise ValueError("--data-command: needed for an AniMo run (the card names it)")
+            raise ValueError(
+                "--data-command: needed for an AniMo or baseline run (the card names it)"
+            )
         folder = publish(
             args.run,
             args.out,
@@ -401,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             attributions=args.attribution,
             dataset_id=args.dataset_id,
             speed=args.speed,
+            dtype=args.dtype,
         )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
