@@ -490,6 +490,20 @@ def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny
     assert record["steps"] == [2, 1, 1] and record["exact"]  # the card's "N minutes", measured
     more = TrainConfig.from_yaml(again / "training" / "3-more.json")
     assert more == dataclasses.replace(more_config, init_weights=f"{tmp_path / 'tuned'}/weights")
+
+    # shipped over the folder it started from, then published again there (a new evaluation):
+    # the folder's chain, not the run appended to it once more
+    shutil.rmtree(out)
+    shutil.copytree(again, out)
+    assert publish(["--run", str(tmp_path / "more"), "--out", str(out), *command[4:]]) == 0
+    assert json.loads((out / "training" / "chain.json").read_text())["steps"] == [2, 1, 1]
+    assert sorted(p.name for p in (out / "training").glob("*-*.json")) == [
+        "1-first.json",
+        "2-tuned.json",
+        "3-more.json",
+    ]
+
+    (out / "training" / "chain.json").unlink()
     (out / "README.md").write_text("a card without its time\n")
     assert publish(["--run", str(tmp_path / "more"), "--out", str(again), *command[4:]]) == 2
 

@@ -74,6 +74,18 @@ class Chain:
             self.exact and later.exact,
         )
 
+    def ends_with(self, runs: Chain) -> bool:
+        """Whether this chain's last runs are ``runs`` (names and configs alike, but the first
+        one's ``init_weights``): a shipped folder published again from the runs that made it."""
+        n = len(runs.names)
+        if not 0 < n <= len(self.names) or self.names[-n:] != runs.names:
+            return False
+        return all(
+            dataclasses.replace(mine, init_weights=None)
+            == dataclasses.replace(theirs, init_weights=None)
+            for mine, theirs in zip(self.configs[-n:], runs.configs, strict=True)
+        )
+
 
 NO_CHAIN = Chain([], [], [], 0.0, True)
 
@@ -103,7 +115,10 @@ def trained_chain(run: Path) -> Chain:
         sum(t for t, _ in timings),
         all(e for _, e in timings),
     )
-    return shipped_chain(configs[0].init_weights).then(trained)
+    shipped = shipped_chain(configs[0].init_weights)
+    if shipped.ends_with(trained):  # the folder it started from is its own, published again
+        return shipped
+    return shipped.then(trained)
 
 
 def shipped_chain(folder: str | Path | None) -> Chain:
