@@ -281,6 +281,7 @@ def publish(
         text = (evaluation / "results.md").read_text(encoding="utf-8")
         evaluation_md = re.sub(r"^## ", "### ", text, flags=re.MULTILINE)
     hub_id = dataset_id or hub_dataset_id(configs[-1].dataset)
+    torch_dtype = STORAGE_DTYPES[dtype]
     values = {
         "model_name": model_name,
         "repo_id": repo_id,
@@ -295,16 +296,14 @@ def publish(
     if configs[-1].model == "pirenderer":
         if speed is not None:
             raise ValueError("--speed: the baseline's card has no speed line")
-        model = PIRendererGenerator.from_pretrained(run / "weights")
+        model = PIRendererGenerator.from_pretrained(run / "weights", torch_dtype=torch_dtype)
         card = pirenderer_model_card(config_summary=parameter_summary(model), **values)
     else:
-        model = AniMoPipeline.from_pretrained(run / "weights")
+        model = AniMoPipeline.from_pretrained(run / "weights", torch_dtype=torch_dtype)
         # the size it was trained at is the pipeline's default frame size (runs before the
         # editing network recorded it saved the default)
         model.editing_network.register_to_config(sample_size=configs[-1].resolution)
         card = animo_model_card(config_summary=config_summary(model), speed=speed, **values)
-    if dtype != "float32":
-        model.to(dtype=STORAGE_DTYPES[dtype])
 
     def save(folder: Path) -> None:
         model.save_pretrained(folder)
