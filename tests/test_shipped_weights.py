@@ -68,7 +68,23 @@ def test_shipped_animo_turns_a_held_out_characters_head(tmp_path):
         assert yaw * driven > 0 and abs(yaw) > 5, f"driven yaw {driven}, read {yaw:.1f}"
 
 
-@pytest.mark.parametrize("name", ["animo"])
+def test_the_shipped_baseline_loads_as_float32_and_animates():
+    code = (
+        "import sys, torch; from animo_hf import PIRendererGenerator; "
+        "g = PIRendererGenerator.from_pretrained(sys.argv[1]); "
+        "source = g.encode_source(torch.zeros(1, 3, 256, 256)); "
+        "out = g.animate(source, torch.zeros(2, 20)).image; "
+        "print({p.dtype for p in g.parameters()}, tuple(out.shape), bool(out.isfinite().all()))"
+    )
+    folder = WEIGHTS / "pirenderer-baseline"
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "{torch.float32} (2, 3, 256, 256) True"
+
+
+@pytest.mark.parametrize("name", ["animo", "pirenderer-baseline"])
 def test_the_shipped_card_names_the_commands_that_made_it(name):
     text = (WEIGHTS / name / "README.md").read_text(encoding="utf-8")
     chain = shipped_chain(WEIGHTS / name)
