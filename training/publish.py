@@ -123,9 +123,9 @@ def trained_chain(run: Path) -> Chain:
 
 def shipped_chain(folder: str | Path | None) -> Chain:
     """The chain recorded in a shipped AniMo or baseline folder (``training/N-<run>.json``);
-    :data:`NO_CHAIN` for anything else (a fresh model, a run folder's
-    weights, a Hub id). A folder shipped before ``training/chain.json`` existed gives each run's
-    ``max_steps`` and the time on its card."""
+    :data:`NO_CHAIN` for anything else (a fresh model, a run folder's weights, a Hub id). A
+    folder shipped before ``training/chain.json`` existed gives each run's ``max_steps`` and
+    the time on its card."""
     folder = Path(folder) if folder else None
     if folder is None or not (folder / TRAINING_FOLDER).is_dir():
         return NO_CHAIN
