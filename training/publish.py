@@ -296,10 +296,10 @@ def publish(
     if configs[-1].model == "pirenderer":
         if speed is not None:
             raise ValueError("--speed: the baseline's card has no speed line")
-        model = PIRendererGenerator.from_pretrained(run / "weights", torch_dtype=torch_dtype)
+        model = PIRendererGenerator.from_pretrained(run / "weights", dtype=torch_dtype)
         card = pirenderer_model_card(config_summary=parameter_summary(model), **values)
     else:
-        model = AniMoPipeline.from_pretrained(run / "weights", torch_dtype=torch_dtype)
+        model = AniMoPipeline.from_pretrained(run / "weights", dtype=torch_dtype)
         # the size it was trained at is the pipeline's default frame size (runs before the
         # editing network recorded it saved the default)
         model.editing_network.register_to_config(sample_size=configs[-1].resolution)
