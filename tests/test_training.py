@@ -276,6 +276,17 @@ def test_shipped_configs_are_valid(path):
     )
 
 
+def test_the_baseline_configs_retrain_the_shipped_baseline():
+    configs, shipped = PROJECT_ROOT / "training" / "configs", PROJECT_ROOT / "weights"
+    runs = {
+        "pirenderer.yaml": "1-pirenderer-500-128",
+        "pirenderer-256.yaml": "2-pirenderer-500-256",
+    }
+    for name, run in runs.items():
+        ran = shipped / "pirenderer-baseline" / "training" / f"{run}.json"
+        assert TrainConfig.from_yaml(configs / name) == TrainConfig.from_yaml(ran), name
+
+
 def test_the_generated_image_is_trained_too_when_asked(tiny_dataset):
     config = tiny_config(tiny_dataset, "unused", loss={"l1": 1.0, "generated": 0.5})
     train = load_split(str(tiny_dataset))
