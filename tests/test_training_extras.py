@@ -517,8 +517,10 @@ def test_publish_ships_the_baseline_with_its_card_in_float16(tiny_dataset, tmp_p
 
     pir = {"model": "pirenderer", "warp_only_fraction": 0.0}
     first = Trainer(tiny_config(tiny_dataset, tmp_path / "pir", max_steps=2, **pir)).run()
-    tuned = tiny_config(tiny_dataset, tmp_path / "pir-256", max_steps=1, init_weights=str(first))
-    weights = Trainer(dataclasses.replace(tuned, **pir)).run()
+    tuned = tiny_config(
+        tiny_dataset, tmp_path / "pir-256", max_steps=1, init_weights=str(first), **pir
+    )
+    weights = Trainer(tuned).run()
     out = tmp_path / "shipped" / "baseline"
     command = ["--run", str(tmp_path / "pir-256"), "--out", str(out), "--hardware", "CI"]
     command += ["--data-command", "python -m dataset_builder build --out tiny"]
@@ -529,10 +531,8 @@ def test_publish_ships_the_baseline_with_its_card_in_float16(tiny_dataset, tmp_p
         assert {stored.get_tensor(k).dtype for k in stored.keys()} == {torch.float16}  # noqa: SIM118
     trained, shipped = (PIRendererGenerator.from_pretrained(w).state_dict() for w in (weights, out))
     assert shipped.keys() == trained.keys()
-    for name, value in trained.items():
-        assert shipped[name].dtype == torch.float32, (
-            name
-        )  # stored in half precision, loads as float
+    for name, value in trained.items():  # stored in half precision, loaded as float
+        assert shipped[name].dtype == torch.float32, name
         torch.testing.assert_close(shipped[name], value.half().float(), rtol=0, atol=0)
     card = ModelCard.load(out / "README.md")
     assert card.data.library_name == "diffusers" and "baseline" in card.data.tags
