@@ -12,9 +12,12 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import ModelCard, ModelCardData
+
+if TYPE_CHECKING:
+    import torch
 
 TEMPLATE_PATH = Path(__file__).with_name("templates") / "animo_model_card.md"
 PIRENDERER_TEMPLATE_PATH = TEMPLATE_PATH.with_name("pirenderer_model_card.md")
@@ -113,6 +116,11 @@ def pirenderer_model_card(
         template_path=PIRENDERER_TEMPLATE_PATH,
         **values,
     )
+
+
+def parameter_summary(module: torch.nn.Module) -> str:
+    """``"1,234 parameters"``: the parameter count of ``module`` as the cards write it."""
+    return f"{sum(p.numel() for p in module.parameters()):,} parameters"
 
 
 def _checked(value: Mapping[str, Any], name: str, keys: Sequence[str]) -> dict[str, Any]:

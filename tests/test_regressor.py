@@ -202,8 +202,12 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
     assert "Mean absolute error on held-out identities" in (weights / "README.md").read_text()
     shipped = tmp_path / "shipped"
     command = ["--run", str(out), "--out", str(shipped), "--hardware", "CI"]
+    assert publish([*command, "--dtype", "float16"]) == 2  # refused, nothing written
+    assert not shipped.exists()
     assert publish([*command, "--dataset-id", "org/animeceleb"]) == 0
     card = (shipped / "README.md").read_text()
+    parameters = sum(p.numel() for p in model.parameters())
+    assert f"- {parameters:,} parameters; input 64²." in card
     assert "- Hardware: CI." in card and "Mean absolute error on held-out identities" in card
     assert "datasets:\n- org/animeceleb" in card and "## Intended use" in card
     assert "## Licences\n\nThe weights: apache-2.0." in card

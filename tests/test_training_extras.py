@@ -331,6 +331,12 @@ def test_a_run_begun_before_a_config_field_existed_still_resumes(tiny_dataset, t
             {"discriminator_warmup_steps": 2, "decay_steps": 3, "warp_only_fraction": 0},
             "config decay_steps = 3: expected at most 2",
         ),
+        ({"discriminator_updates": 0}, "config discriminator_updates = 0: expected a positive"),
+        ({"discriminator_updates": 2}, "discriminator_updates = 2: expected 1 unless loss.adv"),
+        (
+            {"discriminator_updates": 2, "loss": ADVERSARIAL, "gradient_accumulation_steps": 2},
+            "discriminator_updates = 2: expected 1 unless .* gradient_accumulation_steps is 1",
+        ),
     ],
 )
 def test_new_config_values_out_of_range_are_named(tmp_path, changes, message):
@@ -395,6 +401,32 @@ def test_the_discriminator_warms_up_alone_at_its_own_rate_then_the_model_trains(
         assert values["discriminator_lr"] == pytest.approx(4 * learning_rate_at(config, step))
         assert values["lr"] == (0.0 if step < 2 else learning_rate_at(config, step))
         assert ("total" in values) == (step >= 2) and "discriminator_gap" in values
+
+
+def test_the_critic_updates_several_times_per_step_and_a_resumed_run_may_change_how_often(
+    tiny_dataset, tmp_path
+):
+    def updates(optimizer: torch.optim.Optimizer) -> int:
+        """Adam's update count (every parameter's is the same)."""
+        counts = {int(state["step"]) for state in optimizer.state.values()}
+        assert len(counts) == 1
+        return counts.pop()
+
+    whole = {"loss": ADVERSARIAL, "warp_only_fraction": 0.0}
+    first = Trainer(tiny_config(tiny_dataset, tmp_path / "run", max_steps=2, **whole))
+    first.run()
+    assert updates(first.discriminator_optimizer) == updates(first.optimizer) == 2
+
+    resumed = Trainer(tiny_config(tiny_dataset, tmp_path / "run", discriminator_updates=3, **whole))
+    assert resumed.step == 2 and updates(resumed.discriminator_optimizer) == 2
+    critic = resumed.accelerator.unwrap_model(resumed.discriminator)
+    before = {k: v.clone() for k, v in critic.state_dict().items()}
+    values = resumed.train_step()
+    assert updates(resumed.optimizer) == 3 and updates(resumed.discriminator_optimizer) == 5
+    assert any(not torch.equal(before[k], v) for k, v in critic.state_dict().items())
+    assert math.isfinite(values["discriminator"]) and math.isfinite(values["discriminator_gap"])
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["discriminator_updates"] == 3
 
 
 def test_a_copied_run_goes_on_with_a_cool_down_for_both_optimizers(tiny_dataset, tmp_path):

@@ -313,6 +313,9 @@ class TrainConfig(RunConfig):
             (warmup_steps, decay_steps) begins after them. A fine-tune from shipped weights,
             whose discriminator was not kept, then starts against one that tells its outputs
             from renders.
+        discriminator_updates: discriminator updates per step, each on the same batch's real
+            and generated images (a critic that stays ahead of the model); no update draws
+            random numbers or batches, so a resumed run goes on as an unbroken one.
         loss: the loss weights.
         editing: the size of AniMo's editing network (``editing.layers_per_block``, ...).
         warping: options of AniMo's warping network (``warping.convex_upsampling``).
@@ -348,6 +351,7 @@ class TrainConfig(RunConfig):
     decay_steps: int | None = None
     discriminator_learning_rate: float | None = None
     discriminator_warmup_steps: int = 0
+    discriminator_updates: int = 1
     loss: LossWeights = field(default_factory=LossWeights)
     editing: EditingArchitecture = field(default_factory=EditingArchitecture)
     warping: WarpingArchitecture = field(default_factory=WarpingArchitecture)
@@ -367,6 +371,7 @@ class TrainConfig(RunConfig):
     def validate(self) -> None:
         check_choice("model", self.model, MODELS)
         check_non_negative("discriminator_warmup_steps", self.discriminator_warmup_steps)
+        check_positive("discriminator_updates", self.discriminator_updates)
         super().validate()
         rate = self.discriminator_learning_rate
         if rate is not None and (not is_number(rate) or not 0.0 < rate < 1.0):
@@ -387,6 +392,15 @@ class TrainConfig(RunConfig):
                 f"fewer than max_steps ({self.max_steps})",
             )
         check_positive("gradient_accumulation_steps", self.gradient_accumulation_steps)
+        if self.discriminator_updates > 1 and (
+            not self.loss.uses_discriminator or self.gradient_accumulation_steps > 1
+        ):
+            config_error(
+                "discriminator_updates",
+                self.discriminator_updates,
+                "1 unless loss.adversarial or loss.feature_matching > 0 and "
+                "gradient_accumulation_steps is 1 (accumulated batches would sum its updates)",
+            )
         check_positive("sample_every", self.sample_every)
         if not is_number(self.warp_only_fraction) or not 0.0 <= self.warp_only_fraction < 1.0:
             config_error("warp_only_fraction", self.warp_only_fraction, "a number in [0, 1)")

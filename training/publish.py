@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from animo_hf import AniMoPipeline, PIRendererGenerator
-from animo_hf.model_card import animo_model_card, pirenderer_model_card
+from animo_hf.model_card import animo_model_card, parameter_summary, pirenderer_model_card
 from dataset_builder.files import write_atomic
 
 from .config import TrainConfig
@@ -367,10 +367,6 @@ def config_summary(pipe: AniMoPipeline) -> str:
     return "; ".join(parts)
 
 
-def parameter_summary(module: torch.nn.Module) -> str:
-    return f"{sum(p.numel() for p in module.parameters()):,} parameters"
-
-
 def push(folder: Path, repo_id: str) -> str:
     """Upload ``folder`` to the model repo ``repo_id`` (created if needed); returns its URL."""
     from huggingface_hub import HfApi
@@ -421,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if is_regressor_run(args.run):
+            if args.dtype != "float32":
+                raise ValueError(f"--dtype {args.dtype}: a pose-regressor run ships float32 only")
             folder = publish_regressor(
                 args.run, args.out, hardware=args.hardware, dataset_id=args.dataset_id
             )

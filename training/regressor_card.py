@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from huggingface_hub import ModelCard, ModelCardData
 from transformers import ResNetForImageClassification
 
-from animo_hf.model_card import template_variables
+from animo_hf.model_card import parameter_summary, template_variables
 
 from .regressor_eval import evaluation_markdown
 from .runs import hub_dataset_id
@@ -50,7 +50,7 @@ def regressor_model_card(
     )
     values = {
         "resnet": model.config,
-        "parameters": f"{sum(p.numel() for p in model.parameters()):,}",
+        "parameters": parameter_summary(model),
         "dataset_id": dataset_id,
         "run": config.to_dict(),
         "steps": steps,

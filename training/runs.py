@@ -34,9 +34,9 @@ logger = logging.getLogger("training")
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
 # Fields a resumed run may change: how long it runs, how often it logs, samples and saves, where
-# its folder is (a copied run folder goes on as a branch), and the learning-rate schedule of the
-# steps still to come (a cool-down); not what a step computes otherwise (a max_steps that moves
-# the end of the warping phase is refused).
+# its folder is (a copied run folder goes on as a branch), and, for the steps still to come, the
+# learning-rate schedule (a cool-down) and how often the critic learns; not what a step computes
+# otherwise (a max_steps that moves the end of the warping phase is refused).
 RESUMABLE_CHANGES = frozenset(
     {
         "max_steps",
@@ -47,6 +47,7 @@ RESUMABLE_CHANGES = frozenset(
         "output_dir",
         "lr_schedule",
         "decay_steps",
+        "discriminator_updates",
     }
 )
 

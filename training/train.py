@@ -284,25 +284,28 @@ class Trainer:
     def discriminator_step(
         self, prediction: Prediction, batch: dict[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
-        """One update of the discriminator (hinge loss: the target real, the output fake, both
-        with the target pose; with ``loss.generated_adversarial`` AniMo's generated image is a
-        second fake, its patches counted with the output's). Returns its loss and
-        ``discriminator_gap``, the mean real logit minus the mean fake one: the loss averages
-        over every patch, and where output and target are the same (the background, most of a
-        frontal face) no critic can do better than 2, so the gap is what shows it learning."""
+        """``discriminator_updates`` updates of the discriminator (hinge loss: the target real,
+        the output fake, both with the target pose; with ``loss.generated_adversarial`` AniMo's
+        generated image is a second fake, its patches counted with the output's). Returns the
+        first update's loss and ``discriminator_gap``, the mean real logit minus the mean fake
+        one (what the model last trained against): the loss averages over every patch, and
+        where output and target are the same (the background, most of a frontal face) no
+        critic can do better than 2, so the gap is what shows it learning."""
         self.accelerator.unwrap_model(self.discriminator).train().requires_grad_(True)
         judged = judged_images(prediction, self.config.loss).values()
         fakes = torch.cat([image.detach() for image, _ in judged])
-        real_logits, _ = self.discriminator(batch["target"], batch["pose"])
-        fake_logits, _ = self.discriminator(
-            fakes, batch["pose"].repeat(len(fakes) // len(batch["pose"]), 1)
-        )
-        loss = discriminator_hinge_loss(real_logits, fake_logits)
-        self.accelerator.backward(loss)
-        self.discriminator_optimizer.step()
-        self.discriminator_optimizer.zero_grad()
-        gap = real_logits.detach().mean() - fake_logits.detach().mean()
-        return {"discriminator": loss.detach(), "discriminator_gap": gap}
+        fake_poses = batch["pose"].repeat(len(fakes) // len(batch["pose"]), 1)
+        terms = {}
+        for _ in range(self.config.discriminator_updates):
+            real_logits, _ = self.discriminator(batch["target"], batch["pose"])
+            fake_logits, _ = self.discriminator(fakes, fake_poses)
+            loss = discriminator_hinge_loss(real_logits, fake_logits)
+            self.accelerator.backward(loss)
+            self.discriminator_optimizer.step()
+            self.discriminator_optimizer.zero_grad()
+            gap = real_logits.detach().mean() - fake_logits.detach().mean()
+            terms = terms or {"discriminator": loss.detach(), "discriminator_gap": gap}
+        return terms
 
     def save_samples(self) -> Path:
         model = self.accelerator.unwrap_model(self.model)
