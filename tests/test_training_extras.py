@@ -605,3 +605,21 @@ def test_bf16_autocast_and_channels_last_train_and_resume(tiny_dataset, tmp_path
     assert all(math.isfinite(r["total"]) for r in records)
     with pytest.raises(ValueError, match="config channels_last = 1: expected true or false"):
         tiny_config(tiny_dataset, tmp_path, channels_last=1)
+
+
+def test_the_card_names_the_critics_rate_updates_and_warm_up():
+    from training.publish import critic_summary
+
+    plain = TrainConfig(dataset="data", loss=ADVERSARIAL)
+    assert critic_summary(plain) == ""
+    critic = dataclasses.replace(
+        plain,
+        warp_only_fraction=0.0,
+        discriminator_learning_rate=4e-4,
+        discriminator_updates=4,
+        discriminator_warmup_steps=200,
+    )
+    assert critic_summary(critic) == (
+        ", the discriminator's lr 0.0004, 4 discriminator updates per step, the first 200 steps "
+        "training the discriminator alone (the model frozen)"
+    )

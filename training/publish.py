@@ -200,10 +200,13 @@ def rate_summary(config: TrainConfig) -> str:
 
 
 def critic_summary(config: TrainConfig) -> str:
-    """The discriminator's own rate and warm-up, in words ('' when it has neither)."""
+    """The discriminator's own rate, updates per step and warm-up, in words ('' when it has
+    none of them)."""
     parts = []
     if config.discriminator_learning_rate is not None:
         parts.append(f"the discriminator's lr {config.discriminator_learning_rate:g}")
+    if config.discriminator_updates > 1:
+        parts.append(f"{config.discriminator_updates} discriminator updates per step")
     if config.discriminator_warmup_steps:
         parts.append(
             f"the first {config.discriminator_warmup_steps} steps training the discriminator "
