@@ -296,15 +296,16 @@ class Trainer:
         fakes = torch.cat([image.detach() for image, _ in judged])
         fake_poses = batch["pose"].repeat(len(fakes) // len(batch["pose"]), 1)
         terms = {}
-        for _ in range(self.config.discriminator_updates):
+        for update in range(self.config.discriminator_updates):
             real_logits, _ = self.discriminator(batch["target"], batch["pose"])
             fake_logits, _ = self.discriminator(fakes, fake_poses)
             loss = discriminator_hinge_loss(real_logits, fake_logits)
+            if update == 0:  # the critic the model's last update trained against
+                gap = real_logits.detach().mean() - fake_logits.detach().mean()
+                terms = {"discriminator": loss.detach(), "discriminator_gap": gap}
             self.accelerator.backward(loss)
             self.discriminator_optimizer.step()
             self.discriminator_optimizer.zero_grad()
-            gap = real_logits.detach().mean() - fake_logits.detach().mean()
-            terms = terms or {"discriminator": loss.detach(), "discriminator_gap": gap}
         return terms
 
     def save_samples(self) -> Path:
