@@ -540,6 +540,57 @@ def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny
     assert publish(["--run", str(tmp_path / "more"), "--out", str(again), *command[4:]]) == 2
 
 
+def test_a_run_resumed_with_a_cool_down_ships_one_config_per_stage_that_retrain_it(
+    tiny_dataset, tmp_path
+):
+    from training.publish import main as publish
+
+    def weights(run: Path) -> dict[str, torch.Tensor]:
+        pipe = AniMoPipeline.from_pretrained(run / "weights")
+        return {
+            f"{n}.{k}": v
+            for n, m in pipe.components.items()
+            if hasattr(m, "state_dict")
+            for k, v in m.state_dict().items()
+        }
+
+    constant = {"warp_only_fraction": 0.0, "loss": ADVERSARIAL}
+    cool_down = {**constant, "max_steps": 4, "lr_schedule": "cosine", "decay_steps": 2}
+    run = tmp_path / "run"
+    Trainer(tiny_config(tiny_dataset, run, max_steps=2, **constant)).run()
+    Trainer(tiny_config(tiny_dataset, run, **cool_down)).run()
+    Trainer(tiny_config(tiny_dataset, run, **cool_down, log_every=2)).run()  # trains no step
+    assert [s["until_step"] for s in json.loads((run / "stages.json").read_text())] == [2, 4]
+
+    out = tmp_path / "shipped"
+    command = ["--run", str(run), "--out", str(out), "--hardware", "CI"]
+    assert publish([*command, "--data-command", "python -m dataset_builder build --out t"]) == 0
+    record = json.loads((out / "training" / "chain.json").read_text())
+    assert record["steps"] == [2, 2] and record["starts"] == [0, 2]
+    assert sorted(p.name for p in (out / "training").glob("*-*.json")) == [
+        "1-run.json",
+        "2-run.json",
+    ]
+    text = (out / "README.md").read_text(encoding="utf-8")
+    resumed = (
+        "Adam lr 0.0001 (constant), betas (0.5, 0.999); losses: l1 1, ssim 0.5, adversarial 0.1, "
+        "feature matching 1; then resumed at step 2 with decay_steps 2, lr_schedule cosine, "
+        "max_steps 4: 2 more steps, Adam lr 0.0001 decaying to 0 along a cosine over the last 2 "
+        "steps; 4 steps"
+    )
+    assert resumed in text
+
+    # the shipped configs, run in order in a fresh folder, make the same weights
+    again = tmp_path / "again"
+    for name in ("1-run.json", "2-run.json"):
+        config = TrainConfig.from_yaml(out / "training" / name)
+        assert config.output_dir == str(run)
+        Trainer(dataclasses.replace(config, output_dir=str(again))).run()
+    retrained, shipped = weights(again), weights(run)
+    assert retrained.keys() == shipped.keys()
+    assert all(torch.equal(retrained[k], shipped[k]) for k in shipped)
+
+
 def test_publish_ships_the_baseline_with_its_card_in_float16(tiny_dataset, tmp_path):
     from huggingface_hub import ModelCard
     from safetensors import safe_open

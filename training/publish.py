@@ -10,7 +10,9 @@ the evaluation; optionally uploaded to the Hub.
 A run started from another run's weights (``init_weights``) is shipped with that run too: the
 card's schedule, steps and time cover the whole chain, and ``training/`` holds each run's config
 (``1-<run>.json``, ``2-<run>.json``, ...), which ``animeceleb-train --config`` reads as it is, and
-``chain.json`` (each run's steps, the chain's training time). A chain that starts from a shipped
+``chain.json`` (each run's steps, the chain's training time). A run resumed with a changed
+config (``stages.json`` in its folder: a longer run, a cool-down) is shipped as one config per
+stage, run one after another in the same folder. A chain that starts from a shipped
 folder (a fine-tune of ``weights/animo``, whose run folders are gone) continues that folder's
 chain: its runs come first, and the first new run's config names the weights its last run
 exported.
@@ -33,42 +35,61 @@ import torch
 
 from animo_hf import AniMoPipeline, PIRendererGenerator
 from animo_hf.model_card import animo_model_card, parameter_summary, pirenderer_model_card
-from dataset_builder.files import write_atomic
+from dataset_builder.files import differing_keys, write_atomic
 
 from .config import TrainConfig
 from .data import load_split
-from .runs import export_weights, hub_dataset_id, latest_checkpoint
+from .runs import (
+    STAGES_FILE,
+    checkpoint_step,
+    export_weights,
+    hub_dataset_id,
+    latest_checkpoint,
+    read_stages,
+)
 
 TRAINING_FOLDER = "training"
 CHAIN_FILE = "chain.json"
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 EVALUATION_FILES = ("results.json", "results.md")
+# config fields a resumed stage may change that do not change what it trains
+BOOKKEEPING = frozenset(
+    {"output_dir", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"}
+)
 # a folder shipped before CHAIN_FILE existed gives its chain's time on its card's line
 CARD_TIME = re.compile(r"^- Time and hardware: (about )?([\d,]+) minutes", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Chain:
-    """The runs that made a set of weights, first to last: each run's name (its folder's),
-    config and steps, and the time they took together (``exact``: measured, not estimated)."""
+    """The runs that made a set of weights, first to last, one entry per stage of a run: its
+    name (the run folder's), config, the step it began at (0: a new run; N: the same run resumed
+    at step N with a changed config) and steps, and the time they took together (``exact``:
+    measured, not estimated)."""
 
     names: list[str]
     configs: list[TrainConfig]
+    starts: list[int]
     steps: list[int]
     seconds: float
     exact: bool
 
     def then(self, later: Chain) -> Chain:
         """This chain followed by ``later``, whose first run started from this one's weights:
-        its config names the weights folder this chain's last run exported."""
+        that run's configs (each of its stages) name the weights folder this chain's last run
+        exported."""
         if not self.names:
             return later
-        first = dataclasses.replace(
-            later.configs[0], init_weights=f"{self.configs[-1].output_dir}/weights"
-        )
+        weights = f"{self.configs[-1].output_dir}/weights"
+        first_run = next((i for i, s in enumerate(later.starts) if i and not s), len(later.starts))
+        configs = [
+            dataclasses.replace(config, init_weights=weights) if i < first_run else config
+            for i, config in enumerate(later.configs)
+        ]
         return Chain(
             self.names + later.names,
-            self.configs + [first, *later.configs[1:]],
+            self.configs + configs,
+            self.starts + later.starts,
             self.steps + later.steps,
             self.seconds + later.seconds,
             self.exact and later.exact,
@@ -87,7 +108,7 @@ class Chain:
         )
 
 
-NO_CHAIN = Chain([], [], [], 0.0, True)
+NO_CHAIN = Chain([], [], [], [], 0.0, True)
 
 
 def run_chain(run: Path) -> list[Path]:
@@ -102,18 +123,33 @@ def run_chain(run: Path) -> list[Path]:
         chain.insert(0, parent)
 
 
+def run_stages(run: Path) -> list[tuple[TrainConfig, int, int]]:
+    """Each stage of ``run`` (``stages.json``, then its current config): the config it trained
+    with, under the run's own ``output_dir`` (so the stages' commands go on in one folder), the
+    step it began at and the steps it trained (at least one)."""
+    final = read_config(run)
+    configs, ends = [], []
+    for stage in read_stages(run):
+        config = TrainConfig.from_dict(stage["config"], where=str(run / STAGES_FILE))
+        configs.append(dataclasses.replace(config, output_dir=final.output_dir))
+        ends.append(stage["until_step"])
+    configs.append(final)
+    ends.append(trained_steps(run))
+    starts = [0, *ends[:-1]]
+    stages = zip(configs, starts, ends, strict=True)
+    return [(c, s, e - s) for c, s, e in stages if e > s]  # a config that trained no step is none
+
+
 def trained_chain(run: Path) -> Chain:
-    """The chain of run folders that made ``run``'s weights (:func:`run_chain`), after the
-    chain of the shipped folder its first run started from, if it did (:func:`shipped_chain`)."""
+    """The chain of run folders that made ``run``'s weights (:func:`run_chain`), each run's
+    stages in turn (:func:`run_stages`), after the chain of the shipped folder its first run
+    started from, if it did (:func:`shipped_chain`)."""
     runs = run_chain(run)
-    configs = [read_config(r) for r in runs]
-    timings = [training_seconds(r, c) for r, c in zip(runs, configs, strict=True)]
+    stages = [(r.name, *stage) for r in runs for stage in run_stages(r)]
+    timings = [training_seconds(r, read_config(r)) for r in runs]
+    names, configs, starts, steps = (list(column) for column in zip(*stages, strict=True))
     trained = Chain(
-        [r.name for r in runs],
-        configs,
-        [trained_steps(r) for r in runs],
-        sum(t for t, _ in timings),
-        all(e for _, e in timings),
+        names, configs, starts, steps, sum(t for t, _ in timings), all(e for _, e in timings)
     )
     shipped = shipped_chain(configs[0].init_weights)
     if shipped.ends_with(trained):  # the folder it started from is its own, published again
@@ -138,7 +174,8 @@ def shipped_chain(folder: str | Path | None) -> Chain:
     record_file = folder / TRAINING_FOLDER / CHAIN_FILE
     if record_file.is_file():
         record = json.loads(record_file.read_text(encoding="utf-8"))
-        return Chain(names, configs, record["steps"], record["seconds"], record["exact"])
+        starts = record.get("starts", [0] * len(configs))  # shipped before stages were recorded
+        return Chain(names, configs, starts, record["steps"], record["seconds"], record["exact"])
     card = folder / "README.md"
     found = CARD_TIME.search(card.read_text(encoding="utf-8")) if card.is_file() else None
     if found is None:
@@ -147,7 +184,8 @@ def shipped_chain(folder: str | Path | None) -> Chain:
             "minutes' line in README.md; the time of the chain it continues is unknown"
         )
     minutes = float(found.group(2).replace(",", ""))
-    return Chain(names, configs, [c.max_steps for c in configs], minutes * 60, not found.group(1))
+    steps = [c.max_steps for c in configs]
+    return Chain(names, configs, [0] * len(configs), steps, minutes * 60, not found.group(1))
 
 
 def read_config(run: Path) -> TrainConfig:
@@ -162,7 +200,7 @@ def trained_steps(run: Path) -> int:
     checkpoint = latest_checkpoint(run)
     if checkpoint is None:
         raise ValueError(f"{run}: no checkpoint; nothing was trained")
-    return json.loads((checkpoint / "trainer_state.json").read_text())["step"]
+    return checkpoint_step(checkpoint)
 
 
 def training_seconds(run: Path, config: TrainConfig) -> tuple[float, bool]:
@@ -190,9 +228,11 @@ def loss_summary(config: TrainConfig) -> str:
     return ", ".join(f"{name.replace('_', ' ')} {weight:g}" for name, weight in terms.items())
 
 
-def rate_summary(config: TrainConfig) -> str:
-    """The learning-rate schedule in words (``training.config.learning_rate_at``)."""
-    warmup = f" after a {config.warmup_steps}-step warm-up" if config.warmup_steps else ""
+def rate_summary(config: TrainConfig, start: int = 0) -> str:
+    """The learning-rate schedule from step ``start`` on, in words
+    (``training.config.learning_rate_at``)."""
+    warming = config.warmup_steps and start < config.schedule_start + config.warmup_steps
+    warmup = f" after a {config.warmup_steps}-step warm-up" if warming else ""
     if config.lr_schedule == "constant":
         return f"Adam lr {config.learning_rate:g} (constant{warmup})"
     span = f"the last {config.decay_steps} steps" if config.decay_steps else "the run"
@@ -216,6 +256,7 @@ def critic_summary(config: TrainConfig) -> str:
 
 
 def schedule_summary(config: TrainConfig, steps: int) -> str:
+    """A run of a chain (its first stage) in words."""
     phase = (
         f"{config.warp_only_steps} on the warping path alone, then the whole model"
         if config.warp_only_steps
@@ -227,6 +268,31 @@ def schedule_summary(config: TrainConfig, steps: int) -> str:
         f"{rate_summary(config)}{critic_summary(config)}, betas {tuple(config.betas)}; losses: "
         f"{loss_summary(config)}"
     )
+
+
+def resumed_summary(previous: TrainConfig, config: TrainConfig, steps: int, start: int) -> str:
+    """A later stage of a run in words: what its config changed and the rate from ``start``."""
+    changed = [
+        f"{key} {getattr(config, key)}"
+        for key in differing_keys(previous.to_dict(), config.to_dict())
+        if key not in BOOKKEEPING
+    ]
+    with_changes = f" with {', '.join(changed)}" if changed else ""
+    rate = rate_summary(config, start)
+    return f"resumed at step {start}{with_changes}: {steps} more steps, {rate}"
+
+
+def chain_summary(chain: Chain) -> str:
+    """Every stage of ``chain`` in words, first to last."""
+    parts = []
+    for i, (config, steps, start) in enumerate(
+        zip(chain.configs, chain.steps, chain.starts, strict=True)
+    ):
+        if start:
+            parts.append(resumed_summary(chain.configs[i - 1], config, steps, start))
+        else:
+            parts.append(schedule_summary(config, steps))
+    return "; then ".join(parts)
 
 
 def data_summary(config: TrainConfig) -> tuple[str, str]:
@@ -270,9 +336,7 @@ def publish(
     training = {
         "data": data,
         "losses": loss_summary(configs[-1]),
-        "schedule": "; then ".join(
-            schedule_summary(c, s) for c, s in zip(configs, chain.steps, strict=True)
-        ),
+        "schedule": chain_summary(chain),
         "steps": sum(chain.steps),
         "time": f"{'' if chain.exact else 'about '}{chain.seconds / 60:.0f} minutes",
         "hardware": hardware,
@@ -314,7 +378,12 @@ def publish(
         (folder / TRAINING_FOLDER).mkdir()
         for name, config in zip(files, configs, strict=True):
             write_atomic(folder / TRAINING_FOLDER / name, json.dumps(config.to_dict()))
-        record = {"steps": chain.steps, "seconds": round(chain.seconds, 1), "exact": chain.exact}
+        record = {
+            "steps": chain.steps,
+            "starts": chain.starts,
+            "seconds": round(chain.seconds, 1),
+            "exact": chain.exact,
+        }
         write_atomic(folder / TRAINING_FOLDER / CHAIN_FILE, json.dumps(record))
         if evaluation is not None:
             for name in EVALUATION_FILES:

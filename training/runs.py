@@ -4,7 +4,9 @@ weights and the console entry point.
 
 A run folder holds ``config.json``, ``checkpoints/step-NNNNNNN/`` (``accelerate`` state: models,
 optimizer, RNG states, plus ``trainer_state.json``), ``metrics.jsonl`` and ``weights/``; running
-the same command again resumes from the last checkpoint at the same step.
+the same command again resumes from the last checkpoint at the same step. A run resumed with a
+changed config (a longer run, a cool-down) keeps the config each earlier stage trained with in
+``stages.json``, so the commands that made its weights can be given in order.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .config import Config, RunConfig, learning_rate_at, parse_config
 logger = logging.getLogger("training")
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
+STAGES_FILE = "stages.json"
 # Fields a resumed run may change: how long it runs, how often it logs, samples and saves, where
 # its folder is (a copied run folder goes on as a branch), and, for the steps still to come, the
 # learning-rate schedule (a cool-down) and how often the critic learns; not what a step computes
@@ -103,6 +106,7 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
             )
         if changed:  # a longer or shorter run, or another cadence: the same run goes on
             logger.info("%s: resuming with %s changed", out, ", ".join(changed))
+            record_stage(out, existing.to_dict(), checkpoint_step(latest_checkpoint(out)))
             write_atomic(saved, json.dumps(wanted, indent=1, sort_keys=True))
         return
     out.mkdir(parents=True, exist_ok=True)
@@ -110,9 +114,30 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
     write_atomic(saved, json.dumps(wanted, indent=1, sort_keys=True))
 
 
+def record_stage(out: Path, config: dict[str, Any], until_step: int) -> None:
+    """Append to ``out/stages.json`` that ``config`` trained the run up to ``until_step`` (a
+    config that trained no step since the last stage ended is not a stage)."""
+    stages = read_stages(out)
+    if stages and stages[-1]["until_step"] == until_step:
+        return
+    stages.append({"until_step": until_step, "config": config})
+    write_atomic(out / STAGES_FILE, json.dumps(stages, indent=1))
+
+
+def read_stages(out: Path) -> list[dict[str, Any]]:
+    """The earlier stages of the run in ``out`` (:func:`record_stage`), first to last."""
+    path = out / STAGES_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
 def latest_checkpoint(out: Path) -> Path | None:
     done = sorted((out / CHECKPOINTS).glob("step-*/" + STATE_FILE))
     return done[-1].parent if done else None
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    """The step a checkpoint folder was saved at."""
+    return json.loads((checkpoint / STATE_FILE).read_text())["step"]
 
 
 def resume(
@@ -125,7 +150,7 @@ def resume(
     if checkpoint is None:
         return 0, loader
     accelerator.load_state(str(checkpoint))
-    step = json.loads((checkpoint / STATE_FILE).read_text())["step"]
+    step = checkpoint_step(checkpoint)
     logger.info("resumed from %s at step %d", checkpoint, step)
     return step, accelerator.skip_first_batches(loader, step * batches_per_step)
 
