@@ -40,6 +40,7 @@ from dataset_builder.files import differing_keys, write_atomic
 from .config import TrainConfig
 from .data import load_split
 from .runs import (
+    BOOKKEEPING,
     STAGES_FILE,
     checkpoint_step,
     export_weights,
@@ -52,10 +53,6 @@ TRAINING_FOLDER = "training"
 CHAIN_FILE = "chain.json"
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 EVALUATION_FILES = ("results.json", "results.md")
-# config fields a resumed stage may change that do not change what it trains
-BOOKKEEPING = frozenset(
-    {"output_dir", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"}
-)
 # a folder shipped before CHAIN_FILE existed gives its chain's time on its card's line
 CARD_TIME = re.compile(r"^- Time and hardware: (about )?([\d,]+) minutes", re.MULTILINE)
 

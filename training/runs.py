@@ -36,23 +36,20 @@ logger = logging.getLogger("training")
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
 STAGES_FILE = "stages.json"
-# Fields a resumed run may change: how long it runs, how often it logs, samples and saves, where
-# its folder is (a copied run folder goes on as a branch), and, for the steps still to come, the
+# Fields that change where a run's folder is and how often it logs, samples and saves, not what
+# it trains (a copied run folder goes on as a branch).
+BOOKKEEPING = frozenset(
+    {"output_dir", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"}
+)
+# Fields a resumed run may change: those, how long it runs and, for the steps still to come, the
 # learning-rate schedule (a cool-down) and how often the critic learns; not what a step computes
 # otherwise (a max_steps that moves the end of the warping phase is refused).
-RESUMABLE_CHANGES = frozenset(
-    {
-        "max_steps",
-        "log_every",
-        "sample_every",
-        "checkpoint_every",
-        "keep_checkpoints",
-        "output_dir",
-        "lr_schedule",
-        "decay_steps",
-        "discriminator_updates",
-    }
-)
+RESUMABLE_CHANGES = BOOKKEEPING | {
+    "max_steps",
+    "lr_schedule",
+    "decay_steps",
+    "discriminator_updates",
+}
 
 
 class TrainingError(RuntimeError):
