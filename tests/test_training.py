@@ -196,6 +196,15 @@ def test_bad_datasets_and_a_different_config_are_refused(tiny_dataset, tmp_path)
     phase = tiny_config(tiny_dataset, tmp_path / "run", batch_size=3, max_steps=8)
     with pytest.raises(ValueError, match=r"fields \['warp_only_fraction'\]"):
         Trainer(phase)
+    # new loss weights are a fine-tuning stage; a critic the checkpoint lacks is another run
+    base = tiny_config(tiny_dataset, tmp_path / "run", **longer).to_dict()["loss"]
+    critic = {**longer, "loss": {**base, "adversarial": 0.5}}
+    with pytest.raises(ValueError, match=r"fields \['loss'\]"):
+        Trainer(tiny_config(tiny_dataset, tmp_path / "run", **critic))
+    reweighted = {**longer, "loss": {**base, "changed_per_image": 1.0}}
+    assert Trainer(tiny_config(tiny_dataset, tmp_path / "run", **reweighted)).step == 1
+    stages = json.loads((tmp_path / "run" / "stages.json").read_text())
+    assert [s["config"]["loss"]["changed_per_image"] for s in stages] == [0.0]
 
 
 def test_console_script_trains_and_exports_loadable_weights(tiny_dataset, tmp_path):
@@ -317,6 +326,13 @@ def test_the_changed_loss_weighs_only_what_the_warp_does_not_explain():
     far = fixed.clone()
     far[..., 0, 0] = 1.0  # an error outside the changed region does not count
     assert changed_l1(far, target, warped) == 0
+    # beside an image whose whole 16x16 is wrong: pooled, the mouth's 36 pixels are lost among
+    # 292; per image, each image's mean counts the same
+    both_target = torch.cat([target, target])
+    both_warped = torch.cat([warped, torch.ones_like(target)])
+    assert torch.isclose(changed_l1(both_warped, both_target, both_warped), torch.tensor(260 / 292))
+    by_image = changed_l1(both_warped, both_target, both_warped, per_image=True)
+    assert torch.isclose(by_image, torch.tensor((4 / 36 + 1.0) / 2))
 
 
 def test_the_edge_loss_asks_for_detail_a_blur_lacks():

@@ -540,7 +540,7 @@ def test_publish_ships_a_chain_of_runs_with_its_card_configs_and_evaluation(tiny
     assert publish(["--run", str(tmp_path / "more"), "--out", str(again), *command[4:]]) == 2
 
 
-def test_a_run_resumed_with_a_cool_down_ships_one_config_per_stage_that_retrain_it(
+def test_a_run_resumed_with_a_cool_down_and_new_weights_ships_one_config_per_stage_that_retrain_it(
     tiny_dataset, tmp_path
 ):
     from training.publish import main as publish
@@ -555,7 +555,8 @@ def test_a_run_resumed_with_a_cool_down_ships_one_config_per_stage_that_retrain_
         }
 
     constant = {"warp_only_fraction": 0.0, "loss": ADVERSARIAL}
-    cool_down = {**constant, "max_steps": 4, "lr_schedule": "cosine", "decay_steps": 2}
+    cool_down = {"max_steps": 4, "lr_schedule": "cosine", "decay_steps": 2}
+    cool_down = {**constant, **cool_down, "loss": {**ADVERSARIAL, "changed_per_image": 1.0}}
     run = tmp_path / "run"
     Trainer(tiny_config(tiny_dataset, run, max_steps=2, **constant)).run()
     Trainer(tiny_config(tiny_dataset, run, **cool_down)).run()
@@ -574,9 +575,9 @@ def test_a_run_resumed_with_a_cool_down_ships_one_config_per_stage_that_retrain_
     text = (out / "README.md").read_text(encoding="utf-8")
     resumed = (
         "Adam lr 0.0001 (constant), betas (0.5, 0.999); losses: l1 1, ssim 0.5, adversarial 0.1, "
-        "feature matching 1; then resumed at step 2 with decay_steps 2, lr_schedule cosine, "
-        "max_steps 4: 2 more steps, Adam lr 0.0001 decaying to 0 along a cosine over the last 2 "
-        "steps; 4 steps"
+        "feature matching 1; then resumed at step 2 with decay_steps 2, loss.changed_per_image "
+        "1, lr_schedule cosine, max_steps 4: 2 more steps, Adam lr 0.0001 decaying to 0 along a "
+        "cosine over the last 2 steps; 4 steps"
     )
     assert resumed in text
 

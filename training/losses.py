@@ -64,15 +64,23 @@ def mask_loss(mask: torch.Tensor, warped: torch.Tensor, target: torch.Tensor) ->
 CHANGED_DILATION = 5  # pixels around a mismatch that count as changed too (odd, a max-pool window)
 
 
-def changed_l1(output: torch.Tensor, target: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
+def changed_l1(
+    output: torch.Tensor, target: torch.Tensor, warped: torch.Tensor, per_image: bool = False
+) -> torch.Tensor:
     """L1 between ``output`` and ``target`` averaged only over the pixels the warped source does
     not explain (mean absolute RGB error above ``MASK_MATCH``, dilated by ``CHANGED_DILATION``):
     a closing eye or an opening mouth weighs as much as the whole image does in the plain L1,
-    whatever its area. Zero when the warp explains every pixel."""
+    whatever its area. Zero when the warp explains every pixel.
+
+    The average is over the batch's changed pixels together, or with ``per_image`` over each
+    image's own, then over the images: a frontal pair's opening mouth then weighs as much as a
+    turned head's whole outline in another image of the batch, not a hundredth of it."""
     with torch.no_grad():
         mismatch = ((warped - target).abs().mean(dim=1, keepdim=True) > MASK_MATCH).float()
         changed = F.max_pool2d(mismatch, CHANGED_DILATION, stride=1, padding=CHANGED_DILATION // 2)
     error = (output - target).abs().mean(dim=1, keepdim=True) * changed
+    if per_image:
+        return (error.sum(dim=(1, 2, 3)) / changed.sum(dim=(1, 2, 3)).clamp(min=1.0)).mean()
     return error.sum() / changed.sum().clamp(min=1.0)
 
 

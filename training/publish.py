@@ -269,11 +269,14 @@ def schedule_summary(config: TrainConfig, steps: int) -> str:
 
 def resumed_summary(previous: TrainConfig, config: TrainConfig, steps: int, start: int) -> str:
     """A later stage of a run in words: what its config changed and the rate from ``start``."""
-    changed = [
-        f"{key} {getattr(config, key)}"
-        for key in differing_keys(previous.to_dict(), config.to_dict())
-        if key not in BOOKKEEPING
-    ]
+    before, after = previous.to_dict(), config.to_dict()
+    changed = []
+    for key in differing_keys(before, after):
+        if key == "loss":
+            weights = differing_keys(before["loss"], after["loss"])
+            changed += [f"loss.{name} {after['loss'][name]:g}" for name in weights]
+        elif key not in BOOKKEEPING:
+            changed.append(f"{key} {getattr(config, key)}")
     with_changes = f" with {', '.join(changed)}" if changed else ""
     rate = rate_summary(config, start)
     return f"resumed at step {start}{with_changes}: {steps} more steps, {rate}"

@@ -42,13 +42,15 @@ BOOKKEEPING = frozenset(
     {"output_dir", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"}
 )
 # Fields a resumed run may change: those, how long it runs and, for the steps still to come, the
-# learning-rate schedule (a cool-down) and how often the critic learns; not what a step computes
-# otherwise (a max_steps that moves the end of the warping phase is refused).
+# learning-rate schedule (a cool-down), how often the critic learns and the loss weights (a
+# fine-tuning stage); not the data, the model or what the checkpoint holds (a max_steps that
+# moves the end of the warping phase, or loss weights that add or drop the critic, are refused).
 RESUMABLE_CHANGES = BOOKKEEPING | {
     "max_steps",
     "lr_schedule",
     "decay_steps",
     "discriminator_updates",
+    "loss",
 }
 
 
@@ -92,8 +94,12 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
         same_phase = getattr(existing, "warp_only_steps", 0) == getattr(
             config, "warp_only_steps", 0
         )
+        # the checkpoint holds a critic exactly when the loss uses one
+        same_critic = uses_critic(existing) == uses_critic(config)
         allowed = RESUMABLE_CHANGES | ({"warp_only_fraction"} if same_phase else set())
-        refused = [key for key in changed if key not in allowed]
+        refused = [
+            key for key in changed if key not in allowed or (key == "loss" and not same_critic)
+        ]
         if not same_phase:
             refused = sorted({*refused, "warp_only_fraction"})
         if refused:
@@ -109,6 +115,12 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / CHECKPOINTS).mkdir(exist_ok=True)
     write_atomic(saved, json.dumps(wanted, indent=1, sort_keys=True))
+
+
+def uses_critic(config: RunConfig) -> bool:
+    """Whether ``config``'s run trains a discriminator (and its checkpoints hold one)."""
+    loss = getattr(config, "loss", None)
+    return bool(loss is not None and loss.uses_discriminator)
 
 
 def record_stage(out: Path, config: dict[str, Any], until_step: int) -> None:

@@ -92,11 +92,12 @@ def compute_losses(
         if weights.edges and prefix != "warp":
             terms[f"{prefix}_edges"] = edge_l1(output, batch["target"])
             weighted.append(scale * weights.edges * terms[f"{prefix}_edges"])
-        if weights.changed and prefix != "warp":
-            terms[f"{prefix}_changed"] = changed_l1(
-                output, batch["target"], prediction.warped.detach()
-            )
-            weighted.append(scale * weights.changed * terms[f"{prefix}_changed"])
+        for name, per_image in (("changed", False), ("changed_per_image", True)):
+            if getattr(weights, name) and prefix != "warp":
+                terms[f"{prefix}_{name}"] = changed_l1(
+                    output, batch["target"], prediction.warped.detach(), per_image
+                )
+                weighted.append(scale * getattr(weights, name) * terms[f"{prefix}_{name}"])
         if weights.face:
             face, wanted = face_crop(output), face_crop(batch["target"])
             on_face = weights.l1 * multiscale_l1(face, wanted)
