@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import PIL.Image
 import pytest
 import torch
 
@@ -120,7 +121,8 @@ def test_resume_continues_at_the_same_step_and_state(tiny_dataset, tmp_path):
         "step-0000002",
         "step-0000004",
     ]
-    assert (run / "samples" / "step-0000004.png").is_file()
+    with PIL.Image.open(run / "samples" / "step-0000004.png") as grid:  # six rows
+        assert grid.size == (4 * 64, 6 * 64)  # four fixed pairs
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [2, 3, 4]  # step 3 logged once, by the resumed run
     assert [r["phase"] for r in records] == ["full", "full", "full"]

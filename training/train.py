@@ -7,9 +7,9 @@ and, unchanged, under ``accelerate launch`` on several processes or GPUs.
         # 2 CPU processes (torch.distributed with gloo)
 
 A run folder (``training.runs``) holds ``config.json``, ``checkpoints/step-NNNNNNN/``,
-``metrics.jsonl``, ``samples/step-NNNNNNN.png`` (source, target, output, warped source) and
-``weights/`` (the latest weights in Hub layout). Running the same command again resumes from the
-last checkpoint at the same step.
+``metrics.jsonl``, ``samples/step-NNNNNNN.png`` (source, target, output, warped source,
+generated image and mask) and ``weights/`` (the latest weights in Hub layout). Running the same
+command again resumes from the last checkpoint at the same step.
 """
 
 from __future__ import annotations
@@ -145,11 +145,15 @@ def compute_losses(
 
 
 def sample_grid(model, batch: dict[str, torch.Tensor], full: bool) -> PIL.Image.Image:
-    """Rows: source, target, output (the warped source on the warping path), warped source."""
+    """Rows: source, target, output (the warped source on the warping path), warped source and,
+    where the output is composed, the generated image and the mask (white: the warped source
+    kept; black: the generated image used), which show which of the two an expression fails in."""
     with torch.no_grad():
         prediction = model(batch["source"], batch["pose"], full=full)
     output = prediction.image if prediction.image is not None else prediction.warped
     rows = [batch["source"], batch["target"], output, prediction.warped]
+    if prediction.mask is not None:
+        rows += [prediction.generated, (prediction.mask * 2 - 1).expand_as(output)]
     grid = torch.cat([torch.cat(list(row.float().cpu()), dim=2) for row in rows], dim=1)
     array = ((grid.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     return PIL.Image.fromarray(np.ascontiguousarray(array))
