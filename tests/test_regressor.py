@@ -233,6 +233,10 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
     expected, got = model.state_dict(), load_regressor(tmp_path / "r" / "weights").state_dict()
     for key in expected:
         assert torch.equal(expected[key], got[key]), f"{key} differs after resuming"
+    # another loss function is another run (AniMo's loss weights may change when it resumes)
+    other = "smooth_l1" if config.loss == "mse" else "mse"
+    with pytest.raises(ValueError, match=r"different config \(fields \['loss'\]"):
+        RegressorTrainer(RegressorConfig.from_dict({**config.to_dict(), "loss": other}))
 
 
 @pytest.mark.parametrize(

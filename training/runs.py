@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from dataset_builder.files import differing_keys, replace_dir, write_atomic
 
-from .config import Config, RunConfig, learning_rate_at, parse_config
+from .config import Config, LossWeights, RunConfig, learning_rate_at, parse_config
 
 logger = logging.getLogger("training")
 CHECKPOINTS = "checkpoints"
@@ -94,12 +94,10 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
         same_phase = getattr(existing, "warp_only_steps", 0) == getattr(
             config, "warp_only_steps", 0
         )
-        # the checkpoint holds a critic exactly when the loss uses one
-        same_critic = uses_critic(existing) == uses_critic(config)
         allowed = RESUMABLE_CHANGES | ({"warp_only_fraction"} if same_phase else set())
-        refused = [
-            key for key in changed if key not in allowed or (key == "loss" and not same_critic)
-        ]
+        if not reweighting_only(existing, config):
+            allowed = allowed - {"loss"}
+        refused = [key for key in changed if key not in allowed]
         if not same_phase:
             refused = sorted({*refused, "warp_only_fraction"})
         if refused:
@@ -117,10 +115,16 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
     write_atomic(saved, json.dumps(wanted, indent=1, sort_keys=True))
 
 
-def uses_critic(config: RunConfig) -> bool:
-    """Whether ``config``'s run trains a discriminator (and its checkpoints hold one)."""
-    loss = getattr(config, "loss", None)
-    return bool(loss is not None and loss.uses_discriminator)
+def reweighting_only(existing: RunConfig, config: RunConfig) -> bool:
+    """Whether ``config``'s loss may differ from ``existing``'s in a resume: both are
+    :class:`LossWeights` (weights, not another run's loss function) and both train a critic, or
+    neither (the checkpoint holds one exactly when the loss uses it)."""
+    before, after = getattr(existing, "loss", None), getattr(config, "loss", None)
+    return (
+        isinstance(before, LossWeights)
+        and isinstance(after, LossWeights)
+        and before.uses_discriminator == after.uses_discriminator
+    )
 
 
 def record_stage(out: Path, config: dict[str, Any], until_step: int) -> None:
