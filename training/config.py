@@ -248,8 +248,8 @@ class LossWeights:
     )
     mask: float = 0.0  # BCE of the mask against where the warped source already matches the target
     changed: float = 0.0  # L1 on the pixels the warped source does not explain (output, generated)
-    # the same averaged per image, then over the batch: a frontal pair's mouth counts as much as
-    # a turned head's outline elsewhere in the batch
+    # the same averaged within each image, then over the batch: each image weighs the same,
+    # however many pixels it changes
     changed_per_image: float = 0.0
     edges: float = 0.0  # L1 between the Laplacians of output (generated) and target
     adversarial: float = 0.0  # hinge GAN with the pose-conditioned patch discriminator (full phase)
