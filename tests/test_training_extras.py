@@ -89,20 +89,28 @@ def test_regressor_losses_are_zero_for_the_target_and_train_only_the_output(regr
     assert not loss.regressor.training, "the frozen regressor left eval mode"
     target = torch.rand(2, 3, 128, 128) * 2 - 1  # resized to the regressor's 64²
     read, _ = loss.read(target)
-    pose = read.detach().clone()  # the labels the regressor reads from the target
+    # The labels the regressor reads from the target, in pose units (angles in degrees).
+    pose = read.detach() * torch.tensor(loss.regressor.config.pose_scale)
     assert float(loss(target, target, pose)["features"]) == 0.0
     assert float(loss(target, target, pose)["expression"]) == pytest.approx(0.0, abs=1e-6)
-    # The expression term: the mean absolute difference on dims 0-16, by hand.
+    assert float(loss(target, target, pose)["head"]) == pytest.approx(0.0, abs=1e-6)
+    # By hand: the expression term is the mean absolute difference on dims 0-16, the head term
+    # on dims 17-19 in the regressor's units (degrees / 20); each ignores the other's dims.
     shifted = pose.clone()
     shifted[:, :EXPRESSION_DIM] += 0.25
-    shifted[:, EXPRESSION_DIM:] += 5.0  # the angles are not its business
     assert float(loss(target, target, shifted)["expression"]) == pytest.approx(0.25, abs=1e-5)
+    assert float(loss(target, target, shifted)["head"]) == pytest.approx(0.0, abs=1e-5)
+    shifted = pose.clone()
+    shifted[:, EXPRESSION_DIM:] += 5.0  # degrees
+    assert float(loss(target, target, shifted)["head"]) == pytest.approx(5.0 / 20, abs=1e-5)
+    assert float(loss(target, target, shifted)["expression"]) == pytest.approx(0.0, abs=1e-5)
     output = (target + 0.3 * torch.randn_like(target)).requires_grad_(True)
     terms = loss(output, target, pose)
-    (terms["features"] + terms["expression"]).backward()
-    assert terms["features"] > 0 and terms["expression"] > 0 and output.grad.abs().sum() > 0
+    (terms["features"] + terms["expression"] + terms["head"]).backward()
+    assert terms["features"] > 0 and terms["expression"] > 0 and terms["head"] > 0
+    assert output.grad.abs().sum() > 0
     assert all(p.grad is None for p in loss.regressor.parameters())
-    assert set(loss(output, target, pose, features=False)) == {"expression"}
+    assert set(loss(output, target, pose, features=False)) == {"expression", "head"}
 
 
 def test_an_adversarial_run_resumes_with_the_discriminator_state(tiny_dataset, tmp_path):
@@ -131,7 +139,12 @@ def test_an_adversarial_run_resumes_with_the_discriminator_state(tiny_dataset, t
 
 
 def test_regressor_losses_train_with_the_run(tiny_dataset, tmp_path, regressor_folder):
-    loss = {"l1": 1.0, "regressor_features": 0.5, "regressor_expression": 1.0}
+    loss = {
+        "l1": 1.0,
+        "regressor_features": 0.5,
+        "regressor_expression": 1.0,
+        "regressor_head": 1.0,
+    }
     config = tiny_config(
         tiny_dataset, tmp_path / "run", loss=loss, regressor=str(regressor_folder), max_steps=2
     )
@@ -139,7 +152,7 @@ def test_regressor_losses_train_with_the_run(tiny_dataset, tmp_path, regressor_f
     trainer.run()
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["phase"] == "full" and record["regressor_features"] > 0
-    assert record["regressor_expression"] > 0
+    assert record["regressor_expression"] > 0 and record["regressor_head"] > 0
 
 
 def test_the_regressor_reaches_the_generator_where_the_mask_rests_on_the_warped_source(

@@ -259,10 +259,11 @@ class LossWeights:
     generated_adversarial: float = 0.0
     regressor_features: float = 0.0  # L1 between the pose regressor's features (needs `regressor`)
     regressor_expression: float = 0.0  # L1: the expression the regressor reads vs the target's
+    regressor_head: float = 0.0  # L1: the head angles it reads vs the target's (degrees / 20)
 
     @property
     def uses_regressor(self) -> bool:
-        return bool(self.regressor_features or self.regressor_expression)
+        return bool(self.regressor_features or self.regressor_expression or self.regressor_head)
 
     @property
     def uses_discriminator(self) -> bool:
@@ -322,8 +323,8 @@ class TrainConfig(RunConfig):
         loss: the loss weights.
         editing: the size of AniMo's editing network (``editing.layers_per_block``, ...).
         warping: options of AniMo's warping network (``warping.convex_upsampling``).
-        regressor: a pose regressor folder or repo id, for ``loss.regressor_features`` and
-            ``loss.regressor_expression``.
+        regressor: a pose regressor folder or repo id, for ``loss.regressor_features``,
+            ``loss.regressor_expression`` and ``loss.regressor_head``.
         init_weights: start from these weights (a folder written by a run's export or
             ``save_pretrained``, or a Hub repo id) instead of a fresh model: to fine-tune.
         mixed_precision: ``"bf16"``: autocast to bfloat16 (``accelerate``); 1.2-1.3x faster
@@ -435,8 +436,8 @@ class TrainConfig(RunConfig):
             config_error(
                 "regressor",
                 self.regressor,
-                "a pose regressor folder when loss.regressor_features or "
-                "loss.regressor_expression > 0",
+                "a pose regressor folder when loss.regressor_features, "
+                "loss.regressor_expression or loss.regressor_head > 0",
             )
         for name in ("regressor", "init_weights"):
             value = getattr(self, name)

@@ -13,7 +13,7 @@ from torch import nn
 from animeceleb.pose import EXPRESSION_DIM
 
 from .metrics._common import FACE_CROP, crop_box
-from .regressor import load_regressor, resize_for_regressor
+from .regressor import load_regressor, normalize_poses, resize_for_regressor
 
 L1_SCALES = (1, 2, 4)
 
@@ -131,7 +131,10 @@ class RegressorLoss(nn.Module):
       over the stages (a perceptual loss from a network trained to read eyes, mouth and head
       angles on this data, so it weighs the small regions that image losses dilute);
     - ``expression``: L1 between the expression it reads from the output and the target's pose
-      label (dims 0-16), which asks for the expression itself, not only for pixels like it.
+      label (dims 0-16), which asks for the expression itself, not only for pixels like it;
+    - ``head``: L1 between the head angles it reads from the output and the target's (dims
+      17-19), normalised as the regressor learnt them (degrees / 20), which asks for the head
+      angle the pose drives however the detail terms pull the pixels.
 
     Images are resized to its ``image_size``.
 
@@ -163,10 +166,13 @@ class RegressorLoss(nn.Module):
         features: bool = True,
     ) -> dict[str, torch.Tensor]:
         """output, target (N, 3, H, W) in [-1, 1], target_pose (N, 20) -> the terms
-        ``expression`` and (with ``features``) ``features``."""
+        ``expression``, ``head`` and (with ``features``) ``features``."""
         pose, output_features = self.read(output)
-        expression = target_pose[:, :EXPRESSION_DIM].to(pose.dtype)
-        terms = {"expression": F.l1_loss(pose[:, :EXPRESSION_DIM], expression)}
+        wanted_pose = normalize_poses(target_pose.to(pose.dtype), self.regressor)
+        terms = {
+            "expression": F.l1_loss(pose[:, :EXPRESSION_DIM], wanted_pose[:, :EXPRESSION_DIM]),
+            "head": F.l1_loss(pose[:, EXPRESSION_DIM:], wanted_pose[:, EXPRESSION_DIM:]),
+        }
         if features:
             with torch.no_grad():
                 _, wanted = self.read(target)

@@ -71,10 +71,10 @@ def compute_losses(
     AniMo's generated image before the mask, so the generator learns wherever the mask rests.
     Once the whole model trains, the output also meets the ``discriminator`` (its weights are
     not updated here: :meth:`Trainer.discriminator_step`) and the pose regressor's losses
-    (``regressor_features``, ``regressor_expression``) when they are given; the regressor's
-    also meet the generated image (scaled by ``loss.generated``), whose gradient the mask would
-    otherwise block wherever it rests on the warped source; so do the discriminator's terms,
-    scaled by ``loss.generated_adversarial``."""
+    (``regressor_features``, ``regressor_expression``, ``regressor_head``) when they are given;
+    the regressor's also meet the generated image (scaled by ``loss.generated``), whose gradient
+    the mask would otherwise block wherever it rests on the warped source; so do the
+    discriminator's terms, scaled by ``loss.generated_adversarial``."""
     weights = config.loss
     outputs = {"warp": (prediction.warped, 1.0)}
     if prediction.image is not None:
