@@ -110,6 +110,28 @@ def pose_from_morphs(
     return validate_pose(pose)
 
 
+def showable_pose(pose: Sequence[float] | np.ndarray, available: Sequence[str]) -> np.ndarray:
+    """``pose`` as far as a model with the target morphs ``available`` can show it, so that
+    :func:`morphs_from_pose` accepts it: an eye or brow kind with unequal sides and no morph per
+    side takes the mean of the two on its both-side morph; a dim with no morph to show it is 0.
+    The head angles are kept."""
+    pose = validate_pose(pose).copy()
+    have = set(available)
+    for kind in (*EYE_KINDS, *BROW_KINDS):
+        dims = [POSE_INDEX[f"{kind}_{side}"] for side in ("L", "R")]
+        sides = {f"{kind}_L", f"{kind}_R"}
+        if pose[dims[0]] != pose[dims[1]] and kind in have and not sides <= have:
+            pose[dims] = pose[dims].mean()
+        if not (pose[dims[0]] == pose[dims[1]] and kind in have):
+            for dim, side in zip(dims, ("L", "R"), strict=True):
+                if f"{kind}_{side}" not in have:
+                    pose[dim] = 0.0
+    for vowel in MOUTH_VOWELS:
+        if f"mouth_{vowel}" not in have:
+            pose[POSE_INDEX[f"mouth_{vowel}"]] = 0.0
+    return pose
+
+
 def morphs_from_pose(
     pose: Sequence[float] | np.ndarray, available: Sequence[str]
 ) -> dict[str, float]:

@@ -18,6 +18,7 @@ from .sources import ModelSource
 JOBS = (
     "render_model",
     "render_poses",
+    "render_showable_poses",
     "render_source_morphs",
     "save_procedural_character",
     "convert_model",

@@ -13,6 +13,7 @@ from animeceleb.pose import (
     TARGET_MORPH_NAMES,
     morphs_from_pose,
     pose_from_morphs,
+    showable_pose,
     validate_pose,
 )
 from animeceleb.sampling import identity_split
@@ -40,6 +41,40 @@ def test_both_side_morph_fills_left_and_right():
     assert morphs_from_pose(pose, TARGET_MORPH_NAMES) == pytest.approx(
         {"brow_angry": 0.4, "eye_close_R": 0.7, "mouth_o": 1.0}
     )
+
+
+def test_a_pose_is_cut_to_what_a_model_can_show():
+    pose = pose_from_morphs({"mouth_i": 0.8, "mouth_a": 0.5, "brow_raised": 0.3}, (10, 0, -4))
+    pose[POSE_INDEX["eye_close_L"]], pose[POSE_INDEX["eye_close_R"]] = 0.9, 0.5  # a wink
+    pose[POSE_INDEX["eye_happy_L"]] = pose[POSE_INDEX["eye_happy_R"]] = 0.6
+    available = ["mouth_a", "eye_close", "brow_raised_L", "brow_raised_R", "eye_happy_L"]
+    shown = showable_pose(pose, available)
+    assert list(shown[17:]) == [10, 0, -4]  # the angles are kept
+    assert shown[POSE_INDEX["mouth_i"]] == 0 and shown[POSE_INDEX["mouth_a"]] == pytest.approx(0.5)
+    # a wink on a model with only the both-side morph: both sides take the mean
+    assert (
+        shown[POSE_INDEX["eye_close_L"]] == shown[POSE_INDEX["eye_close_R"]] == pytest.approx(0.7)
+    )
+    assert (
+        shown[POSE_INDEX["brow_raised_L"]]
+        == shown[POSE_INDEX["brow_raised_R"]]
+        == pytest.approx(0.3)
+    )
+    # equal sides, one side's morph only: that side stays, the other is dropped
+    assert shown[POSE_INDEX["eye_happy_L"]] == pytest.approx(0.6)
+    assert shown[POSE_INDEX["eye_happy_R"]] == 0
+    assert morphs_from_pose(shown, available) == pytest.approx(
+        {
+            "mouth_a": 0.5,
+            "eye_close": 0.7,
+            "brow_raised_L": 0.3,
+            "brow_raised_R": 0.3,
+            "eye_happy_L": 0.6,
+        }
+    )
+    with pytest.raises(ValueError, match="no target morph"):
+        morphs_from_pose(pose, available)
+    assert np.array_equal(showable_pose(pose, TARGET_MORPH_NAMES), pose)
 
 
 @pytest.mark.parametrize(

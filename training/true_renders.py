@@ -40,8 +40,10 @@ def render_truth(
     resolution: int,
     known_pose: torch.Tensor,
     known_image: torch.Tensor,
-) -> torch.Tensor:
-    """Blender's renders of ``poses`` (K, 20) as network input (K, 3, H, W) in [-1, 1].
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blender's renders of ``poses`` (K, 20) as far as the character can show them: the poses
+    shown (K, 20; the expression dims it has no morph for dropped, ``showable_pose``) and the
+    renders as network input (K, 3, H, W) in [-1, 1].
 
     ``known_pose`` (20,) and ``known_image`` (3, H, W) are one example of the dataset: the pose
     is rendered first and must reproduce the image (``ValueError`` otherwise: the build used
@@ -49,7 +51,7 @@ def render_truth(
     from dataset_builder.worker import run_in_blender
 
     wanted = torch.cat([known_pose[None], poses]).tolist()
-    pngs = run_in_blender("render_poses", source, wanted, style, resolution)
+    shown, pngs = run_in_blender("render_showable_poses", source, wanted, style, resolution)
     images, _ = network_input(torch.stack([decode_rgba(png, resolution) for png in pngs]))
     difference = float((images[0] - known_image).abs().mean()) / 2
     if difference > REPRODUCED:
@@ -58,4 +60,4 @@ def render_truth(
             f"dataset's image by {difference:.3f} (expected <= {REPRODUCED}): the build used "
             "other render settings, so its true renders cannot be made here"
         )
-    return images[1:]
+    return torch.tensor(shown[1:], dtype=poses.dtype), images[1:]

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
-from animeceleb.pose import ANGLE_SLICE, morphs_from_pose, validate_pose
+from animeceleb.pose import ANGLE_SLICE, morphs_from_pose, showable_pose, validate_pose
 from animeceleb.sampling import NO_ANGLES
 
 from ..annotation import Annotation
@@ -110,12 +110,36 @@ def render_poses(
     """Render ``poses`` (each 20 values) of one model in one style; returns PNG bytes per pose.
     The expressions go through the annotation in ``annotation_path`` (e.g. a build's, edited by
     a person), else through one made as a build makes it (``annotate_loaded``)."""
+    _, images = _render_poses(source, poses, style, resolution, annotation_path, showable=False)
+    return images
+
+
+def render_showable_poses(
+    source: ModelSource, poses: Sequence[Sequence[float]], style: str, resolution: int
+) -> tuple[list[list[float]], list[bytes]]:
+    """Render each of ``poses`` as far as the model can show it (``showable_pose``: the
+    expression dims it has no morph for are dropped), with the annotation a build makes;
+    returns the poses shown and PNG bytes per pose. For poses from elsewhere (a person's), which
+    a character need not be able to make."""
+    return _render_poses(source, poses, style, resolution, None, showable=True)
+
+
+def _render_poses(
+    source: ModelSource,
+    poses: Sequence[Sequence[float]],
+    style: str,
+    resolution: int,
+    annotation_path: str | None,
+    showable: bool,
+) -> tuple[list[list[float]], list[bytes]]:
     check_resolution(resolution)
     check_style(style)
     checked = [validate_pose(p, what=f"pose {i}") for i, p in enumerate(poses)]
     annotation = Annotation.load(annotation_path) if annotation_path is not None else None
     with BlenderModel(source, resolution) as model:
         available = model.use_annotation(annotation or annotate_loaded(model))
+        if showable:
+            checked = [showable_pose(pose, available) for pose in checked]
         items = []
         for i, pose in enumerate(checked):
             try:
@@ -129,7 +153,7 @@ def render_poses(
                 ) from None
             items.append(RenderItem("frontal", f"pose-{i}", morphs, _angles(pose)))
         rows = model.render(items, (style,))
-    return [row["image"] for row in rows]
+    return [pose.tolist() for pose in checked], [row["image"] for row in rows]
 
 
 def render_source_morphs(
