@@ -371,7 +371,10 @@ def run(args: argparse.Namespace) -> dict:
             )
         if args.truth_frames:
             chosen = evenly_spaced(poses, args.truth_frames)
-            results["setup"]["true renders of human-driven poses"] = f"{len(chosen)} per character"
+            procedural = sum(procedural_source(case.model_id) is not None for case in cases)
+            results["setup"]["true renders of human-driven poses"] = (
+                f"{len(chosen)} per case, {procedural} of {len(cases)} cases (the procedural ones)"
+            )
             results[HUMAN_TRUTH] = against_true_render(cases, methods, scorer, chosen)
     return results
 
