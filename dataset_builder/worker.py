@@ -83,10 +83,15 @@ def render_in_worker(task: RenderTask) -> ModelReport:
     return run_job("render_model", task, on_image=_report_progress)
 
 
-def run_in_blender(name: str, /, *args: Any, **kwargs: Any) -> Any:
+def run_in_blender(name: str, /, *args: Any, blender_log: str | None = None, **kwargs: Any) -> Any:
     """Run job ``name`` in a fresh worker process (spawn) and return its result.
 
-    Keeps ``bpy`` out of the calling process; exceptions are re-raised here.
+    Keeps ``bpy`` out of the calling process; exceptions are re-raised here. With
+    ``blender_log``, Blender's own output (a line per rendered frame) goes to that file instead
+    of the console.
     """
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        1, mp_context=context, initializer=init_worker, initargs=(None, blender_log)
+    ) as pool:
         return pool.submit(run_job, name, *args, **kwargs).result()

@@ -171,5 +171,6 @@ def test_human_driven_outputs_are_scored_against_blenders_render(tiny_dataset, w
     for scores in scored.values():
         assert {"ssim", "ssim_face", "l1", "sharpness"} <= set(scores) and scores["l1"] > 0
     assert "human -> anime" not in results  # pose accuracy needs --regressor
+    assert "Saved" in (out / "blender.log").read_text()  # Blender's lines, off the console
     assert "## human -> anime, true render (image metrics" in (out / "results.md").read_text()
     assert main([*args, "--truth-frames", "-1", "--output", str(out)]) == 2

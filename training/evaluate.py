@@ -218,12 +218,17 @@ def driven_pose_accuracy(
 
 
 def against_true_render(
-    cases: list[Case], methods: dict[str, Method], scorer: Scorer, poses: torch.Tensor
+    cases: list[Case],
+    methods: dict[str, Method],
+    scorer: Scorer,
+    poses: torch.Tensor,
+    blender_log: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """Image metrics of each method driven by ``poses`` (K, 20) against Blender's true render of
     them, averaged over the procedural cases (characters from model files are left out: the
     dataset does not hold their files). Each character is driven by the poses as far as it can
-    show them (an expression it has no morph for is dropped from both sides of the comparison)."""
+    show them (an expression it has no morph for is dropped from both sides of the comparison).
+    Blender's own output goes to ``blender_log`` when given."""
     records = defaultdict(list)
     for case in tqdm(cases, desc="true renders of driven poses", unit="case"):
         source = procedural_source(case.model_id)
@@ -231,7 +236,7 @@ def against_true_render(
             continue
         resolution = case.source.shape[-1]
         shown, truth = render_truth(
-            source, case.style, poses, resolution, case.poses[0], case.targets[0]
+            source, case.style, poses, resolution, case.poses[0], case.targets[0], blender_log
         )
         for name, run in methods.items():
             records[name].append(scorer.images(batched(run, case.source, shown), truth))
@@ -375,7 +380,12 @@ def run(args: argparse.Namespace) -> dict:
             results["setup"]["true renders of human-driven poses"] = (
                 f"{len(chosen)} per case, {procedural} of {len(cases)} cases (the procedural ones)"
             )
-            results[HUMAN_TRUTH] = against_true_render(cases, methods, scorer, chosen)
+            args.output.mkdir(parents=True, exist_ok=True)
+            blender_log = args.output / "blender.log"
+            results["setup"]["Blender's output"] = str(blender_log)
+            results[HUMAN_TRUTH] = against_true_render(
+                cases, methods, scorer, chosen, str(blender_log)
+            )
     return results
 
 

@@ -40,6 +40,7 @@ def render_truth(
     resolution: int,
     known_pose: torch.Tensor,
     known_image: torch.Tensor,
+    blender_log: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Blender's renders of ``poses`` (K, 20) as far as the character can show them: the poses
     shown (K, 20; the expression dims it has no morph for dropped, ``showable_pose``) and the
@@ -47,11 +48,14 @@ def render_truth(
 
     ``known_pose`` (20,) and ``known_image`` (3, H, W) are one example of the dataset: the pose
     is rendered first and must reproduce the image (``ValueError`` otherwise: the build used
-    other settings, and its characters' truth cannot be made here)."""
+    other settings, and its characters' truth cannot be made here). Blender's own output goes
+    to ``blender_log`` when given."""
     from dataset_builder.worker import run_in_blender
 
     wanted = torch.cat([known_pose[None], poses]).tolist()
-    shown, pngs = run_in_blender("render_showable_poses", source, wanted, style, resolution)
+    shown, pngs = run_in_blender(
+        "render_showable_poses", source, wanted, style, resolution, blender_log=blender_log
+    )
     images, _ = network_input(torch.stack([decode_rgba(png, resolution) for png in pngs]))
     difference = float((images[0] - known_image).abs().mean()) / 2
     if difference > REPRODUCED:
