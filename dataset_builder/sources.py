@@ -57,6 +57,17 @@ def procedural_sources(count: int, first_seed: int = 0) -> list[ModelSource]:
     ]
 
 
+def procedural_source(model_id: str) -> ModelSource | None:
+    """The procedural character whose id is ``model_id`` (rebuilt from its seed: the inverse of
+    :func:`procedural_sources`), or None for the id of a character from a model file."""
+    from .procedural import procedural_model_id
+
+    digits = model_id.rpartition("-")[2]
+    if not digits.isdigit() or procedural_model_id(int(digits)) != model_id:
+        return None
+    return procedural_sources(1, int(digits))[0]
+
+
 MODEL_SUFFIXES = {
     ".vrm": "vrm",
     ".glb": "gltf",

@@ -129,17 +129,20 @@ def test_compare_puts_one_method_of_several_runs_in_one_table(capsys, tmp_path):
 
 
 def test_procedural_characters_are_found_by_their_seed():
-    from training.true_renders import evenly_spaced, procedural_source
+    from dataset_builder.sources import procedural_source
+    from training.true_renders import evenly_spaced
 
     assert procedural_source("procedural-000009").seed == 9
     assert procedural_source("vrm-godette") is None
+    assert procedural_source("procedural-9") is None and procedural_source("vrm-000009") is None
     poses = torch.arange(10.0)[:, None].expand(10, 20)
     assert evenly_spaced(poses, 4)[:, 0].tolist() == [0.0, 3.0, 6.0, 9.0]
     assert len(evenly_spaced(poses, 50)) == 10
 
 
 def test_a_true_render_reproduces_the_dataset_and_a_mismatch_is_one_clear_error(tiny_dataset):
-    from training.true_renders import procedural_source, render_truth
+    from dataset_builder.sources import procedural_source
+    from training.true_renders import render_truth
 
     (case,) = held_out_cases(str(tiny_dataset), 64, None, None)
     source = procedural_source(case.model_id)

@@ -42,11 +42,12 @@ from animo_hf import AniMoPipeline, EditingNetwork, PIRendererGenerator
 from animo_hf.models.layers import WARP_INTERPOLATIONS
 from animo_hf.video import carphone_clip
 from dataset_builder.files import write_atomic
+from dataset_builder.sources import ModelSource, procedural_source
 
 from .data import decode_rgba, load_split, network_input, row_pose
 from .metrics import IMAGE_METRICS, POSE_METRICS, load_metric
 from .metrics._common import FACE_CROP
-from .true_renders import evenly_spaced, procedural_source, render_truth
+from .true_renders import evenly_spaced, render_truth
 
 
 @dataclass
@@ -218,32 +219,25 @@ def driven_pose_accuracy(
 
 
 def against_true_render(
-    cases: list[Case],
+    characters: list[tuple[Case, ModelSource]],
     methods: dict[str, Method],
     scorer: Scorer,
     poses: torch.Tensor,
     blender_log: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """Image metrics of each method driven by ``poses`` (K, 20) against Blender's true render of
-    them, averaged over the procedural cases (characters from model files are left out: the
-    dataset does not hold their files). Each character is driven by the poses as far as it can
-    show them (an expression it has no morph for is dropped from both sides of the comparison).
-    Blender's own output goes to ``blender_log`` when given."""
+    them, averaged over the cases, each with the model it was rendered from. Each character is
+    driven by the poses as far as it can show them (an expression it has no morph for is
+    dropped from both sides of the comparison). Blender's own output goes to ``blender_log``
+    when given."""
     records = defaultdict(list)
-    for case in tqdm(cases, desc="true renders of driven poses", unit="case"):
-        source = procedural_source(case.model_id)
-        if source is None:
-            continue
+    for case, source in tqdm(characters, desc="true renders of driven poses", unit="case"):
         resolution = case.source.shape[-1]
         shown, truth = render_truth(
             source, case.style, poses, resolution, case.poses[0], case.targets[0], blender_log
         )
         for name, run in methods.items():
             records[name].append(scorer.images(batched(run, case.source, shown), truth))
-    if not records:
-        raise ValueError(
-            "--truth-frames: no held-out character is procedural (a seed to re-render)"
-        )
     return {name: _mean(scores) for name, scores in records.items()}
 
 
@@ -376,15 +370,25 @@ def run(args: argparse.Namespace) -> dict:
             )
         if args.truth_frames:
             chosen = evenly_spaced(poses, args.truth_frames)
-            procedural = sum(procedural_source(case.model_id) is not None for case in cases)
+            # characters from model files are left out: the dataset does not hold their files
+            characters = [
+                (case, source)
+                for case in cases
+                if (source := procedural_source(case.model_id)) is not None
+            ]
+            if not characters:
+                raise ValueError(
+                    "--truth-frames: no held-out character is procedural (a seed to re-render)"
+                )
             results["setup"]["true renders of human-driven poses"] = (
-                f"{len(chosen)} per case, {procedural} of {len(cases)} cases (the procedural ones)"
+                f"{len(chosen)} per case, {len(characters)} of {len(cases)} cases "
+                "(the procedural ones)"
             )
             args.output.mkdir(parents=True, exist_ok=True)
             blender_log = args.output / "blender.log"
             results["setup"]["Blender's output"] = str(blender_log)
             results[HUMAN_TRUTH] = against_true_render(
-                cases, methods, scorer, chosen, str(blender_log)
+                characters, methods, scorer, chosen, str(blender_log)
             )
     return results
 

@@ -5,26 +5,16 @@ needs the ``render`` extra."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import torch
 
-from dataset_builder.sources import ModelSource, procedural_sources
+from dataset_builder.sources import ModelSource
 
 from .data import decode_rgba, network_input
 
-PROCEDURAL_ID = re.compile(r"procedural-(\d{6})")
 # A re-render of a pose the dataset holds must match the dataset's image this closely (mean
 # absolute difference in [0, 1] units): Cycles is seeded, so it differs only by float noise.
 REPRODUCED = 0.01
-
-
-def procedural_source(model_id: str) -> ModelSource | None:
-    """The procedural character behind ``model_id`` (rebuilt from its seed), or None for a
-    character from a model file, whose file the dataset does not hold."""
-    match = PROCEDURAL_ID.fullmatch(model_id)
-    return procedural_sources(1, int(match.group(1)))[0] if match else None
 
 
 def evenly_spaced(poses: torch.Tensor, count: int) -> torch.Tensor:
