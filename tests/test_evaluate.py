@@ -65,6 +65,25 @@ def test_eval_scores_every_method_and_copy_source_matches_a_hand_computation(
     hand = np.mean([np.abs(source - t).mean() for t in targets])
     assert methods["copy-source"]["rotated"]["l1"] == pytest.approx(hand, abs=1e-6)
     assert methods["copy-source"]["frontal"]["sharpness"] > 0
+
+    # expression_l1 on the frontal group only; copy-source's by hand: the mean abs difference
+    # over where basis and target differ by more than 0.05, dilated by 5 (a 5x5 max)
+    assert "expression_l1" not in methods["copy-source"]["rotated"]
+    frontal = case.targets[[g == "frontal" for g in case.groups]].permute(0, 2, 3, 1).numpy()
+    by_hand = []
+    for target in (frontal + 1) / 2:
+        difference = np.abs(source - target).mean(axis=-1)
+        padded = np.pad(difference > 0.05, 2)
+        region = np.zeros_like(difference, dtype=bool)
+        for dy in range(5):
+            for dx in range(5):
+                region |= padded[dy : dy + 64, dx : dx + 64]
+        if region.any():
+            by_hand.append(difference[region].mean())
+    assert by_hand, "the tiny build's frontal targets change no pixel of the basis"
+    copied = methods["copy-source"]["frontal"]["expression_l1"]
+    assert copied == pytest.approx(np.mean(by_hand), abs=1e-5)
+    assert "expression_l1" in (out / "results.md").read_text()
     assert "copy-source" in (out / "results.md").read_text()
 
 

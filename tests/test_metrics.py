@@ -98,6 +98,8 @@ for name in METRIC_NAMES:
     metric = load_metric(name)
     if name in ("head_angle_error", "expression_error"):
         results[name] = metric.compute(predictions=pose, references=pose)[name]
+    elif name == "expression_l1":
+        results[name] = metric.compute(predictions=[image], references=[image], sources=[image])
     elif name != "sharpness":
         results[name] = metric.compute(predictions=[image], references=[image])[name]
 print(json.dumps(results))
@@ -123,6 +125,7 @@ def test_loading_in_a_fresh_offline_process_reaches_no_network(tmp_path):
         "l1": 0.0,
         "head_angle_error": 0.0,
         "expression_error": 0.0,
+        "expression_l1": {"expression_l1": None, "expression_pairs": 0},  # nothing changed
     }
     # evaluate copied each script into $HF_HOME/modules/evaluate_modules/metrics/<name>/<hash>/
     for name in METRIC_NAMES:
@@ -370,4 +373,75 @@ def test_bad_poses_are_one_clear_value_error(name, predictions, match):
     metric = load_metric(name)
     one_line_value_error(
         metric.compute, predictions=predictions, references=np.zeros((2, 20)), match=match
+    )
+
+
+# -- expression L1 -----------------------------------------------------------------------------
+
+
+def mouth_pair(value: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """A flat 16x16 source and a target with a 2x2 "mouth" of ``value`` opened in it."""
+    source = np.full((16, 16, 3), 0.5, dtype=np.float32)
+    target = source.copy()
+    target[7:9, 7:9] = value
+    return source, target
+
+
+def test_expression_l1_scores_only_where_the_target_changed_the_source():
+    metric = load_metric("expression_l1")
+    source, target = mouth_pair()
+    # the change is 0.5 on 4 pixels, dilated by 5 to a 6x6 region: copying the source misses
+    # 4 * 0.5 over 36 pixels; the whole-image L1 would be 4 * 0.5 / 256
+    copied = metric.compute(predictions=[source], references=[target], sources=[source])
+    assert copied == {"expression_l1": pytest.approx(2 / 36), "expression_pairs": 1}
+    drawn = metric.compute(predictions=[target], references=[target], sources=[source])
+    assert drawn["expression_l1"] == 0.0
+    elsewhere = target.copy()
+    elsewhere[0, 0] = 0.0  # an error outside the changed region does not count
+    outside = metric.compute(predictions=[elsewhere], references=[target], sources=[source])
+    assert outside["expression_l1"] == 0.0
+    # a pair whose target did not change its source has no score and does not count
+    both = metric.compute(
+        predictions=[source, source], references=[target, source], sources=[source, source]
+    )
+    assert both == {"expression_l1": pytest.approx(2 / 36), "expression_pairs": 1}
+    as_uint8 = [np.round(image * 255).astype(np.uint8) for image in (source, target)]
+    by_uint8 = metric.compute(
+        predictions=[as_uint8[0]], references=[as_uint8[1]], sources=[as_uint8[0]]
+    )
+    assert by_uint8["expression_l1"] == pytest.approx(2 / 36, abs=1e-3)
+
+
+def test_expression_l1_is_the_training_losss_region():
+    import torch
+
+    from training.losses import changed_l1, expression_l1
+
+    source, target = mouth_pair(0.9)
+    as_batch = [torch.from_numpy(i).permute(2, 0, 1)[None] * 2 - 1 for i in (source, target)]
+    metric = load_metric("expression_l1")
+    scored = metric.compute(predictions=[source], references=[target], sources=[source])
+    loss = changed_l1(as_batch[0], as_batch[1], as_batch[0], per_image=True)
+    assert scored["expression_l1"] == pytest.approx(float(loss) / 2)
+    # the loss keeps the frontal pairs (head angles 0) of a batch and ignores the rest
+    pair = [torch.cat([image, image]) for image in as_batch]
+    poses = torch.zeros(2, POSE_DIM)
+    poses[1, -1] = 5.0  # a rolled head: its pixels changed for another reason
+    moved = pair[0].clone()
+    moved[1] = -1.0  # wrong everywhere, but in the rotated pair
+    assert expression_l1(moved, pair[1], pair[0], poses) == pytest.approx(float(loss))
+    poses[0, -1] = 5.0
+    assert expression_l1(moved, pair[1], pair[0], poses) == 0
+
+
+def test_expression_l1_without_sources_is_one_clear_error():
+    source, target = mouth_pair()
+    metric = load_metric("expression_l1")
+    one_line_value_error(metric.compute, predictions=[source], references=[target], match="sources")
+    one_line_value_error(
+        metric.compute,
+        predictions=[source],
+        references=[target],
+        sources=[source[:8]],
+        match="shape",
     )

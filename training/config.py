@@ -251,6 +251,9 @@ class LossWeights:
     # the same averaged within each image, then over the batch: each image weighs the same,
     # however many pixels it changes
     changed_per_image: float = 0.0
+    # L1 per image where a frontal target differs from its source: its expression (output and
+    # generated image)
+    expression: float = 0.0
     edges: float = 0.0  # L1 between the Laplacians of output (generated) and target
     adversarial: float = 0.0  # hinge GAN with the pose-conditioned patch discriminator (full phase)
     feature_matching: float = 0.0  # L1 between the discriminator's features of output and target

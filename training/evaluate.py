@@ -6,7 +6,9 @@
 - Self-reenactment: per held-out character (the test split, or ``--split``) and style, the basis
   is the source and every frontal and rotated image a target: SSIM, PSNR, L1 and sharpness
   (Laplacian variance relative to the true render) on the whole image and on a central face
-  crop, per group and per style.
+  crop, per group and per style; on the frontal group also the L1 over only the pixels the
+  target's expression changed from the source (``expression_l1``: is the eye closed, the mouth
+  open).
 - Pose accuracy (with ``--regressor``): head-angle error (degrees) and expression error between
   the driving pose and the pose the regressor reads from the output, and the regressor's own error
   on the true renders, which bounds what these numbers can mean. Also for cross-identity driving
@@ -45,7 +47,7 @@ from dataset_builder.files import write_atomic
 from dataset_builder.sources import ModelSource, procedural_source
 
 from .data import decode_rgba, load_split, network_input, row_pose
-from .metrics import IMAGE_METRICS, POSE_METRICS, load_metric
+from .metrics import EXPRESSION_METRICS, IMAGE_METRICS, POSE_METRICS, load_metric
 from .metrics._common import FACE_CROP
 from .true_renders import evenly_spaced, render_truth
 
@@ -141,7 +143,9 @@ class Scorer:
     """The metric modules, loaded once through ``evaluate`` from ``training/metrics``."""
 
     def __init__(self) -> None:
-        self.metrics = {name: load_metric(name) for name in (*IMAGE_METRICS, *POSE_METRICS)}
+        self.metrics = {
+            name: load_metric(name) for name in (*IMAGE_METRICS, *POSE_METRICS, *EXPRESSION_METRICS)
+        }
 
     def images(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         """Every image metric on the whole image and on the central face crop (``_face``)."""
@@ -155,6 +159,22 @@ class Scorer:
                 scores[f"{name}{suffix}"] = float(result[name])
         return scores
 
+    def expression(
+        self, outputs: torch.Tensor, targets: torch.Tensor, source: torch.Tensor
+    ) -> dict[str, float]:
+        """The expression metrics of outputs against targets whose head did not move from
+        ``source`` (1, 3, H, W); none when no target changes the source's expression."""
+        predictions, references = to_numpy(outputs), to_numpy(targets)
+        sources = to_numpy(source.expand_as(targets))
+        scores = {}
+        for name in EXPRESSION_METRICS:
+            result = self.metrics[name].compute(
+                predictions=predictions, references=references, sources=sources
+            )
+            if result[name] is not None:
+                scores[name] = float(result[name])
+        return scores
+
     def poses(self, read: torch.Tensor, driving: torch.Tensor) -> dict[str, float]:
         """Head-angle error (degrees) and expression error of poses read against driving."""
         read, driving = read.cpu().numpy(), driving.cpu().numpy()
@@ -165,7 +185,10 @@ class Scorer:
 
 
 def _mean(records: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.fmean(r[key] for r in records) for key in records[0]}
+    """Each score's mean over the records that have it (a case whose frontal targets change no
+    pixel of the source has no expression score)."""
+    keys = dict.fromkeys(key for record in records for key in record)
+    return {key: statistics.fmean(r[key] for r in records if key in r) for key in keys}
 
 
 def self_reenactment(
@@ -186,6 +209,8 @@ def self_reenactment(
                 records[("true render", group, case.style)].append(truth)
             for name, images in outputs.items():
                 scores = scorer.images(images[keep], targets)
+                if group == "frontal":
+                    scores |= scorer.expression(images[keep], targets, case.source)
                 if regressor is not None:
                     scores |= scorer.poses(predict_poses(regressor, images[keep]), poses)
                 records[(name, group, case.style)].append(scores)
@@ -265,6 +290,7 @@ SUMMARY_COLUMNS = (
     "l1",
     "l1_face",
     "sharpness",
+    "expression_l1",
     "head_angle_error",
     "expression_error",
 )

@@ -35,6 +35,7 @@ from .losses import (
     changed_l1,
     discriminator_hinge_loss,
     edge_l1,
+    expression_l1,
     face_crop,
     feature_matching,
     flow_smoothness,
@@ -98,6 +99,11 @@ def compute_losses(
                     output, batch["target"], prediction.warped.detach(), per_image
                 )
                 weighted.append(scale * getattr(weights, name) * terms[f"{prefix}_{name}"])
+        if weights.expression and prefix != "warp":
+            terms[f"{prefix}_expression"] = expression_l1(
+                output, batch["target"], batch["source"], batch["pose"]
+            )
+            weighted.append(scale * weights.expression * terms[f"{prefix}_expression"])
         if weights.face:
             face, wanted = face_crop(output), face_crop(batch["target"])
             on_face = weights.l1 * multiscale_l1(face, wanted)

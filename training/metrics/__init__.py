@@ -23,7 +23,9 @@ import evaluate
 METRICS_DIR = Path(__file__).resolve().parent
 IMAGE_METRICS = ("ssim", "psnr", "l1", "sharpness")
 POSE_METRICS = ("head_angle_error", "expression_error")
-METRIC_NAMES: tuple[str, ...] = (*IMAGE_METRICS, *POSE_METRICS)
+# scored on frontal pairs against their source too (``compute(..., sources=...)``)
+EXPRESSION_METRICS = ("expression_l1",)
+METRIC_NAMES: tuple[str, ...] = (*IMAGE_METRICS, *POSE_METRICS, *EXPRESSION_METRICS)
 
 
 def metric_script(name: str) -> Path:
@@ -47,4 +49,11 @@ def load_metric(name: str, **kwargs: Any) -> evaluate.EvaluationModule:
     return evaluate.load(str(script), **kwargs)
 
 
-__all__ = ["METRICS_DIR", "METRIC_NAMES", "IMAGE_METRICS", "POSE_METRICS", "load_metric"]
+__all__ = [
+    "METRICS_DIR",
+    "METRIC_NAMES",
+    "IMAGE_METRICS",
+    "POSE_METRICS",
+    "EXPRESSION_METRICS",
+    "load_metric",
+]

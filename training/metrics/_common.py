@@ -109,10 +109,14 @@ def decode_image(blob: bytes, what: str) -> np.ndarray:
         array = np.load(io.BytesIO(blob), allow_pickle=False)
     except (ValueError, TypeError, OSError) as error:
         raise ValueError(f"{what}: not an image stored by this metric ({error})") from None
-    array = check_image(array, what)
-    if array.dtype == np.uint8:
-        return array.astype(np.float64) / 255.0
-    return array.astype(np.float64)
+    return unit_float(check_image(array, what))
+
+
+def unit_float(image: np.ndarray) -> np.ndarray:
+    """A checked image (``check_image``) as float64 in [0, 1] (uint8 divided by 255)."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float64) / 255.0
+    return image.astype(np.float64)
 
 
 FACE_CROP = 0.5  # the central half of each side: the face of a framed AnimeCeleb image
