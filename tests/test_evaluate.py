@@ -3,6 +3,7 @@ the copy-source baseline checked against a hand computation, and clear errors.""
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
@@ -196,3 +197,19 @@ def test_human_driven_outputs_are_scored_against_blenders_render(tiny_dataset, w
     assert "Saved" in (out / "blender.log").read_text()  # Blender's lines, off the console
     assert "## human -> anime, true render (image metrics" in (out / "results.md").read_text()
     assert main([*args, "--truth-frames", "-1", "--output", str(out)]) == 2
+
+
+def test_the_mouth_figure_shows_each_part_of_the_most_open_mouths(tiny_dataset, weights, tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "composition_parts.py"
+    figure = tmp_path / "mouths.png"
+    command = [sys.executable, str(script), "--weights", str(weights), "--dataset"]
+    command += [str(tiny_dataset), "--resolution", "64", "--figure", str(figure)]
+    result = subprocess.run(command + ["--figure-rows", "2"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| frontal | output |" in result.stdout
+    with PIL.Image.open(figure) as image:
+        # two targets, each a row of six 64² parts and a row of their lower faces (2x 19 rows)
+        assert image.size == (6 * 64, 2 * (64 + 2 * 19))

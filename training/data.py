@@ -200,6 +200,13 @@ def network_input(rgba: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (rgb * alpha + BACKGROUND * (1 - alpha)) * 2 - 1, alpha
 
 
+def image_array(image: torch.Tensor) -> np.ndarray:
+    """A network image (C, H, W) in [-1, 1] as a (H, W, C) uint8 array (:func:`network_input`
+    undone, clamped), for PNGs."""
+    array = ((image.float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0)
+    return np.ascontiguousarray(array.numpy())
+
+
 def row_pose(row: dict, index: int) -> torch.Tensor:
     """The (20,) float32 pose of dataset row ``row`` (number ``index``); ``ValueError`` naming the
     row when it has another length."""

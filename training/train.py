@@ -18,7 +18,6 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import numpy as np
 import PIL.Image
 import torch
 from accelerate.utils import DistributedDataParallelKwargs
@@ -28,7 +27,14 @@ from animo_hf.models.layers import warp
 
 from . import runs
 from .config import LossWeights, TrainConfig
-from .data import PairDataset, SeededPairSampler, load_split, seeded_loader, training_pairs
+from .data import (
+    PairDataset,
+    SeededPairSampler,
+    image_array,
+    load_split,
+    seeded_loader,
+    training_pairs,
+)
 from .discriminator import PatchDiscriminator
 from .losses import (
     RegressorLoss,
@@ -161,8 +167,7 @@ def sample_grid(model, batch: dict[str, torch.Tensor], full: bool) -> PIL.Image.
     if prediction.mask is not None:
         rows += [prediction.generated, (prediction.mask * 2 - 1).expand_as(output)]
     grid = torch.cat([torch.cat(list(row.float().cpu()), dim=2) for row in rows], dim=1)
-    array = ((grid.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    return PIL.Image.fromarray(np.ascontiguousarray(array))
+    return PIL.Image.fromarray(image_array(grid))
 
 
 class Trainer:
