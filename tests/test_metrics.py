@@ -443,5 +443,12 @@ def test_expression_l1_without_sources_is_one_clear_error():
         predictions=[source],
         references=[target],
         sources=[source[:8]],
-        match="shape",
+        match=r"pair 0: source shape \(8, 16, 3\) differs from reference shape",
+    )
+    one_line_value_error(
+        metric.compute,
+        predictions=[source],
+        references=[target],
+        sources=[source, source],
+        match="got 2 sources but 1 references",
     )

@@ -83,16 +83,23 @@ def check_images(images: Any, what: str) -> list[np.ndarray]:
     return [check_image(image, f"{what}[{i}]") for i, image in enumerate(images)]
 
 
-def check_image_pairs(predictions: list[np.ndarray], references: list[np.ndarray]) -> None:
+def check_image_pairs(
+    predictions: list[np.ndarray],
+    references: list[np.ndarray],
+    names: tuple[str, str] = ("prediction", "reference"),
+) -> None:
+    """One reference per prediction, of the same shape; the errors call the two sides ``names``
+    (another metric input, such as the sources, is checked against the references the same way)."""
+    first, second = names
     if len(predictions) != len(references):
         raise ValueError(
-            f"got {len(predictions)} predictions but {len(references)} references; "
+            f"got {len(predictions)} {first}s but {len(references)} {second}s; "
             "they must pair up one to one"
         )
     for i, (prediction, reference) in enumerate(zip(predictions, references, strict=True)):
         if prediction.shape != reference.shape:
             raise ValueError(
-                f"pair {i}: prediction shape {prediction.shape} differs from reference shape "
+                f"pair {i}: {first} shape {prediction.shape} differs from {second} shape "
                 f"{reference.shape}"
             )
 

@@ -54,7 +54,7 @@ class ExpressionL1(ImagePairInputs, evaluate.Metric):
             raise ValueError("expression_l1: sources (the source image of each pair) are needed")
         pairs = image_pairs(predictions, references, 1.0, min_side=1, metric="expression_l1")
         sources = [unit_float(image) for image in check_images(sources, "sources")]
-        check_image_pairs(sources, [reference for _, reference in pairs])
+        check_image_pairs(sources, [reference for _, reference in pairs], ("source", "reference"))
         values = []
         for (prediction, reference), source in zip(pairs, sources, strict=True):
             prediction, reference, source = map(_as_tensor, (prediction, reference, source))
