@@ -3,12 +3,14 @@
 Usage::
 
     python benchmarks/animate_fps.py [--seconds 2] [--rounds 3] [--compile] [--json out.json]
+    python benchmarks/animate_fps.py --weights weights/animo --compile   # the shipped weights
 
 The animate step is ``AniMoPipeline.animate`` with the source's features cached (pose mapping,
 motion network, warping decoder, feature warping, editing decoder). Variants run in the same
 process, interleaved round by round, and the best of the rounds is reported next to the median,
 so ratios stay meaningful on a machine shared with other work. Untrained (random)
-weights of the default config: speed does not depend on the values.
+weights of the default config unless ``--weights`` names a Hub-layout folder (its config is what
+costs time: speed does not depend on the values).
 """
 
 from __future__ import annotations
@@ -41,9 +43,13 @@ from animo_hf import (
 from animo_hf.video import carphone_clip
 
 
-def make_pipeline() -> AniMoPipeline:
-    torch.manual_seed(0)
-    pipe = AniMoPipeline(PoseMapping(), MotionNetwork(), WarpingNetwork(), EditingNetwork())
+def make_pipeline(weights: Path | None = None) -> AniMoPipeline:
+    """The default config with random weights, or the pipeline saved in ``weights``."""
+    if weights is not None:
+        pipe = AniMoPipeline.from_pretrained(weights)
+    else:
+        torch.manual_seed(0)
+        pipe = AniMoPipeline(PoseMapping(), MotionNetwork(), WarpingNetwork(), EditingNetwork())
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -152,22 +158,23 @@ def memory_mib(field: str) -> float:
     raise ValueError(f"/proc/self/status has no {field}")
 
 
-def peak_memory_child() -> None:
+def peak_memory_child(weights: Path | None) -> None:
     """Run in a fresh process: RSS after the imports, and the peak RSS (VmHWM, which, unlike
     getrusage's ru_maxrss, does not inherit the parent's peak across exec) after building the
     pipeline and animating 64 frames at 256²."""
     after_import = memory_mib("VmRSS")
-    pipe = make_pipeline()
+    pipe = make_pipeline(weights)
     image = torch.rand(4, 256, 256)
     out = pipe(image, num_random_poses=64, batch_size=8, height=256, width=256, output_type="np")
     assert out.frames.shape == (64, 256, 256, 4)
     print(json.dumps({"after_import_mib": after_import, "peak_mib": memory_mib("VmHWM")}))
 
 
-def peak_memory() -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, __file__, "--memory-child"], capture_output=True, text=True, check=True
-    )
+def peak_memory(weights: Path | None) -> dict[str, float]:
+    command = [sys.executable, __file__, "--memory-child"]
+    if weights is not None:
+        command += ["--weights", str(weights)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -192,18 +199,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved samples per case")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--json", type=Path, help="write the numbers here")
+    parser.add_argument("--weights", type=Path, help="a Hub-layout AniMo folder (default: random)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        peak_memory_child()
+        peak_memory_child(args.weights)
         return
 
     machine = (
         f"{platform.machine()} {platform.processor() or 'CPU'}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
-    print(f"machine: {machine}\n")
-    pipe = make_pipeline()
+    print(f"machine: {machine}\nweights: {args.weights or 'random, default config'}\n")
+    pipe = make_pipeline(args.weights)
     pipes = {"contiguous": pipe, "channels_last": channels_last_copy(pipe)}
     variants: dict[str, dict] = {
         "no_grad": {"context": torch.no_grad},
@@ -264,7 +272,7 @@ def main() -> None:
         f"extractor ({extractor['frame_size']} carphone frames): video mode "
         f"{extractor['video']:.1f} ms/frame, image mode {extractor['image']:.1f} ms/frame"
     )
-    memory = peak_memory()
+    memory = peak_memory(args.weights)
     print(
         f"pipeline peak RSS (import + 64 frames at 256², batch 8): {memory['peak_mib']:.0f} MiB "
         f"({memory['after_import_mib']:.0f} MiB after imports)"
@@ -276,6 +284,7 @@ def main() -> None:
             json.dumps(
                 {
                     "machine": machine,
+                    "weights": str(args.weights) if args.weights else None,
                     "animate": results,
                     "pipeline_fps": end_to_end,
                     "extractor_ms": extractor,
