@@ -202,6 +202,8 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, help="a Hub-layout AniMo folder (default: random)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.weights is not None and not (args.weights / "model_index.json").is_file():
+        parser.error(f"--weights {args.weights}: expected an AniMo folder with model_index.json")
     if args.memory_child:
         peak_memory_child(args.weights)
         return
