@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, NoReturn, TypeVar
 
 import yaml
 
+from animo_hf.lora import ADAPTED_COMPONENTS
 from animo_hf.models.layers import WARP_INTERPOLATIONS
 
 MODELS = ("animo", "pirenderer")
@@ -330,6 +331,11 @@ class TrainConfig(RunConfig):
             ``loss.regressor_expression`` and ``loss.regressor_head``.
         init_weights: start from these weights (a folder written by a run's export or
             ``save_pretrained``, or a Hub repo id) instead of a fresh model: to fine-tune.
+        lora_rank: fine-tune ``init_weights`` through LoRA adapters of this rank on every
+            convolution and linear layer of ``lora_components`` (``animo_hf.lora``), the loaded
+            weights frozen (``None``: train every weight). The run also exports the adapter,
+            a small file that ``AniMoPipeline.load_lora_weights`` fuses into those weights.
+        lora_components: the AniMo networks that get adapters.
         mixed_precision: ``"bf16"``: autocast to bfloat16 (``accelerate``); 1.2-1.3x faster
             steps on this CPU (``benchmarks/train_throughput.py``).
         channels_last: the models and image batches in channels-last memory format (1.1-1.3x).
@@ -364,6 +370,8 @@ class TrainConfig(RunConfig):
     warping: WarpingArchitecture = field(default_factory=WarpingArchitecture)
     regressor: str | None = None
     init_weights: str | None = None
+    lora_rank: int | None = None
+    lora_components: tuple[str, ...] = ("warping_network", "editing_network")
     mixed_precision: Literal["no", "bf16"] = "no"
     channels_last: bool = False
     augment: bool = True
@@ -446,6 +454,13 @@ class TrainConfig(RunConfig):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 config_error(name, value, "null or a folder / Hub repo id")
+        check_subset("lora_components", self.lora_components, ADAPTED_COMPONENTS)
+        if self.lora_rank is not None:
+            check_positive("lora_rank", self.lora_rank)
+            if self.model != "animo" or self.init_weights is None:
+                config_error(
+                    "lora_rank", self.lora_rank, "null unless model is animo with init_weights"
+                )
 
     @property
     def warp_only_steps(self) -> int:

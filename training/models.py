@@ -4,8 +4,9 @@ the weights in the Hub layout the pipeline loads."""
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from animo_hf import (
     PoseMapping,
     WarpingNetwork,
 )
+from animo_hf.lora import add_lora, save_lora_weights, weights_fingerprint
 
 
 @dataclass
@@ -54,6 +56,15 @@ class AniMoModel(nn.Module):
         self.motion_network = MotionNetwork()
         self.warping_network = WarpingNetwork(**(warping or {}))
         self.editing_network = EditingNetwork(sample_size=resolution, **(editing or {}))
+        # component name -> fingerprint of the weights under its LoRA adapter (add_lora)
+        self.lora_base: dict[str, str] = {}
+
+    def add_lora(self, rank: int, components: Sequence[str]) -> None:
+        """Freeze every loaded weight and train LoRA adapters of ``rank`` on ``components``
+        (:func:`animo_hf.lora.add_lora`)."""
+        self.requires_grad_(False)
+        self.lora_base = {name: weights_fingerprint(getattr(self, name)) for name in components}
+        add_lora({name: getattr(self, name) for name in components}, rank)
 
     def forward(self, source: torch.Tensor, pose: torch.Tensor, full: bool) -> Prediction:
         z = self.motion_network(self.pose_mapping(pose))
@@ -69,9 +80,22 @@ class AniMoModel(nn.Module):
         return Prediction(warped, flow, image, generated=generated, mask=mask)
 
     def save(self, folder: Path) -> None:
+        """The pipeline folder; with adapters, a copy whose adapters are fused (see
+        :meth:`save_lora` for the adapter alone)."""
+        model = self
+        if self.lora_base:
+            model = copy.deepcopy(self)
+            for name in self.lora_base:
+                getattr(model, name).fuse_lora()
+                getattr(model, name).unload_lora()
         AniMoPipeline(
-            self.pose_mapping, self.motion_network, self.warping_network, self.editing_network
+            model.pose_mapping, model.motion_network, model.warping_network, model.editing_network
         ).save_pretrained(folder)
+
+    def save_lora(self, folder: Path) -> None:
+        """The adapters alone (:func:`animo_hf.lora.save_lora_weights`)."""
+        adapted = {name: getattr(self, name) for name in self.lora_base}
+        save_lora_weights(adapted, folder, self.lora_base)
 
     def load(self, folder: str) -> None:
         """Take the weights of an AniMo pipeline folder (or Hub repo id) written by :meth:`save`."""
@@ -144,12 +168,16 @@ def build_model(
     resolution: int = 256,
     editing: dict[str, Any] | None = None,
     warping: dict[str, Any] | None = None,
+    lora_rank: int | None = None,
+    lora_components: Sequence[str] = (),
 ) -> nn.Module:
     """A freshly initialised model for images of ``resolution``² (``torch.manual_seed(seed)``
     first, so runs are repeatable), with the weights of ``init_weights`` (a folder or Hub repo id
     written by its ``save``) when given. ``editing`` and ``warping``: the size and options of
     AniMo's editing and warping networks (:class:`animo_hf.EditingNetwork` and
-    :class:`animo_hf.WarpingNetwork` arguments; the baseline has neither)."""
+    :class:`animo_hf.WarpingNetwork` arguments; the baseline has neither). With ``lora_rank``,
+    the loaded weights of AniMo's ``lora_components`` are frozen under LoRA adapters
+    (:meth:`AniMoModel.add_lora`)."""
     torch.manual_seed(seed)
     model = MODEL_BUILDERS[name](resolution, editing, warping)
     if init_weights is not None:
@@ -157,4 +185,6 @@ def build_model(
             model.load(init_weights)
         except OSError as error:
             raise FileNotFoundError(f"config init_weights = {init_weights!r}: {error}") from None
+    if lora_rank is not None:
+        model.add_lora(lora_rank, lora_components)
     return model

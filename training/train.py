@@ -8,8 +8,9 @@ and, unchanged, under ``accelerate launch`` on several processes or GPUs.
 
 A run folder (``training.runs``) holds ``config.json``, ``checkpoints/step-NNNNNNN/``,
 ``metrics.jsonl``, ``samples/step-NNNNNNN.png`` (source, target, output, warped source,
-generated image and mask) and ``weights/`` (the latest weights in Hub layout). Running the same
-command again resumes from the last checkpoint at the same step.
+generated image and mask), ``weights/`` (the latest weights in Hub layout) and, with
+``lora_rank``, ``lora/`` (the adapter alone, for ``AniMoPipeline.load_lora_weights``).
+Running the same command again resumes from the last checkpoint at the same step.
 """
 
 from __future__ import annotations
@@ -198,6 +199,8 @@ class Trainer:
             config.resolution,
             dataclasses.asdict(config.editing),
             dataclasses.asdict(config.warping),
+            config.lora_rank,
+            config.lora_components,
         )
         self.memory_format = (
             torch.channels_last if config.channels_last else torch.contiguous_format
@@ -338,6 +341,8 @@ class Trainer:
         if self.accelerator.is_main_process:
             model = self.accelerator.unwrap_model(self.model)
             runs.export_weights(model.save, self.out / "weights")
+            if self.config.lora_rank is not None:
+                runs.export_weights(model.save_lora, self.out / "lora")
 
     def run(self) -> Path:
         """Train to ``max_steps``, logging, sampling and checkpointing on the way; returns the

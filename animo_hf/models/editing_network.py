@@ -8,13 +8,14 @@ import math
 import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
+from diffusers.loaders.peft import PeftAdapterMixin
 from torch import nn
 
 from .layers import WARP_INTERPOLATIONS, AdaINDecoder, SourceEncoder, image_head, warp
 from .modeling import StrictLoadingMixin
 
 
-class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
+class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMixin):
     """Renders the driven image from the source's warped features and the pose code.
 
     The source is encoded once (:meth:`encode_source`); per frame (:meth:`forward`) every

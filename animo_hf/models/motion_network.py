@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
+from diffusers.loaders.peft import PeftAdapterMixin
 from torch import nn
 
 from .._checks import check_batch
@@ -25,7 +26,7 @@ class ResidualMLPBlock(nn.Module):
         return x + self.fc2(F.leaky_relu(self.fc1(F.leaky_relu(x, 0.2)), 0.2))
 
 
-class MotionNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
+class MotionNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMixin):
     """Maps a motion vector to the latent pose code that drives every AdaIN layer.
 
     Args:

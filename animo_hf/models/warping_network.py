@@ -6,12 +6,13 @@ from __future__ import annotations
 import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
+from diffusers.loaders.peft import PeftAdapterMixin
 
 from .layers import AdaINDecoder, ConvexUpsampling, SourceEncoder, flow_head
 from .modeling import StrictLoadingMixin
 
 
-class WarpingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin):
+class WarpingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMixin):
     """Predicts the flow that moves the source head into the driving pose.
 
     The hourglass's encoder sees only the source, so its features are computed once per source

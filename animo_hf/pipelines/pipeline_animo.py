@@ -23,6 +23,7 @@ from .._checks import check_batch, positive_int
 from ..extractor import FrameInput, HumanPoseExtractor, HumanPoseSequence
 from ..image_utils import ImageInput, composite, image_to_array
 from ..loading import local_folder
+from ..lora import fuse_lora_weights, lora_file
 from ..models import EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from ..models.layers import warp
 from ..motion_space import motion_from_blendshapes
@@ -141,6 +142,28 @@ class AniMoPipeline(DiffusionPipeline):
             pretrained_model_name_or_path = folder
         kwargs.setdefault("use_safetensors", True)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    def load_lora_weights(
+        self,
+        pretrained_model_name_or_path: str | os.PathLike,
+        lora_scale: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        """Fuse a LoRA adapter into the networks: a folder (or Hub repo id) holding
+        ``pytorch_lora_weights.safetensors`` from a run trained with ``lora_rank``
+        (:mod:`animo_hf.lora`). ``lora_scale`` scales the update (1: as trained). The adapter
+        must have been trained on these weights (``ValueError`` otherwise); once fused, the
+        networks run as fast as before. ``kwargs`` go to ``hf_hub_download`` for a repo id.
+
+        Examples:
+            ```py
+            >>> pipe = AniMoPipeline.from_pretrained("weights/animo")
+            >>> pipe.load_lora_weights("weights/animo-lora")
+            ```
+        """
+        fuse_lora_weights(
+            self.components, lora_file(pretrained_model_name_or_path, **kwargs), lora_scale
+        )
 
     @classmethod
     def component_classes(cls) -> dict[str, type]:

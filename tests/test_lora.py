@@ -1,0 +1,142 @@
+"""LoRA adapters: fusing one reproduces the adapted networks, adapters on other weights and files
+that are not adapters are refused in one line, and a LoRA run trains only its adapters and
+exports one that turns its base into the run's weights."""
+
+import json
+from pathlib import Path
+
+import pytest
+import safetensors.torch
+import torch
+from peft.tuners.tuners_utils import BaseTunerLayer
+from test_training import tiny_config  # the tests folder is on sys.path
+
+from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
+from animo_hf.lora import ADAPTED_COMPONENTS, add_lora, save_lora_weights, weights_fingerprint
+from training.train import Trainer
+
+
+def random_pipeline(seed: int) -> AniMoPipeline:
+    torch.manual_seed(seed)
+    return AniMoPipeline(PoseMapping(), MotionNetwork(), WarpingNetwork(), EditingNetwork())
+
+
+def frames(pipe: AniMoPipeline, source: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return pipe.animate(pipe.encode_source(source), pose).image
+
+
+@pytest.fixture(scope="module")
+def adapted(tmp_path_factory):
+    """A random pipeline's base folder, an adapter of rank 4 on every adapted network with
+    random (non-zero) updates, its folder, and the adapted pipeline itself."""
+    root = tmp_path_factory.mktemp("lora")
+    pipe = random_pipeline(0)
+    pipe.save_pretrained(root / "base")
+    networks = {name: getattr(pipe, name) for name in ADAPTED_COMPONENTS}
+    bases = {name: weights_fingerprint(network) for name, network in networks.items()}
+    add_lora(networks, rank=4)
+    assert {name: weights_fingerprint(n) for name, n in networks.items()} == bases
+    generator = torch.Generator().manual_seed(1)
+    for network in networks.values():
+        for name, parameter in network.named_parameters():
+            assert parameter.requires_grad == ("lora_" in name), name
+            if "lora_B" in name:  # zero at first: draw an update to see
+                parameter.data.normal_(0.0, 0.05, generator=generator)
+    save_lora_weights(networks, root / "adapter", bases)
+    return root, pipe
+
+
+def test_fusing_an_adapter_draws_what_the_adapted_networks_draw(adapted):
+    root, pipe = adapted
+    source, pose = torch.rand(2, 3, 64, 64) * 2 - 1, torch.zeros(2, 20)
+    pose[:, 17] = torch.tensor([-0.5, 0.5])  # yaw
+    base = AniMoPipeline.from_pretrained(root / "base")
+    unadapted = frames(base, source, pose)
+    base.load_lora_weights(root / "adapter")
+    fused = frames(base, source, pose)
+    expected = frames(pipe, source, pose)
+    assert (expected - unadapted).abs().max() > 0.05  # the adapter changes the frames
+    torch.testing.assert_close(fused, expected, atol=1e-4, rtol=0)
+    layers = [m for n in ADAPTED_COMPONENTS for m in getattr(base, n).modules()]
+    assert not any(isinstance(layer, BaseTunerLayer) for layer in layers)  # plain, as fast
+    half = AniMoPipeline.from_pretrained(root / "base")
+    half.load_lora_weights(root / "adapter", lora_scale=0.5)
+    between = frames(half, source, pose)
+    assert 0 < (between - unadapted).abs().mean() < (fused - unadapted).abs().mean()
+
+
+def test_an_adapter_on_other_weights_or_a_file_that_is_not_one_is_refused(adapted, tmp_path):
+    root, _ = adapted
+    other = random_pipeline(5)
+    before = frames(other, torch.zeros(1, 3, 64, 64), torch.zeros(1, 20))
+    with pytest.raises(ValueError, match=r"adapter was trained on motion_network weights \w+, "):
+        other.load_lora_weights(root / "adapter")
+    torch.testing.assert_close(frames(other, torch.zeros(1, 3, 64, 64), torch.zeros(1, 20)), before)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    safetensors.torch.save_file({"w": torch.zeros(2)}, plain / "pytorch_lora_weights.safetensors")
+    with pytest.raises(ValueError, match=r"plain/pytorch_lora_weights.safetensors: expected an An"):
+        other.load_lora_weights(plain)
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    data = (root / "adapter" / "pytorch_lora_weights.safetensors").read_bytes()
+    (cut / "pytorch_lora_weights.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"cut/pytorch_lora_weights.safetensors is truncated"):
+        other.load_lora_weights(cut)
+    with pytest.raises(FileNotFoundError, match=r"model folder not found: .*missing"):
+        other.load_lora_weights(tmp_path / "missing")
+
+
+def test_a_lora_run_trains_its_adapters_only_and_exports_one_that_makes_its_weights(
+    tiny_dataset, tmp_path
+):
+    base = Trainer(tiny_config(tiny_dataset, tmp_path / "base", max_steps=2)).run()
+    config = tiny_config(
+        tiny_dataset,
+        tmp_path / "lora",
+        init_weights=str(base),
+        lora_rank=2,
+        warp_only_fraction=0.0,
+        learning_rate=1e-2,
+    )
+    trainer = Trainer(config)
+    trained = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
+    assert trained and all("lora_" in n for n in trained)
+    assert {n.split(".")[0] for n in trained} == {"warping_network", "editing_network"}
+    weights = trainer.run()
+    adapter = tmp_path / "lora" / "lora" / "pytorch_lora_weights.safetensors"
+    assert adapter.stat().st_size < 0.2 * sum(
+        f.stat().st_size for f in weights.glob("*/*.safetensors")
+    )
+    pipe = AniMoPipeline.from_pretrained(base)
+    pipe.load_lora_weights(adapter.parent)
+    run = AniMoPipeline.from_pretrained(weights)
+    untouched = AniMoPipeline.from_pretrained(base)
+    for name in ("pose_mapping", "motion_network"):
+        for key, value in getattr(run, name).state_dict().items():
+            assert torch.equal(value, getattr(untouched, name).state_dict()[key]), key
+    changed = 0.0
+    for name in ("warping_network", "editing_network"):
+        ours, theirs = getattr(pipe, name).state_dict(), getattr(run, name).state_dict()
+        assert ours.keys() == theirs.keys()
+        for key in ours:
+            torch.testing.assert_close(ours[key], theirs[key], atol=1e-5, rtol=0)
+            changed += float((theirs[key] - getattr(untouched, name).state_dict()[key]).abs().sum())
+    assert changed > 0  # the adapters trained
+    assert json.loads((tmp_path / "lora" / "config.json").read_text())["lora_rank"] == 2
+    resumed = Trainer(config)  # resumes at the end with the same adapters
+    assert resumed.step == config.max_steps
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"lora_rank": 4}, "config lora_rank = 4: expected null unless model is animo with init"),
+        ({"lora_rank": 0, "init_weights": "w"}, "config lora_rank = 0: expected a positive"),
+        ({"lora_components": ["pose_mapping"]}, "config lora_components = \\('pose_mapping',\\)"),
+    ],
+)
+def test_lora_config_values_out_of_range_are_named(tmp_path, changes, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_config(Path("data"), tmp_path, **changes)
