@@ -34,7 +34,10 @@ DEFAULT_TAGS = (
 # the optimizer steps, the wall time and hardware, and the shell commands that rebuild and retrain.
 TRAINING_KEYS = ("data", "losses", "schedule", "steps", "time", "hardware", "commands", "licences")
 # Values the function fills in itself unless given.
-_DERIVED = ("animo_hf_version", "diffusers_version", "dataset_ids", "weights_dtype")
+_DERIVED = ("animo_hf_version", "diffusers_version", "dataset_ids", "weights_dtype", "lora")
+# ``lora=`` keys (a LoRA adapter's card): the base pipeline's repo id, the rank, the adapted
+# networks in words and the adapter's parameter count
+LORA_KEYS = ("base", "rank", "components", "parameters")
 PIRENDERER_TAGS = ("animeceleb", "head-reenactment", "anime", "baseline", "pirenderer", "cpu")
 
 
@@ -64,24 +67,30 @@ def animo_model_card(
     sentences, each a bullet) and ``attributions`` (sentences crediting third-party characters
     whose renders appear with the model; none by default); ``animo_hf_version`` and
     ``diffusers_version`` default to the installed versions, ``weights_dtype`` (how the
-    safetensors store the weights) to ``"float32"``.
+    safetensors store the weights) to ``"float32"``, ``lora`` to ``None`` (a pipeline's card;
+    a LoRA adapter's card: a mapping with ``LORA_KEYS``, and the YAML names the base model).
 
     Raises ValueError naming the template variables without a value, or values it does not use.
     """
+    values = dict(values)
+    lora = values.get("lora")
+    if lora is not None:
+        values["lora"] = _checked(lora, "lora", LORA_KEYS)
     card_data = ModelCardData(
         library_name="diffusers",
         license=license,
         pipeline_tag="image-to-image",
-        tags=list(tags),
+        tags=list(tags) + (["lora"] if lora is not None else []),
         datasets=list(datasets) if datasets else None,
+        base_model=lora["base"] if lora is not None else None,
         inference=False,
     )
-    values = dict(values)
     values.setdefault("animo_hf_version", _version("animeceleb-hf"))
     values.setdefault("diffusers_version", _version("diffusers"))
     values.setdefault("dataset_ids", list(datasets or ()))
     values.setdefault("attributions", [])
     values.setdefault("weights_dtype", "float32")
+    values.setdefault("lora", None)
 
     used = template_variables(template_path) - {"card_data"}
     missing = sorted(used - values.keys() - card_data.to_dict().keys())

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import safetensors
 import safetensors.torch
 import torch
 from peft.tuners.tuners_utils import BaseTunerLayer
@@ -13,6 +14,7 @@ from test_training import tiny_config  # the tests folder is on sys.path
 
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from animo_hf.lora import ADAPTED_COMPONENTS, add_lora, save_lora_weights, weights_fingerprint
+from training.config import TrainConfig
 from training.train import Trainer
 
 
@@ -88,13 +90,14 @@ def test_an_adapter_on_other_weights_or_a_file_that_is_not_one_is_refused(adapte
         other.load_lora_weights(tmp_path / "missing")
 
 
-def test_a_lora_run_trains_its_adapters_only_and_exports_one_that_makes_its_weights(
-    tiny_dataset, tmp_path
-):
-    base = Trainer(tiny_config(tiny_dataset, tmp_path / "base", max_steps=2)).run()
+@pytest.fixture(scope="module")
+def lora_run(tiny_dataset, tmp_path_factory):
+    """A 2-step run's weights (the base), then a 4-step LoRA run of rank 2 from them."""
+    root = tmp_path_factory.mktemp("lora-run")
+    base = Trainer(tiny_config(tiny_dataset, root / "base", max_steps=2)).run()
     config = tiny_config(
         tiny_dataset,
-        tmp_path / "lora",
+        root / "lora",
         init_weights=str(base),
         lora_rank=2,
         warp_only_fraction=0.0,
@@ -102,31 +105,87 @@ def test_a_lora_run_trains_its_adapters_only_and_exports_one_that_makes_its_weig
     )
     trainer = Trainer(config)
     trained = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
+    return base, config, trained, trainer.run()
+
+
+def test_a_lora_run_trains_its_adapters_only_and_exports_one_that_makes_its_weights(lora_run):
+    base, config, trained, weights = lora_run
     assert trained and all("lora_" in n for n in trained)
     assert {n.split(".")[0] for n in trained} == {"warping_network", "editing_network"}
-    weights = trainer.run()
-    adapter = tmp_path / "lora" / "lora" / "pytorch_lora_weights.safetensors"
+    run = Path(config.output_dir)
+    adapter = run / "lora" / "pytorch_lora_weights.safetensors"
     assert adapter.stat().st_size < 0.2 * sum(
         f.stat().st_size for f in weights.glob("*/*.safetensors")
     )
     pipe = AniMoPipeline.from_pretrained(base)
     pipe.load_lora_weights(adapter.parent)
-    run = AniMoPipeline.from_pretrained(weights)
+    fused = AniMoPipeline.from_pretrained(weights)
     untouched = AniMoPipeline.from_pretrained(base)
     for name in ("pose_mapping", "motion_network"):
-        for key, value in getattr(run, name).state_dict().items():
+        for key, value in getattr(fused, name).state_dict().items():
             assert torch.equal(value, getattr(untouched, name).state_dict()[key]), key
     changed = 0.0
     for name in ("warping_network", "editing_network"):
-        ours, theirs = getattr(pipe, name).state_dict(), getattr(run, name).state_dict()
+        ours, theirs = getattr(pipe, name).state_dict(), getattr(fused, name).state_dict()
         assert ours.keys() == theirs.keys()
         for key in ours:
             torch.testing.assert_close(ours[key], theirs[key], atol=1e-5, rtol=0)
             changed += float((theirs[key] - getattr(untouched, name).state_dict()[key]).abs().sum())
     assert changed > 0  # the adapters trained
-    assert json.loads((tmp_path / "lora" / "config.json").read_text())["lora_rank"] == 2
-    resumed = Trainer(config)  # resumes at the end with the same adapters
-    assert resumed.step == config.max_steps
+    assert json.loads((run / "config.json").read_text())["lora_rank"] == 2
+    assert Trainer(config).step == config.max_steps  # resumes at the end, adapters and all
+
+
+def test_a_lora_run_ships_its_adapter_alone_with_a_card_and_evaluates_on_its_base(
+    lora_run, tiny_dataset, tmp_path
+):
+    from huggingface_hub import ModelCard
+
+    from training.evaluate import main as evaluate
+    from training.publish import main as publish
+
+    base, config, _, weights = lora_run
+    scores = {}
+    for name, extra in (("fused", ["--weights", str(weights)]), ("adapter", [])):
+        if not extra:
+            extra = ["--weights", str(base), "--lora", str(Path(config.output_dir) / "lora")]
+        out = tmp_path / name
+        args = ["--dataset", str(tiny_dataset), "--resolution", "64", "--output", str(out)]
+        assert evaluate([*args, *extra]) == 0
+        scores[name] = json.loads((out / "results.json").read_text())
+    assert scores["adapter"]["setup"]["LoRA adapter (fused)"].endswith("lora")
+    ours, theirs = (scores[k]["self-reenactment"]["AniMo"]["rotated"] for k in ("adapter", "fused"))
+    assert ours == pytest.approx(theirs, rel=1e-3)
+    out = tmp_path / "shipped"
+    command = ["--run", config.output_dir, "--out", str(out), "--dtype", "float16"]
+    command += [
+        "--evaluation",
+        str(tmp_path / "adapter"),
+        "--data-command",
+        "build",
+        "--hardware",
+        "CI",
+    ]
+    command += ["--repo-id", "org/animo-lora", "--base-repo-id", "org/animo"]
+    assert publish(command) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "evaluation_results.json",
+        "evaluation_results.md",
+        "pytorch_lora_weights.safetensors",
+        "training",
+    ]
+    card = ModelCard.load(out / "README.md")
+    assert card.data.base_model == "org/animo" and "lora" in card.data.tags
+    assert 'from_pretrained("org/animo")\npipe.load_lora_weights("org/animo-lora")' in card.text
+    assert "rank 2 on every convolution and linear layer of the warping and editing networks" in (
+        " ".join(card.text.split())
+    )
+    with safetensors.safe_open(str(out / "pytorch_lora_weights.safetensors"), "pt") as handle:
+        assert {handle.get_tensor(k).dtype for k in handle.keys()} == {torch.float16}  # noqa: SIM118
+    pipe = AniMoPipeline.from_pretrained(base)
+    pipe.load_lora_weights(out)  # the float16 adapter onto the float32 base it was trained on
+    assert TrainConfig.from_yaml(out / "training" / "2-lora.json").lora_rank == 2
 
 
 @pytest.mark.parametrize(

@@ -335,15 +335,19 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def load_animo(weights: str, warp_interpolation: str | None = None) -> AniMoPipeline:
+def load_animo(
+    weights: str, warp_interpolation: str | None = None, lora: str | None = None
+) -> AniMoPipeline:
     """The AniMo pipeline of ``weights``, its source sampled as ``warp_interpolation`` says
-    (``None``: as the weights were trained)."""
+    (``None``: as the weights were trained), with the LoRA adapter ``lora`` fused."""
     components = {}
     if warp_interpolation is not None:
         components["editing_network"] = EditingNetwork.from_pretrained(
             weights, subfolder="editing_network", warp_interpolation=warp_interpolation
         )
     pipe = AniMoPipeline.from_pretrained(weights, **components)
+    if lora is not None:
+        pipe.load_lora_weights(lora)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -352,7 +356,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.truth_frames < 0:
         raise ValueError(f"--truth-frames {args.truth_frames}: expected 0 (off) or more frames")
     cases = held_out_cases(args.dataset, args.resolution, args.styles, args.max_models, args.split)
-    pipe = load_animo(args.weights, args.warp_interpolation)
+    pipe = load_animo(args.weights, args.warp_interpolation, args.lora)
     methods: dict[str, Method] = {"copy-source": copy_source, **animo_methods(pipe)}
     if args.pirenderer:
         baseline = PIRendererGenerator.from_pretrained(args.pirenderer)
@@ -368,6 +372,7 @@ def run(args: argparse.Namespace) -> dict:
             "dataset": args.dataset,
             "split": args.split,
             "weights": str(args.weights),
+            **({"LoRA adapter (fused)": str(args.lora)} if args.lora else {}),
             "warp interpolation": pipe.editing_network.config.warp_interpolation,
             "baseline": str(args.pirenderer) if args.pirenderer else "none",
             "pose regressor (reads HAE and expression error)": str(args.regressor or "none"),
@@ -423,6 +428,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="animeceleb-eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="a local Hub folder or a repo id")
     parser.add_argument("--weights", required=True, help="an AniMoPipeline folder or repo id")
+    parser.add_argument(
+        "--lora", help="a LoRA adapter folder or repo id, fused into --weights (its base)"
+    )
     parser.add_argument("--pirenderer", help="a PIRendererGenerator folder (the baseline)")
     parser.add_argument("--regressor", help="a pose regressor folder (pose accuracy)")
     parser.add_argument(

@@ -31,7 +31,10 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import safetensors
+import safetensors.torch
 import torch
+from diffusers.loaders.lora_base import LORA_WEIGHT_NAME_SAFE
 
 from animo_hf import AniMoPipeline, PIRendererGenerator
 from animo_hf.model_card import animo_model_card, parameter_summary, pirenderer_model_card
@@ -321,11 +324,14 @@ def publish(
     dataset_id: str | None = None,
     speed: str | None = None,
     dtype: str = "float32",
+    base_repo_id: str = "animeceleb-hf/animo",
 ) -> Path:
     """Write the shipped folder ``out`` of an AniMo run, or of a PIRenderer-style baseline run
     (``model: pirenderer``: the generator and its own card, no ``speed``), replaced only once
     complete, and return it. ``dtype``: how the safetensors store the weights (``float16``
-    halves the folder; ``from_pretrained`` loads them as float32)."""
+    halves the folder; ``from_pretrained`` loads them as float32). A run trained with
+    ``lora_rank`` ships its adapter alone (``pytorch_lora_weights.safetensors``, in ``dtype``),
+    with a card that loads it onto ``base_repo_id``, the pipeline its ``init_weights`` hold."""
     if dtype not in STORAGE_DTYPES:
         raise ValueError(f"--dtype {dtype}: expected one of {sorted(STORAGE_DTYPES)}")
     chain = trained_chain(run)
@@ -370,10 +376,18 @@ def publish(
         # the size it was trained at is the pipeline's default frame size (runs before the
         # editing network recorded it saved the default)
         model.editing_network.register_to_config(sample_size=configs[-1].resolution)
+        if configs[-1].lora_rank is not None:
+            adapter = read_adapter(run, torch_dtype)
+            values["lora"] = lora_summary(configs[-1], adapter, base_repo_id)
         card = animo_model_card(config_summary=config_summary(model), speed=speed, **values)
 
     def save(folder: Path) -> None:
-        model.save_pretrained(folder)
+        if values.get("lora") is None:
+            model.save_pretrained(folder)
+        else:  # the adapter alone: AniMoPipeline.load_lora_weights fuses it into the base
+            folder.mkdir(parents=True)
+            tensors, metadata = adapter
+            safetensors.torch.save_file(tensors, folder / LORA_WEIGHT_NAME_SAFE, metadata=metadata)
         card.save(folder / "README.md")
         (folder / TRAINING_FOLDER).mkdir()
         for name, config in zip(files, configs, strict=True):
@@ -392,6 +406,31 @@ def publish(
     out.parent.mkdir(parents=True, exist_ok=True)
     export_weights(save, out)
     return out
+
+
+def read_adapter(run: Path, dtype: torch.dtype) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The LoRA adapter a run exported (``lora/``), its tensors in ``dtype``, and its metadata."""
+    path = run / "lora" / LORA_WEIGHT_NAME_SAFE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; a run with lora_rank exports it with weights/")
+    with safetensors.safe_open(str(path), "pt") as handle:
+        tensors = {key: handle.get_tensor(key).to(dtype) for key in handle.keys()}  # noqa: SIM118
+        return tensors, handle.metadata()
+
+
+def lora_summary(
+    config: TrainConfig, adapter: tuple[dict[str, torch.Tensor], dict[str, str]], base: str
+) -> dict[str, str | int]:
+    """The card's ``lora`` values of an adapter fine-tuned from the pipeline ``base``."""
+    parameters = sum(tensor.numel() for tensor in adapter[0].values())
+    *others, last = [name.removesuffix("_network") for name in config.lora_components]
+    networks = f"{', '.join(others)} and {last} networks" if others else f"{last} network"
+    return {
+        "base": base,
+        "rank": config.lora_rank,
+        "components": networks,
+        "parameters": f"{parameters:,} parameters",
+    }
 
 
 def publish_regressor(
@@ -480,6 +519,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="how the safetensors store the weights: float32, or float16 (half the size; they "
         "load as float32)",
     )
+    parser.add_argument(
+        "--base-repo-id",
+        default="animeceleb-hf/animo",
+        help="a LoRA run's base pipeline, as its card names it (the run's init_weights)",
+    )
     parser.add_argument("--push-to-hub", action="store_true", help="upload to --repo-id")
     return parser.parse_args(argv)
 
@@ -517,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset_id=args.dataset_id,
             speed=args.speed,
             dtype=args.dtype,
+            base_repo_id=args.base_repo_id,
         )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
