@@ -80,13 +80,22 @@ class SpaceSettings:
     limits: DemoLimits
     size: int | None = None
     torch_threads: int = 1
+    lora: str | None = None
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str], *, shipped: Path, examples: Path
+        cls,
+        environ: Mapping[str, str],
+        *,
+        shipped: Path,
+        examples: Path,
+        shipped_lora: Path | None = None,
     ) -> SpaceSettings:
         """Read ``ANIMO_*`` variables; ``ValueError`` naming the variable and what it expects.
-        The model defaults to the ``shipped`` folder when present, else :data:`DEFAULT_MODEL`."""
+        The model defaults to the ``shipped`` folder when present, else :data:`DEFAULT_MODEL`;
+        the LoRA adapter (``ANIMO_LORA``, ``none`` for none) to the ``shipped_lora`` folder when
+        present and the model is the default (an adapter fits only the weights it was trained
+        on)."""
 
         def number(name: str, default: float | None, kind: type = float, minimum: float = 1):
             text = environ.get(name)
@@ -102,9 +111,13 @@ class SpaceSettings:
             return value
 
         defaults = DemoLimits()
+        lora = environ.get("ANIMO_LORA") or None
+        if lora is None and not environ.get("ANIMO_MODEL"):
+            lora = str(shipped_lora) if shipped_lora and shipped_lora.is_dir() else None
         return cls(
             model=environ.get("ANIMO_MODEL")
             or (str(shipped) if shipped.is_dir() else DEFAULT_MODEL),
+            lora=None if lora and lora.lower() == "none" else lora,
             examples=Path(environ.get("ANIMO_EXAMPLES") or examples),
             limits=DemoLimits(
                 max_upload_mb=number("ANIMO_MAX_UPLOAD_MB", defaults.max_upload_mb),
@@ -116,8 +129,18 @@ class SpaceSettings:
 
     @property
     def model_name(self) -> str:
-        """The model as the page names it: a local folder by its name (no server paths)."""
-        return Path(self.model).name if Path(self.model).is_dir() else self.model
+        """The model (and its LoRA adapter) as the page names them: a local folder by its name
+        (no server paths)."""
+        names = [Path(m).name if Path(m).is_dir() else m for m in (self.model, self.lora) if m]
+        return " + LoRA ".join(names)
+
+    def load_pipeline(self) -> AniMoPipeline:
+        """The pipeline of ``model`` with the adapter ``lora`` fused (``ValueError`` /
+        ``OSError`` naming what could not be loaded)."""
+        pipe = AniMoPipeline.from_pretrained(self.model)
+        if self.lora is not None:
+            pipe.load_lora_weights(self.lora)
+        return pipe
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,19 @@ def test_space_settings_from_the_environment(tmp_path):
     assert settings.model == str(shipped) and settings.model_name == "animo"  # no server path
     assert settings.size == 256 and settings.limits.max_video_seconds == 4.5
     assert settings.torch_threads == 2
+    adapter = tmp_path / "weights" / "animo-lora"
+    adapter.mkdir()
+    settings = SpaceSettings.from_env({}, shipped=shipped, shipped_lora=adapter, examples=EXAMPLES)
+    assert settings.lora == str(adapter) and settings.model_name == "animo + LoRA animo-lora"
+    for environ, lora in [
+        ({"ANIMO_LORA": "none"}, None),
+        ({"ANIMO_MODEL": "org/other"}, None),  # the shipped adapter fits the shipped weights only
+        ({"ANIMO_MODEL": "org/other", "ANIMO_LORA": "org/other-lora"}, "org/other-lora"),
+    ]:
+        settings = SpaceSettings.from_env(
+            environ, shipped=shipped, shipped_lora=adapter, examples=EXAMPLES
+        )
+        assert settings.lora == lora, environ
     for name, value, expected in [
         ("ANIMO_SIZE", "big", "ANIMO_SIZE='big': expected an integer >= 16"),
         ("ANIMO_SIZE", "8", "ANIMO_SIZE='8': expected an integer >= 16"),
@@ -192,14 +205,19 @@ def test_space_settings_from_the_environment(tmp_path):
             SpaceSettings.from_env({name: value}, shipped=shipped, examples=EXAMPLES)
 
 
-def test_a_bad_space_setting_stops_the_app_with_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        (("ANIMO_SIZE", "big"), "error: ANIMO_SIZE='big': expected an integer >= 16"),
+        (("ANIMO_LORA", "/nowhere/lora"), "error: model folder not found: /nowhere/lora (and it"),
+    ],
+)
+def test_a_bad_space_setting_stops_the_app_with_one_line(setting, expected):
     app = Path(__file__).resolve().parents[1] / "spaces" / "animo" / "app.py"
-    env = {**os.environ, "ANIMO_SIZE": "big"}
+    env = {**os.environ, setting[0]: setting[1]}
     result = subprocess.run(
         [sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        "error: ANIMO_SIZE='big': expected an integer >= 16"
-    )
+    assert result.stderr.strip().splitlines()[-1].startswith(expected)
     assert "Traceback" not in result.stderr

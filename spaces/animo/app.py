@@ -4,6 +4,9 @@ on a CPU. Wiring only: the logic is ``animo_hf.demo`` (tested there).
 Settings (environment variables):
     ANIMO_MODEL      the pipeline: a local folder or a Hub repo id (default: the project's shipped
                      weights/animo when present, else animeceleb-hf/animo)
+    ANIMO_LORA       a LoRA adapter fused into the pipeline: a local folder or a Hub repo id, or
+                     none (default: the project's weights/animo-lora when present and ANIMO_MODEL
+                     is not set)
     ANIMO_SIZE       the frame size in pixels (default: the size the weights were trained at)
     ANIMO_EXAMPLES   the example characters folder (default: examples/ beside this file)
     ANIMO_MAX_UPLOAD_MB, ANIMO_MAX_VIDEO_SECONDS   upload limits (default 20 MB, 10 s)
@@ -24,7 +27,6 @@ import numpy as np
 import torch
 
 from animeceleb.pose import ANGLE_SLICE, MOUTH_VOWELS, POSE_INDEX, POSE_NAMES
-from animo_hf import AniMoPipeline
 from animo_hf.demo import (
     AniMoDemo,
     DemoInputError,
@@ -47,16 +49,18 @@ SLIDER_GROUPS = {  # accordions of the slider tab, pose dimensions by name
 
 try:
     SETTINGS = SpaceSettings.from_env(
-        os.environ, shipped=HERE.parents[1] / "weights" / "animo", examples=HERE / "examples"
+        os.environ,
+        shipped=HERE.parents[1] / "weights" / "animo",
+        shipped_lora=HERE.parents[1] / "weights" / "animo-lora",
+        examples=HERE / "examples",
     )
     EXAMPLES = load_examples(SETTINGS.examples)
-except ValueError as error:
+    PIPELINE = SETTINGS.load_pipeline()
+except (ValueError, OSError) as error:
     raise SystemExit(f"error: {error}") from None
 LIMITS = SETTINGS.limits
 torch.set_num_threads(SETTINGS.torch_threads)
-demo_logic = AniMoDemo(
-    AniMoPipeline.from_pretrained(SETTINGS.model), limits=LIMITS, size=SETTINGS.size
-)
+demo_logic = AniMoDemo(PIPELINE, limits=LIMITS, size=SETTINGS.size)
 
 
 def shown_to_user(fn):
