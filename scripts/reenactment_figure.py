@@ -19,12 +19,13 @@ import PIL.ImageDraw
 import torch
 
 from animeceleb.pose import pose_from_morphs
-from animo_hf import AniMoPipeline, PIRendererGenerator
+from animo_hf import PIRendererGenerator
 from animo_hf.image_utils import flatten
 from animo_hf.models.layers import warp
 from dataset_builder.sources import ModelSource, file_sources, procedural_sources
 from dataset_builder.worker import run_in_blender
 from training.data import network_input
+from training.evaluate import load_animo
 
 # (target-morph values, (yaw, pitch, roll)) of each column
 DRIVING = {
@@ -92,6 +93,7 @@ def lay_out(characters: list[tuple[str, list[tuple]]], size: int) -> PIL.Image.I
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", required=True, help="an AniMoPipeline folder")
+    parser.add_argument("--lora", help="a LoRA adapter folder fused into --weights")
     parser.add_argument("--baseline", help="a PIRendererGenerator folder")
     parser.add_argument(
         "--vrm", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "models"
@@ -101,8 +103,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/reenactment.png"))
     args = parser.parse_args()
 
-    pipe = AniMoPipeline.from_pretrained(args.weights)
-    pipe.set_progress_bar_config(disable=True)
+    pipe = load_animo(args.weights, lora=args.lora)
     baseline = PIRendererGenerator.from_pretrained(args.baseline) if args.baseline else None
     characters = []
     for seed, style in HELD_OUT:
