@@ -120,7 +120,10 @@ def read_lora_file(path: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict
         for key in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
             component, _, layer = key.partition(".")
             by_component.setdefault(component, {})[layer] = handle.get_tensor(key)
-    configs, bases = json.loads(metadata[CONFIGS_KEY]), json.loads(metadata[BASE_KEY])
+    try:
+        configs, bases = json.loads(metadata[CONFIGS_KEY]), json.loads(metadata[BASE_KEY])
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: its adapter metadata is not JSON ({error})") from None
     unknown = sorted(set(by_component) - set(ADAPTED_COMPONENTS))
     if unknown or set(by_component) != set(configs):
         raise ValueError(
@@ -135,7 +138,7 @@ def fuse_lora_weights(
 ) -> None:
     """Fuse the adapter in ``path`` into ``components`` (by name), scaled by ``lora_scale``.
     ``ValueError`` naming the file and component when the component's weights are not the ones
-    the adapter was trained on; nothing changes then."""
+    the adapter was trained on, or its tensors do not fit the layers; nothing changes then."""
     tensors, configs, bases = read_lora_file(path)
     for name in [n for n in ADAPTED_COMPONENTS if n in tensors]:
         found = weights_fingerprint(components[name])
@@ -144,10 +147,21 @@ def fuse_lora_weights(
                 f"{path}: the adapter was trained on {name} weights {bases.get(name)}, this "
                 f"pipeline's are {found}: load it onto the base weights its card names"
             )
+    loaded = []
     for name, state in tensors.items():
         module = components[name]
         dtype = next(module.parameters()).dtype
         state = {key: value.to(dtype) for key, value in state.items()}
-        module.load_lora_adapter(state, prefix=None, metadata=configs[name], adapter_name="lora")
+        try:
+            module.load_lora_adapter(
+                state, prefix=None, metadata=configs[name], adapter_name="lora"
+            )
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            for done in [*loaded, module]:  # peft's layers out: the base weights as they were
+                done.unload_lora()
+            summary = str(error).strip().splitlines()[0]
+            raise ValueError(f"{path}: {name}: the adapter does not fit ({summary})") from None
+        loaded.append(module)
+    for module in loaded:
         module.fuse_lora(lora_scale=lora_scale)
         module.unload_lora()

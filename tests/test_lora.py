@@ -80,6 +80,23 @@ def test_an_adapter_on_other_weights_or_a_file_that_is_not_one_is_refused(adapte
     safetensors.torch.save_file({"w": torch.zeros(2)}, plain / "pytorch_lora_weights.safetensors")
     with pytest.raises(ValueError, match=r"plain/pytorch_lora_weights.safetensors: expected an An"):
         other.load_lora_weights(plain)
+    misfit = tmp_path / "misfit"  # the right metadata, a tensor of another shape
+    tensors = safetensors.torch.load_file(root / "adapter" / "pytorch_lora_weights.safetensors")
+    with safetensors.safe_open(
+        str(root / "adapter" / "pytorch_lora_weights.safetensors"), "pt"
+    ) as f:
+        metadata = f.metadata()
+    key = next(k for k in tensors if k.startswith("editing_network.") and "lora_A" in k)
+    tensors[key] = torch.zeros(1, *tensors[key].shape[1:])
+    misfit.mkdir()
+    safetensors.torch.save_file(tensors, misfit / "pytorch_lora_weights.safetensors", metadata)
+    base = AniMoPipeline.from_pretrained(root / "base")
+    before = frames(base, torch.zeros(1, 3, 64, 64), torch.zeros(1, 20))
+    with pytest.raises(ValueError, match=r"misfit/.*: editing_network: the adapter does not fit"):
+        base.load_lora_weights(misfit)
+    layers = [m for n in ADAPTED_COMPONENTS for m in getattr(base, n).modules()]
+    assert not any(isinstance(layer, BaseTunerLayer) for layer in layers)
+    torch.testing.assert_close(frames(base, torch.zeros(1, 3, 64, 64), torch.zeros(1, 20)), before)
     cut = tmp_path / "cut"
     cut.mkdir()
     data = (root / "adapter" / "pytorch_lora_weights.safetensors").read_bytes()
