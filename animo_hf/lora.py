@@ -62,29 +62,25 @@ def weights_fingerprint(module: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def save_lora_weights(
-    components: Mapping[str, nn.Module],
-    folder: str | os.PathLike,
-    base_fingerprints: Mapping[str, str],
-    dtype: torch.dtype = torch.float32,
-) -> Path:
+def save_lora_weights(components: Mapping[str, nn.Module], folder: str | os.PathLike) -> Path:
     """Write the adapters of ``components`` (each with one adapter, :func:`add_lora`) to
-    ``folder/pytorch_lora_weights.safetensors`` in ``dtype``; ``base_fingerprints``: each
-    component's :func:`weights_fingerprint` before its adapter was added. Returns the file."""
+    ``folder/pytorch_lora_weights.safetensors``, with each component's LoraConfig and the
+    :func:`weights_fingerprint` of the frozen weights under it. Returns the file."""
     from peft.utils import get_peft_model_state_dict
 
     tensors, configs = {}, {}
     for name, module in components.items():
         state = get_peft_model_state_dict(module)
-        tensors.update(
-            {f"{name}.{key}": value.to(dtype).contiguous() for key, value in state.items()}
-        )
+        tensors.update({f"{name}.{key}": value.contiguous() for key, value in state.items()})
         config = module.peft_config["default"].to_dict()
         configs[name] = {k: sorted(v) if isinstance(v, set) else v for k, v in config.items()}
     metadata = {
         "format": "pt",
         CONFIGS_KEY: json.dumps(configs, sort_keys=True),
-        BASE_KEY: json.dumps(dict(base_fingerprints), sort_keys=True),
+        BASE_KEY: json.dumps(
+            {name: weights_fingerprint(module) for name, module in components.items()},
+            sort_keys=True,
+        ),
     }
     path = Path(folder) / LORA_WEIGHT_NAME_SAFE
     path.parent.mkdir(parents=True, exist_ok=True)

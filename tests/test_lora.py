@@ -45,7 +45,7 @@ def adapted(tmp_path_factory):
             assert parameter.requires_grad == ("lora_" in name), name
             if "lora_B" in name:  # zero at first: draw an update to see
                 parameter.data.normal_(0.0, 0.05, generator=generator)
-    save_lora_weights(networks, root / "adapter", bases)
+    save_lora_weights(networks, root / "adapter")
     return root, pipe
 
 

@@ -22,7 +22,7 @@ from animo_hf import (
     PoseMapping,
     WarpingNetwork,
 )
-from animo_hf.lora import add_lora, save_lora_weights, weights_fingerprint
+from animo_hf.lora import add_lora, save_lora_weights
 
 
 @dataclass
@@ -56,14 +56,14 @@ class AniMoModel(nn.Module):
         self.motion_network = MotionNetwork()
         self.warping_network = WarpingNetwork(**(warping or {}))
         self.editing_network = EditingNetwork(sample_size=resolution, **(editing or {}))
-        # component name -> fingerprint of the weights under its LoRA adapter (add_lora)
-        self.lora_base: dict[str, str] = {}
+        # the components with a LoRA adapter (add_lora)
+        self.lora_components: tuple[str, ...] = ()
 
     def add_lora(self, rank: int, components: Sequence[str]) -> None:
         """Freeze every loaded weight and train LoRA adapters of ``rank`` on ``components``
         (:func:`animo_hf.lora.add_lora`)."""
         self.requires_grad_(False)
-        self.lora_base = {name: weights_fingerprint(getattr(self, name)) for name in components}
+        self.lora_components = tuple(components)
         add_lora({name: getattr(self, name) for name in components}, rank)
 
     def forward(self, source: torch.Tensor, pose: torch.Tensor, full: bool) -> Prediction:
@@ -83,9 +83,9 @@ class AniMoModel(nn.Module):
         """The pipeline folder; with adapters, a copy whose adapters are fused (see
         :meth:`save_lora` for the adapter alone)."""
         model = self
-        if self.lora_base:
+        if self.lora_components:
             model = copy.deepcopy(self)
-            for name in self.lora_base:
+            for name in self.lora_components:
                 getattr(model, name).fuse_lora()
                 getattr(model, name).unload_lora()
         AniMoPipeline(
@@ -94,8 +94,7 @@ class AniMoModel(nn.Module):
 
     def save_lora(self, folder: Path) -> None:
         """The adapters alone (:func:`animo_hf.lora.save_lora_weights`)."""
-        adapted = {name: getattr(self, name) for name in self.lora_base}
-        save_lora_weights(adapted, folder, self.lora_base)
+        save_lora_weights({name: getattr(self, name) for name in self.lora_components}, folder)
 
     def load(self, folder: str) -> None:
         """Take the weights of an AniMo pipeline folder (or Hub repo id) written by :meth:`save`."""
