@@ -395,7 +395,7 @@ def publish(
         record = {
             "steps": chain.steps,
             "starts": chain.starts,
-            "seconds": round(chain.seconds, 1),
+            "seconds": round(chain.seconds, 3),  # a tiny run takes milliseconds
             "exact": chain.exact,
         }
         write_atomic(folder / TRAINING_FOLDER / CHAIN_FILE, json.dumps(record))

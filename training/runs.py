@@ -258,7 +258,7 @@ class RunLog:
         process started or resumed the run); show ``loss`` (and ``postfix``)."""
         elapsed = time.perf_counter() - self.started
         rate = self.samples / max(elapsed, 1e-9)
-        self.write({**record, "samples_per_s": round(rate, 2), "elapsed_s": round(elapsed, 1)})
+        self.write({**record, "samples_per_s": round(rate, 2), "elapsed_s": round(elapsed, 3)})
         self.bar.set_postfix(loss=f"{loss:.4f}", **postfix)
 
     def write(self, record: dict[str, Any]) -> None:
