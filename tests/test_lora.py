@@ -154,7 +154,7 @@ def test_a_lora_run_trains_its_adapters_only_and_exports_one_that_makes_its_weig
 
 
 def test_a_lora_run_ships_its_adapter_alone_with_a_card_and_evaluates_on_its_base(
-    lora_run, tiny_dataset, tmp_path
+    lora_run, tiny_dataset, tmp_path, capsys
 ):
     from huggingface_hub import ModelCard
 
@@ -183,8 +183,11 @@ def test_a_lora_run_ships_its_adapter_alone_with_a_card_and_evaluates_on_its_bas
         "--hardware",
         "CI",
     ]
-    command += ["--repo-id", "org/animo-lora", "--base-repo-id", "org/animo"]
-    assert publish(command) == 0
+    command += ["--base-repo-id", "org/animo"]
+    assert publish([*command, "--repo-id", "org/animo"]) == 2  # an adapter under its base's id
+    assert "--repo-id org/animo: the adapter's repository must differ" in capsys.readouterr().err
+    assert not out.exists()
+    assert publish(command) == 0  # the card names org/animo-lora
     assert sorted(p.name for p in out.iterdir()) == [
         "README.md",
         "evaluation_results.json",

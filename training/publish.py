@@ -56,6 +56,10 @@ TRAINING_FOLDER = "training"
 CHAIN_FILE = "chain.json"
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 EVALUATION_FILES = ("results.json", "results.md")
+DEFAULT_REPO_IDS = {
+    "animo": "animeceleb-hf/animo",
+    "pirenderer": "animeceleb-hf/pirenderer-baseline",
+}
 # a folder shipped before CHAIN_FILE existed gives its chain's time on its card's line
 CARD_TIME = re.compile(r"^- Time and hardware: (about )?([\d,]+) minutes", re.MULTILINE)
 
@@ -186,6 +190,14 @@ def shipped_chain(folder: str | Path | None) -> Chain:
     minutes = float(found.group(2).replace(",", ""))
     steps = [c.max_steps for c in configs]
     return Chain(names, configs, [0] * len(configs), steps, minutes * 60, not found.group(1))
+
+
+def default_repo_id(config: TrainConfig, base_repo_id: str) -> str:
+    """The repository a run's card names when ``--repo-id`` is not given: the model's own, or
+    ``<base>-lora`` for an adapter (which never ships under its base's id)."""
+    if config.lora_rank is not None:
+        return f"{base_repo_id}-lora"
+    return DEFAULT_REPO_IDS[config.model]
 
 
 def read_config(run: Path) -> TrainConfig:
@@ -377,6 +389,12 @@ def publish(
         # editing network recorded it saved the default)
         model.editing_network.register_to_config(sample_size=configs[-1].resolution)
         if configs[-1].lora_rank is not None:
+            if repo_id == base_repo_id:
+                other = default_repo_id(configs[-1], base_repo_id)
+                raise ValueError(
+                    f"--repo-id {repo_id}: the adapter's repository must differ from its base "
+                    f"(--base-repo-id {base_repo_id}), e.g. {other}"
+                )
             adapter = read_adapter(run, torch_dtype)
             values["lora"] = lora_summary(configs[-1], adapter, base_repo_id)
         card = animo_model_card(config_summary=config_summary(model), speed=speed, **values)
@@ -497,7 +515,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--evaluation", type=Path, help="an animeceleb-eval output folder")
     parser.add_argument("--data-command", help="the command that built the data (AniMo runs)")
     parser.add_argument("--hardware", required=True, help="where it trained, in words")
-    parser.add_argument("--repo-id", default="animeceleb-hf/animo", help="the id the card names")
+    parser.add_argument(
+        "--repo-id",
+        help="the id the card names (default: animeceleb-hf/animo, animeceleb-hf/pirenderer-"
+        "baseline for a baseline run, <--base-repo-id>-lora for a LoRA run)",
+    )
     parser.add_argument("--model-name", default="AniMo-CPU")
     parser.add_argument("--speed", help="measured speed, in words (benchmarks/animate_fps.py)")
     parser.add_argument(
@@ -548,13 +570,14 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(
                 "--data-command: needed for an AniMo or baseline run (the card names it)"
             )
+        repo_id = args.repo_id or default_repo_id(read_config(args.run), args.base_repo_id)
         folder = publish(
             args.run,
             args.out,
             evaluation=args.evaluation,
             data_command=args.data_command,
             hardware=args.hardware,
-            repo_id=args.repo_id,
+            repo_id=repo_id,
             model_name=args.model_name,
             limitations=args.limitation,
             attributions=args.attribution,
@@ -568,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"published {folder}")
     if args.push_to_hub:
-        print(f"uploaded to {push(folder, args.repo_id)}")
+        print(f"uploaded to {push(folder, repo_id)}")
     return 0
 
 
