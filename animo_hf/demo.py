@@ -71,6 +71,20 @@ class DemoLimits:
         return int(self.max_upload_mb * 1e6)
 
 
+def choose_weights(
+    model: str | None, lora: str | None, *, shipped: Path, shipped_lora: Path | None = None
+) -> tuple[str, str | None]:
+    """The weights and LoRA adapter to load, from what the user named (``None``: nothing).
+    The weights default to the ``shipped`` folder when present, else :data:`DEFAULT_MODEL`; the
+    adapter (``none`` for none) to the ``shipped_lora`` folder when present and the weights are
+    the default (an adapter fits only the weights it was trained on)."""
+    if lora is None and model is None and shipped_lora is not None and shipped_lora.is_dir():
+        lora = str(shipped_lora)
+    if model is None:
+        model = str(shipped) if shipped.is_dir() else DEFAULT_MODEL
+    return model, None if lora is None or lora.lower() == "none" else lora
+
+
 @dataclass(frozen=True)
 class SpaceSettings:
     """The Space's settings, from environment variables (see ``spaces/animo/app.py``)."""
@@ -92,10 +106,7 @@ class SpaceSettings:
         shipped_lora: Path | None = None,
     ) -> SpaceSettings:
         """Read ``ANIMO_*`` variables; ``ValueError`` naming the variable and what it expects.
-        The model defaults to the ``shipped`` folder when present, else :data:`DEFAULT_MODEL`;
-        the LoRA adapter (``ANIMO_LORA``, ``none`` for none) to the ``shipped_lora`` folder when
-        present and the model is the default (an adapter fits only the weights it was trained
-        on)."""
+        ``ANIMO_MODEL`` and ``ANIMO_LORA`` default as :func:`choose_weights` says."""
 
         def number(name: str, default: float | None, kind: type = float, minimum: float = 1):
             text = environ.get(name)
@@ -111,13 +122,15 @@ class SpaceSettings:
             return value
 
         defaults = DemoLimits()
-        lora = environ.get("ANIMO_LORA") or None
-        if lora is None and not environ.get("ANIMO_MODEL"):
-            lora = str(shipped_lora) if shipped_lora and shipped_lora.is_dir() else None
+        model, lora = choose_weights(
+            environ.get("ANIMO_MODEL") or None,
+            environ.get("ANIMO_LORA") or None,
+            shipped=shipped,
+            shipped_lora=shipped_lora,
+        )
         return cls(
-            model=environ.get("ANIMO_MODEL")
-            or (str(shipped) if shipped.is_dir() else DEFAULT_MODEL),
-            lora=None if lora and lora.lower() == "none" else lora,
+            model=model,
+            lora=lora,
             examples=Path(environ.get("ANIMO_EXAMPLES") or examples),
             limits=DemoLimits(
                 max_upload_mb=number("ANIMO_MAX_UPLOAD_MB", defaults.max_upload_mb),

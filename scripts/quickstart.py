@@ -22,13 +22,14 @@ import PIL.ImageDraw
 from datasets import load_dataset
 
 from animo_hf import AniMoPipeline
-from animo_hf.demo import DEFAULT_MODEL
+from animo_hf.demo import choose_weights
 from animo_hf.image_utils import flatten
 from animo_hf.video import carphone_clip, export_to_mp4, read_video
 from dataset_builder.cli import main as dataset_builder
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHIPPED = PROJECT / "weights" / "animo"
+SHIPPED_LORA = PROJECT / "weights" / "animo-lora"
 SPACE_APP = PROJECT / "spaces" / "animo" / "app.py"
 # Six procedural characters, 8 to 13: 9 and 13 are test-split (held-out) identities.
 BUILD = ["--procedural", "6", "--first-seed", "8", "--samples-per-model", "3"]
@@ -67,12 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"))
     parser.add_argument(
-        "--weights",
-        default=str(SHIPPED) if SHIPPED.is_dir() else DEFAULT_MODEL,
-        help="an AniMoPipeline folder or Hub repo id (default: the shipped weights)",
+        "--weights", help="an AniMoPipeline folder or Hub repo id (default: the shipped weights)"
+    )
+    parser.add_argument(
+        "--lora",
+        help="a LoRA adapter fused into the weights: a folder or Hub repo id, or none (default: "
+        "the shipped adapter when present and --weights is not given)",
     )
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
+    weights, lora = choose_weights(
+        args.weights, args.lora, shipped=SHIPPED, shipped_lora=SHIPPED_LORA
+    )
 
     # 1. Render the dataset, load it with load_dataset, write the contact sheet
     build = ["demo", "--out", str(args.out), *BUILD, "--workers", str(args.workers)]
@@ -85,13 +92,17 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. Animate a held-out character with the shipped weights, driven by the person's video
     source, model_id, style = held_out_character(args.out / "hub")
-    pipe = AniMoPipeline.from_pretrained(args.weights)
+    pipe = AniMoPipeline.from_pretrained(weights)
+    if lora is not None:
+        pipe.load_lora_weights(lora)
     people, fps = read_video(clip)
     output = pipe(source, driving_video=people, on_missing_face="hold")
     video = export_to_mp4(output.frames, args.out / "animo_carphone.mp4", fps=fps)
     figure_path = args.out / "animo_carphone.png"
     figure(people, output.frames, source).save(figure_path)
+    adapter = f" + LoRA adapter {lora}" if lora else ""
     print(f"{model_id} ({style}, held out) driven by {clip.name}: {len(output.frames)} frames")
+    print(f"weights: {weights}{adapter}")
     print(f"video: {video}\nfigure: {figure_path}\ncontact sheet: {args.out / 'contact_sheet.png'}")
 
     # 3. The Space

@@ -59,6 +59,9 @@ def test_the_main_command_runs_the_whole_path(tmp_path, carphone_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "load_dataset: test:" in result.stdout and "(cel, held out)" in result.stdout
     assert "Start the Space: .venv/bin/python spaces/animo/app.py" in result.stdout
+    adapter = ROOT / "weights" / "animo-lora"  # the shipped adapter, fused, when present
+    assert f"weights: {ROOT / 'weights' / 'animo'}" in result.stdout
+    assert (f"+ LoRA adapter {adapter}" in result.stdout) == adapter.is_dir()
     frames, _ = read_video(out / "animo_carphone.mp4")
     assert len(frames) == len(read_video(carphone_path)[0])
     for name in ("animo_carphone.png", "contact_sheet.png", "hub/README.md"):
