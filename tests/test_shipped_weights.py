@@ -26,11 +26,13 @@ from training.data import network_input
 from training.regressor import load_regressor, predict_poses
 
 pipe = AniMoPipeline.from_pretrained(sys.argv[1])
+if sys.argv[2] != "-":
+    pipe.load_lora_weights(sys.argv[2])
 pipe.set_progress_bar_config(disable=True)
-regressor = load_regressor(sys.argv[2])
-source = PIL.Image.open(sys.argv[3])
-poses = torch.zeros(len(sys.argv) - 4, 20)
-poses[:, 17] = torch.tensor([float(y) for y in sys.argv[4:]])
+regressor = load_regressor(sys.argv[3])
+source = PIL.Image.open(sys.argv[4])
+poses = torch.zeros(len(sys.argv) - 5, 20)
+poses[:, 17] = torch.tensor([float(y) for y in sys.argv[5:]])
 size = regressor.config.image_size
 frames = pipe(source, pose=poses, height=size, width=size, output_type="np").frames
 rgba = torch.from_numpy(np.asarray(frames, dtype=np.float32)).permute(0, 3, 1, 2)
@@ -51,7 +53,9 @@ def test_every_shipped_folder_has_a_card_with_hub_metadata():
         assert not list(folder.rglob("*.bin")) and not list(folder.rglob("*.pkl")), folder
 
 
-def test_shipped_animo_turns_a_held_out_characters_head(tmp_path):
+@pytest.mark.parametrize("adapter", [None, "animo-lora"])
+def test_shipped_animo_turns_a_held_out_characters_head(tmp_path, adapter):
+    """Milestone 8, and with the shipped LoRA adapter fused into it."""
     from dataset_builder.worker import run_in_blender
 
     (source,) = procedural_sources(1, HELD_OUT_SEED)
@@ -59,7 +63,8 @@ def test_shipped_animo_turns_a_held_out_characters_head(tmp_path):
     (png,) = run_in_blender("render_poses", source, [[0.0] * 20], "cel", 128)
     neutral = tmp_path / "neutral.png"
     neutral.write_bytes(png)
-    command = [sys.executable, "-c", TURN_THE_HEAD, str(WEIGHTS / "animo")]
+    lora = str(WEIGHTS / adapter) if adapter else "-"
+    command = [sys.executable, "-c", TURN_THE_HEAD, str(WEIGHTS / "animo"), lora]
     command += [str(WEIGHTS / "pose-regressor"), str(neutral), *map(str, YAWS)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -84,7 +89,7 @@ def test_the_shipped_baseline_loads_as_float32_and_animates():
     assert result.stdout.strip() == "{torch.float32} (2, 3, 256, 256) True"
 
 
-@pytest.mark.parametrize("name", ["animo", "pirenderer-baseline"])
+@pytest.mark.parametrize("name", ["animo", "animo-lora", "pirenderer-baseline"])
 def test_the_shipped_card_names_the_commands_that_made_it(name):
     text = (WEIGHTS / name / "README.md").read_text(encoding="utf-8")
     chain = shipped_chain(WEIGHTS / name)
