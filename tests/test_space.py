@@ -28,14 +28,14 @@ EXAMPLES = ROOT / "spaces" / "animo" / "examples"
 MAX_UPLOAD_MB = 2  # the limits the app is started with here
 MAX_VIDEO_SECONDS = 5
 SHIPPED = ROOT / "weights" / "animo"
+SHIPPED_LORA = ROOT / "weights" / "animo-lora"  # fused by default when present
 # the frame size the Space renders: the size the shipped weights were trained at
 SIZE = json.loads((SHIPPED / "editing_network" / "config.json").read_text())["sample_size"]
 
 
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
-    env = {
-        "ANIMO_MODEL": str(SHIPPED),
+    env = {  # the Space's default weights: the shipped folder and its adapter
         "ANIMO_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
         "ANIMO_MAX_VIDEO_SECONDS": str(MAX_VIDEO_SECONDS),
     }
@@ -208,6 +208,8 @@ def test_the_page_in_headless_chromium_streams_a_webcam(space, tmp_path, carphon
     with chromium_page(space, camera=camera) as page:
         page.get_by_text("Example characters").first.wait_for(timeout=60_000)
         assert page.title() == "AniMo: animate an anime character with your face"
+        shown = "animo + LoRA animo-lora" if SHIPPED_LORA.is_dir() else "animo"
+        assert page.locator("code", has_text=shown).first.is_visible()
         for tab in ("Webcam", "Video", "Sliders"):
             assert page.get_by_role("tab", name=tab).is_visible()
         for button in ("Upload your own character", "Set neutral (your resting face)"):
