@@ -38,6 +38,7 @@ from .streaming import AnimationStream, StreamFrame
 from .video import export_to_mp4, probe_video, read_video
 
 DEFAULT_MODEL = "animeceleb-hf/animo"
+DEFAULT_LORA = "animeceleb-hf/animo-lora"  # the adapter published for DEFAULT_MODEL
 VIDEO_MAX_SIDE = 640  # the face reader needs no more; frames are shrunk to this when read
 PLOT_SECONDS = 10.0  # the webcam plot shows this much of the recent past
 MOVING = 0.02  # a dimension is plotted when it moves further than this from 0
@@ -75,13 +76,18 @@ def choose_weights(
     model: str | None, lora: str | None, *, shipped: Path, shipped_lora: Path | None = None
 ) -> tuple[str, str | None]:
     """The weights and LoRA adapter to load, from what the user named (``None``: nothing).
-    The weights default to the ``shipped`` folder when present, else :data:`DEFAULT_MODEL`; the
-    adapter (``none`` for none) to the ``shipped_lora`` folder when present and the weights are
-    the default (an adapter fits only the weights it was trained on)."""
-    if lora is None and model is None and shipped_lora is not None and shipped_lora.is_dir():
-        lora = str(shipped_lora)
+    The weights default to the ``shipped`` folder when present, with the ``shipped_lora``
+    adapter when that is present too, else to :data:`DEFAULT_MODEL` with :data:`DEFAULT_LORA`;
+    weights the user names get no default adapter (an adapter fits only the weights it was
+    trained on). ``none`` as the adapter: none."""
     if model is None:
-        model = str(shipped) if shipped.is_dir() else DEFAULT_MODEL
+        if shipped.is_dir():
+            model = str(shipped)
+            found = shipped_lora is not None and shipped_lora.is_dir()
+            default_lora = str(shipped_lora) if found else None
+        else:
+            model, default_lora = DEFAULT_MODEL, DEFAULT_LORA
+        lora = default_lora if lora is None else lora
     return model, None if lora is None or lora.lower() == "none" else lora
 
 

@@ -17,6 +17,7 @@ import torch
 from animeceleb.pose import POSE_DIM, POSE_INDEX
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from animo_hf.demo import (
+    DEFAULT_LORA,
     DEFAULT_MODEL,
     AniMoDemo,
     DemoInputError,
@@ -173,13 +174,15 @@ def test_example_caption_names_label_attribution_and_licence():
 def test_space_settings_from_the_environment(tmp_path):
     shipped = tmp_path / "weights" / "animo"
     settings = SpaceSettings.from_env({}, shipped=shipped, examples=EXAMPLES)
-    assert settings.model == DEFAULT_MODEL and settings.model_name == DEFAULT_MODEL
+    assert settings.model == DEFAULT_MODEL and settings.lora == DEFAULT_LORA  # the Hub's
+    assert settings.model_name == f"{DEFAULT_MODEL} + LoRA {DEFAULT_LORA}"
     assert settings.limits == DemoLimits() and settings.size is None
     assert settings.torch_threads == 1
     shipped.mkdir(parents=True)
     environ = {"ANIMO_SIZE": "256", "ANIMO_MAX_VIDEO_SECONDS": "4.5", "ANIMO_TORCH_THREADS": "2"}
     settings = SpaceSettings.from_env(environ, shipped=shipped, examples=EXAMPLES)
     assert settings.model == str(shipped) and settings.model_name == "animo"  # no server path
+    assert settings.lora is None  # a local folder without an adapter beside it
     assert settings.size == 256 and settings.limits.max_video_seconds == 4.5
     assert settings.torch_threads == 2
     adapter = tmp_path / "weights" / "animo-lora"

@@ -5,8 +5,8 @@ Settings (environment variables):
     ANIMO_MODEL      the pipeline: a local folder or a Hub repo id (default: the project's shipped
                      weights/animo when present, else animeceleb-hf/animo)
     ANIMO_LORA       a LoRA adapter fused into the pipeline: a local folder or a Hub repo id, or
-                     none (default: the project's weights/animo-lora when present and ANIMO_MODEL
-                     is not set)
+                     none (default, with ANIMO_MODEL not set: the project's weights/animo-lora
+                     beside weights/animo, or animeceleb-hf/animo-lora with the Hub's pipeline)
     ANIMO_SIZE       the frame size in pixels (default: the size the weights were trained at)
     ANIMO_EXAMPLES   the example characters folder (default: examples/ beside this file)
     ANIMO_MAX_UPLOAD_MB, ANIMO_MAX_VIDEO_SECONDS   upload limits (default 20 MB, 10 s)
