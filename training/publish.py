@@ -348,6 +348,11 @@ def publish(
         raise ValueError(f"--dtype {dtype}: expected one of {sorted(STORAGE_DTYPES)}")
     chain = trained_chain(run)
     configs = chain.configs
+    if configs[-1].lora_rank is not None and repo_id == base_repo_id:
+        raise ValueError(
+            f"--repo-id {repo_id}: the adapter's repository must differ from its base "
+            f"(--base-repo-id {base_repo_id}), e.g. {default_repo_id(configs[-1], base_repo_id)}"
+        )
     data, licences = data_summary(configs[-1])
     files = [f"{i}-{name}.json" for i, name in enumerate(chain.names, start=1)]
     commands = [data_command] + [f"animeceleb-train --config {TRAINING_FOLDER}/{f}" for f in files]
@@ -389,12 +394,6 @@ def publish(
         # editing network recorded it saved the default)
         model.editing_network.register_to_config(sample_size=configs[-1].resolution)
         if configs[-1].lora_rank is not None:
-            if repo_id == base_repo_id:
-                other = default_repo_id(configs[-1], base_repo_id)
-                raise ValueError(
-                    f"--repo-id {repo_id}: the adapter's repository must differ from its base "
-                    f"(--base-repo-id {base_repo_id}), e.g. {other}"
-                )
             adapter = read_adapter(run, torch_dtype)
             values["lora"] = lora_summary(configs[-1], adapter, base_repo_id)
         card = animo_model_card(config_summary=config_summary(model), speed=speed, **values)
