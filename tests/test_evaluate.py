@@ -213,3 +213,38 @@ def test_the_mouth_figure_shows_each_part_of_the_most_open_mouths(tiny_dataset, 
     with PIL.Image.open(figure) as image:
         # two targets, each a row of six 64² parts and a row of their lower faces (2x 19 rows)
         assert image.size == (6 * 64, 2 * (64 + 2 * 19))
+
+
+def error_by_rows_script() -> Path:
+    return Path(__file__).resolve().parents[1] / "scripts" / "error_by_rows.py"
+
+
+def test_error_by_rows_puts_a_difference_in_its_band():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("error_by_rows", error_by_rows_script())
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    targets = torch.zeros(2, 3, 8, 4)
+    outputs = targets.clone()
+    outputs[:, :, 6:] = 1.0  # the bottom quarter off by 1 in [-1, 1]: 0.5 in [0, 1]
+    assert module.band_errors(outputs, targets, 4) == [0.0, 0.0, 0.0, 0.5]
+    assert module.band_errors(outputs, targets, 2) == [0.0, 0.25]
+    with pytest.raises(SystemExit, match="--bands: 3; expected a divisor of the image height 8"):
+        module.band_errors(outputs, targets, 3)
+
+
+def test_error_by_rows_runs_on_a_build_and_its_bands_make_the_whole(tiny_dataset, weights):
+    import subprocess
+    import sys
+
+    command = [sys.executable, str(error_by_rows_script()), "--weights", str(weights)]
+    command += ["--dataset", str(tiny_dataset), "--resolution", "64", "--bands", "4"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| ")]
+    table = {(r[0].strip(), r[1].strip()): [float(x) for x in r[2:]] for r in rows[1:]}
+    assert set(table) == {(g, m) for g in ("frontal", "rotated") for m in ("AniMo", "copy-source")}
+    for whole, *bands in table.values():
+        assert len(bands) == 4 and whole == pytest.approx(sum(bands) / 4, abs=2e-4)
+    assert table[("rotated", "AniMo")] != table[("rotated", "copy-source")]
