@@ -19,14 +19,20 @@ import torch
 from training.evaluate import animo_methods, batched, copy_source, held_out_cases, load_animo
 
 
+def rows_per_band(height: int, bands: int) -> int:
+    """The rows of each of ``bands`` equal bands of an image ``height`` rows high (one clear
+    error unless ``bands`` divides ``height``)."""
+    if bands < 1 or height % bands:
+        raise SystemExit(f"--bands: {bands}; expected a divisor of the image height {height}")
+    return height // bands
+
+
 def band_errors(outputs: torch.Tensor, targets: torch.Tensor, bands: int) -> list[float]:
     """The mean absolute error of ``outputs`` against ``targets`` (N, 3, H, W) in [-1, 1], in
     ``bands`` equal bands of rows (H divisible by ``bands``), top first, in [0, 1] units."""
-    height = outputs.shape[-2]
-    if bands < 1 or height % bands:
-        raise SystemExit(f"--bands: {bands}; expected a divisor of the image height {height}")
+    rows = rows_per_band(outputs.shape[-2], bands)
     error = ((outputs - targets).abs() / 2).mean(dim=(0, 1))  # (H, W)
-    return [float(band.mean()) for band in error.split(height // bands)]
+    return [float(band.mean()) for band in error.split(rows)]
 
 
 def main() -> None:
@@ -39,6 +45,7 @@ def main() -> None:
     parser.add_argument("--max-models", type=int, help="held-out characters")
     parser.add_argument("--bands", type=int, default=8, help="bands of rows, top first")
     args = parser.parse_args()
+    rows = rows_per_band(args.resolution, args.bands)  # before any work: a bad --bands is one line
 
     pipe = load_animo(args.weights, lora=args.lora)
     animo = animo_methods(pipe)["AniMo"]
@@ -53,7 +60,6 @@ def main() -> None:
             targets.setdefault(group, []).append(case.targets[keep])
             for name, image in images.items():
                 outputs.setdefault((group, name), []).append(image[keep])
-    rows = args.resolution // args.bands
     header = [f"rows {i * rows}-{(i + 1) * rows - 1}" for i in range(args.bands)]
     print(f"{len(cases)} cases; L1 to the true render per band of rows (top first)\n")
     print("| group | method | whole image | " + " | ".join(header) + " |")
