@@ -73,6 +73,8 @@ class BuildSettings:
         for source in data["sources"]:
             if not source["rename"]:
                 del source["rename"]
+            if source["procedural_body"] == "shoulders":
+                del source["procedural_body"]
         return data
 
     @classmethod

@@ -17,6 +17,7 @@ from animeceleb.pose import POSE_DIM, validate_pose
 from .annotation import Annotation
 from .annotation_sources import DEFAULT_GROUP_MIN_MODELS
 from .build import BACKENDS, BuildSettings, render_all
+from .procedural.spec import BODIES
 from .publisher import DEFAULT_MAX_SHARD_SIZE, push_to_hub, write_hub_folder
 from .sources import UNKNOWN_LICENSE, file_sources, procedural_sources
 from .styles import STYLE_NAMES, check_resolution, check_style, parse_styles
@@ -29,6 +30,17 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value
+
+
+def _add_body_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--procedural-body",
+        choices=BODIES,
+        default="shoulders",
+        help="below a procedural head: 'shoulders' (a neck and adult shoulders at the frame's "
+        "bottom edge) or 'posed' (short necks, small to adult torsos, arms in T-, A- or down "
+        "poses, as real models have; other model ids: procedural-posed-<seed>)",
+    )
 
 
 def _add_build_args(parser: argparse.ArgumentParser, *, procedural: int, samples: int | None):
@@ -46,6 +58,7 @@ def _add_build_args(parser: argparse.ArgumentParser, *, procedural: int, samples
     parser.add_argument("--license", help="licence of the --models files (default: VRM meta)")
     parser.add_argument("--attribution", help="attribution of the --models files")
     parser.add_argument("--first-seed", type=int, default=0, help="seed of the first character")
+    _add_body_arg(parser)
     parser.add_argument("--seed", type=int, default=0, help="pose sampling seed")
     parser.add_argument("--styles", default="all", help=f"'all' or a comma list of {STYLE_NAMES}")
     parser.add_argument("--resolution", type=int, default=256, help="image size in pixels")
@@ -89,7 +102,7 @@ def _settings(args: argparse.Namespace) -> BuildSettings:
     if n_procedural is None:
         n_procedural = 0 if sources else args.default_procedural
     if n_procedural or not sources:
-        sources = procedural_sources(n_procedural, args.first_seed) + sources
+        sources = procedural_sources(n_procedural, args.first_seed, args.procedural_body) + sources
     return BuildSettings(
         sources=tuple(sources),
         styles=parse_styles(args.styles),
@@ -136,7 +149,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     if args.model is not None:
         (source,) = file_sources([args.model], license=args.license, attribution=args.attribution)
     else:
-        source = procedural_sources(1, args.model_seed)[0]
+        source = procedural_sources(1, args.model_seed, args.procedural_body)[0]
     annotation = None
     if args.annotation is not None:
         if not args.annotation.is_file():
@@ -156,7 +169,7 @@ def cmd_character(args: argparse.Namespace) -> None:
 
     if args.out.suffix.lower() not in (".blend", ".glb"):
         raise ValueError(f"{args.out}: expected a .blend or .glb file name")
-    run_in_blender("save_procedural_character", args.seed, str(args.out))
+    run_in_blender("save_procedural_character", args.seed, str(args.out), args.procedural_body)
     print(f"saved procedural character {args.seed} to {args.out}")
 
 
@@ -217,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     publish.set_defaults(func=cmd_publish)
     render = sub.add_parser("render", help="render given pose vectors of one procedural character")
     render.add_argument("--model-seed", type=int, default=0, help="a procedural character")
+    _add_body_arg(render)
     render.add_argument(
         "--model", type=Path, help="a model file instead (.vrm, .glb, .gltf, .fbx, .blend)"
     )
@@ -236,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     character = sub.add_parser("character", help="save a procedural character as .blend or .glb")
     character.add_argument("--seed", type=int, required=True)
     character.add_argument("--out", type=Path, required=True, help="a .blend or .glb file")
+    _add_body_arg(character)
     character.set_defaults(func=cmd_character)
     to_original = sub.add_parser(
         "export-original", help="write a Hub folder in the original AnimeCeleb release layout"

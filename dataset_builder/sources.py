@@ -19,7 +19,8 @@ ORIGINAL_RELEASE = "animeceleb"  # the source of examples imported from the orig
 class ModelSource:
     """One 3D model to render.
 
-    ``seed`` identifies a procedural character; ``path`` a model file (VRM, glTF, FBX, .blend).
+    ``seed`` and ``procedural_body`` identify a procedural character; ``path`` a model file
+    (VRM, glTF, FBX, .blend).
     ``rename`` gives source morphs other names on loading, as (old, new) pairs: a labelled set's
     scrambled or lying names, to test annotation.
     """
@@ -30,6 +31,7 @@ class ModelSource:
     attribution: str
     seed: int | None = None
     path: str | None = None
+    procedural_body: str = "shoulders"
     rename: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -39,33 +41,41 @@ class ModelSource:
             )
 
 
-def procedural_sources(count: int, first_seed: int = 0) -> list[ModelSource]:
-    """``count`` procedural characters with seeds ``first_seed ..``."""
+def procedural_sources(
+    count: int, first_seed: int = 0, body: str = "shoulders"
+) -> list[ModelSource]:
+    """``count`` procedural characters with seeds ``first_seed ..`` and this body (one of
+    ``dataset_builder.procedural.spec.BODIES``)."""
     from .procedural import procedural_model_id
 
     if count <= 0:
         raise ValueError(f"number of procedural models must be > 0, got {count}")
+    body_note = "" if body == "shoulders" else f", {body} body"
     return [
         ModelSource(
-            model_id=procedural_model_id(seed),
+            model_id=procedural_model_id(seed, body),
             kind="procedural",
             license=PROCEDURAL_LICENSE,
-            attribution=f"AnimeCeleb-HF procedural character, seed {seed}",
+            attribution=f"AnimeCeleb-HF procedural character, seed {seed}{body_note}",
             seed=seed,
+            procedural_body=body,
         )
         for seed in range(first_seed, first_seed + count)
     ]
 
 
 def procedural_source(model_id: str) -> ModelSource | None:
-    """The procedural character whose id is ``model_id`` (rebuilt from its seed: the inverse of
-    :func:`procedural_sources`), or None for the id of a character from a model file."""
-    from .procedural import procedural_model_id
+    """The procedural character whose id is ``model_id`` (rebuilt from its seed and body: the
+    inverse of :func:`procedural_sources`), or None for the id of a character from a model file."""
+    from .procedural.spec import BODIES, procedural_model_id
 
-    digits = model_id.rpartition("-")[2]
-    if not digits.isdigit() or procedural_model_id(int(digits)) != model_id:
+    prefix, _, digits = model_id.rpartition("-")
+    body = prefix.removeprefix("procedural").removeprefix("-") or "shoulders"
+    if not digits.isdigit() or body not in BODIES:
         return None
-    return procedural_sources(1, int(digits))[0]
+    if procedural_model_id(int(digits), body) != model_id:
+        return None
+    return procedural_sources(1, int(digits), body)[0]
 
 
 MODEL_SUFFIXES = {

@@ -155,6 +155,10 @@ def test_procedural_characters_are_found_by_their_seed():
     assert procedural_source("procedural-000009").seed == 9
     assert procedural_source("vrm-godette") is None
     assert procedural_source("procedural-9") is None and procedural_source("vrm-000009") is None
+    posed = procedural_source("procedural-posed-000009")
+    assert (posed.seed, posed.procedural_body) == (9, "posed")
+    assert procedural_source("procedural-winged-000009") is None
+    assert procedural_source("procedural-shoulders-000009") is None  # not an id a build makes
     poses = torch.arange(10.0)[:, None].expand(10, 20)
     assert evenly_spaced(poses, 4)[:, 0].tolist() == [0.0, 3.0, 6.0, 9.0]
     assert len(evenly_spaced(poses, 50)) == 10

@@ -21,7 +21,7 @@ from dataset_builder.annotation import annotate_by_name
 from dataset_builder.procedural import body, character_spec, hair, procedural_model_id
 from dataset_builder.procedural.accessories import accessory_parts
 from dataset_builder.procedural.face import FaceBuilder, FaceState
-from dataset_builder.procedural.model import character_objects
+from dataset_builder.procedural.model import NECK_BONE, bones, character_objects
 from dataset_builder.procedural.surface import HeadShape
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +71,39 @@ def test_thousands_of_distinct_identities():
     assert len(keys) >= 1900
     styles = Counter(character_spec(seed).hair_style for seed in range(300))
     assert len(styles) >= 4
+
+
+def test_a_posed_body_keeps_the_head_and_varies_what_is_below_it():
+    import dataclasses
+
+    assert procedural_model_id(42, "posed") == "procedural-posed-000042"
+    with pytest.raises(ValueError, match="procedural body 'winged': expected one of"):
+        character_spec(42, "winged")
+    specs = [character_spec(seed, "posed") for seed in range(200)]
+    body_fields = {"body", "collar_z", "body_scale", "arms", "arm_drop"}
+    for seed in (0, 1, 2):  # the same head: every head parameter is drawn before the body's
+        plain = dataclasses.asdict(character_spec(seed))
+        posed = dataclasses.asdict(specs[seed])
+        assert {k: v for k, v in posed.items() if k not in body_fields} == {
+            k: v for k, v in plain.items() if k not in body_fields
+        }
+        shoulders, lifted = character_objects(character_spec(seed)), character_objects(specs[seed])
+        for a, b in zip(shoulders[:-1], lifted[:-1], strict=True):  # face, hair, accessory
+            np.testing.assert_array_equal(a.mesh.verts, b.mesh.verts)
+    assert Counter(s.arms for s in specs).keys() == {"down", "t-pose", "a-pose"}
+    assert min(s.body_scale for s in specs) < 0.6 and max(s.body_scale for s in specs) > 0.95
+    for spec in specs[:20]:
+        objects = character_objects(spec)
+        body_mesh, weights = objects[-1].mesh, objects[-1].weights
+        chest = body_mesh.verts[weights["chest"]]
+        # the collar's top sits at collar_z; arms reach out past the frame's sides (> 0.3 m)
+        assert chest[:, 2].max() == pytest.approx(spec.collar_z + 0.006 * spec.body_scale, abs=2e-3)
+        reach = np.abs(chest[:, 0]).max()
+        assert (reach > 0.3) == (spec.arms != "down"), (spec.seed, spec.arms, reach)
+        # the head turns about the neck's pivot, which rises with the collar
+        pivot = bones(spec)[NECK_BONE][0][2]
+        assert pivot == pytest.approx(1.28 + spec.collar_z - 1.316)
+        assert chest[:, 2].min() < pivot < spec.collar_z
 
 
 def test_shape_key_names_annotate_back_to_present_targets():

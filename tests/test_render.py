@@ -1,6 +1,7 @@
 """Real Blender renders of a procedural character: styles, transparency and what the pose means.
 
-Everything is rendered once per module in one spawned Blender worker (bpy never enters pytest).
+A head's renders come from one spawned Blender worker per module, a posed body's from another
+(bpy never enters pytest).
 """
 
 import io
@@ -175,3 +176,27 @@ def test_roll_tilts_the_top_of_the_head_toward_the_image_right(renders):
         right_eye = _centre(by_pose[pose], by_pose[f"{pose}_eye_R"])
         # Top toward the image's right: the image-right eye drops below the image-left eye.
         assert sign * (left_eye[0] - right_eye[0]) > 2
+
+
+def test_a_posed_body_shows_in_the_frame_and_stays_still_while_the_head_turns():
+    seed = next(
+        s
+        for s in range(100)
+        if character_spec(s, "posed").arms == "t-pose"
+        and character_spec(s, "posed").hair_style in ("short", "spiky")
+    )
+    source = procedural_sources(1, seed, "posed")[0]
+    poses = [_pose(), _pose(yaw=20.0), _pose(pitch=-20.0), _pose(roll=20.0)]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        job = pool.submit(run_job, "render_poses", source, poses, "cel", RESOLUTION)
+        images = [_decode(png) for png in job.result()]
+    frontal, turned = images[0], images[1:]
+    # the arms, held out to the sides, reach the image's left and right edges near the bottom
+    arms = frontal[..., 3][RESOLUTION // 2 :, [0, -1]] > 128
+    assert arms.any(axis=0).all(), "no arm at the image's sides"
+    rows = np.nonzero(arms.any(axis=1))[0] + RESOLUTION // 2
+    sides = np.r_[0 : RESOLUTION // 8, RESOLUTION - RESOLUTION // 8 : RESOLUTION]
+    for image in turned:
+        assert np.abs(image - frontal)[rows][:, sides].max() <= 2  # the arms do not move
+        head = len(_changed(image[: RESOLUTION // 2], frontal[: RESOLUTION // 2]))
+        assert head > 200  # the head does

@@ -23,9 +23,9 @@ from training.train import Trainer, compute_losses, main
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def tiny_config(dataset: Path, out: Path, **changes) -> TrainConfig:
+def tiny_config(dataset: Path | list[Path], out: Path, **changes) -> TrainConfig:
     values = dict(
-        dataset=str(dataset),
+        dataset=str(dataset) if isinstance(dataset, Path) else [str(d) for d in dataset],
         output_dir=str(out),
         resolution=64,
         batch_size=2,
@@ -207,6 +207,38 @@ def test_bad_datasets_and_a_different_config_are_refused(tiny_dataset, tmp_path)
     assert Trainer(tiny_config(tiny_dataset, tmp_path / "run", **reweighted)).step == 1
     stages = json.loads((tmp_path / "run" / "stages.json").read_text())
     assert [s["config"]["loss"]["changed_per_image"] for s in stages] == [0.0]
+
+
+def test_several_datasets_train_together_and_a_resumed_run_may_take_more(tiny_dataset, tmp_path):
+    import datasets
+
+    one = load_split(str(tiny_dataset))
+    both = load_split([str(tiny_dataset), str(tiny_dataset)])
+    assert len(both) == 2 * len(one) and both.features == one.features
+    assert list(both["model_id"]) == list(one["model_id"]) * 2
+    for bad in ((), ("data", "")):
+        with pytest.raises(ValueError, match="config dataset = .*: expected a local Hub-layout"):
+            TrainConfig(dataset=bad, output_dir=str(tmp_path / "bad"))
+    other_styles = tmp_path / "other-styles"
+    one.cast_column("style", datasets.ClassLabel(names=["cel", "other"])).to_parquet(
+        str(other_styles / "data" / "train-00000-of-00001.parquet")
+    )
+    with pytest.raises(ValueError, match=f"dataset '{other_styles}': its features differ from"):
+        load_split([str(tiny_dataset), str(other_styles)])
+
+    config = tiny_config(tiny_dataset, tmp_path / "run", batch_size=3, max_steps=50)
+    started = Trainer(config)
+    started.train_step()
+    started.save()
+    more = tiny_config(
+        [tiny_dataset, tiny_dataset], tmp_path / "run", batch_size=3, max_steps=50
+    )  # a later stage on more characters: the same run goes on
+    assert more.dataset == (str(tiny_dataset), str(tiny_dataset))
+    assert Trainer(more).step == 1
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["dataset"] == [str(tiny_dataset)] * 2
+    stages = json.loads((tmp_path / "run" / "stages.json").read_text())
+    assert [stage["config"]["dataset"] for stage in stages] == [str(tiny_dataset)]
 
 
 def test_console_script_trains_and_exports_loadable_weights(tiny_dataset, tmp_path):

@@ -71,7 +71,8 @@ class RunConfig:
     tuples, and the fields named in ``NESTED`` are dataclasses of their own, given as mappings or
     as dotted keys (``loss.ssim``).
 
-    Fields every run config has: ``dataset`` (a local Hub-layout folder or a Hub repo id),
+    Fields every run config has: ``dataset`` (a local Hub-layout folder or a Hub repo id, or a
+    list of them: their splits concatenated),
     ``output_dir``, ``resolution`` (a multiple of 16, at least ``MIN_RESOLUTION``), ``styles``
     (``None``: every style), ``batch_size``, ``max_steps``, ``learning_rate`` and ``betas`` (Adam),
     ``seed``, ``num_workers`` (data-loader worker processes; 0: decode in the training process),
@@ -88,7 +89,7 @@ class RunConfig:
     NESTED: ClassVar[dict[str, type]] = {}
     MIN_RESOLUTION: ClassVar[int] = 16
 
-    dataset: str
+    dataset: str | tuple[str, ...]
     output_dir: str
     resolution: int
     styles: tuple[str, ...] | None
@@ -118,8 +119,15 @@ class RunConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field that is out of range (subclasses check
         their own fields after these)."""
-        if not isinstance(self.dataset, str) or not self.dataset:
-            config_error("dataset", self.dataset, "a local Hub-layout folder or a Hub repo id")
+        names = (self.dataset,) if isinstance(self.dataset, str) else self.dataset
+        if (
+            not isinstance(names, tuple)
+            or not names
+            or not all(isinstance(name, str) and name for name in names)
+        ):
+            config_error(
+                "dataset", self.dataset, "a local Hub-layout folder or a Hub repo id, or a list"
+            )
         resolution, least = self.resolution, self.MIN_RESOLUTION
         if not is_int(resolution) or resolution < least or resolution % 16:
             config_error("resolution", resolution, f"a multiple of 16, at least {least}")
@@ -303,7 +311,8 @@ class TrainConfig(RunConfig):
     Attributes (and those every :class:`RunConfig` has):
         model: ``"animo"`` (pose mapping, motion, warping and editing networks) or
             ``"pirenderer"`` (the PIRenderer-style baseline).
-        dataset: only its ``train`` split is read.
+        dataset: only its ``train`` split is read (of a list: theirs, concatenated, e.g.
+            AnimeCeleb and a build of your own characters).
         output_dir: checkpoints, logs, sample grids and the exported weights go here.
         styles: the styles to train on (``None``: every style in the data).
         source_groups / target_groups: which images may be the source and the target of a pair
@@ -347,7 +356,7 @@ class TrainConfig(RunConfig):
     NESTED = {"loss": LossWeights, "editing": EditingArchitecture, "warping": WarpingArchitecture}
 
     model: Literal["animo", "pirenderer"] = "animo"
-    dataset: str = ""
+    dataset: str | tuple[str, ...] = ""
     output_dir: str = "outputs/train"
     resolution: int = 128
     styles: tuple[str, ...] | None = None

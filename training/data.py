@@ -37,10 +37,29 @@ _HUE_COS = torch.eye(3) - _LUMA
 _HUE_SIN = torch.tensor([[-0.213, -0.715, 0.928], [0.143, 0.140, -0.283], [-0.787, 0.715, 0.072]])
 
 
-def load_split(dataset: str, split: str = "train") -> datasets.Dataset:
-    """Split ``split`` of ``dataset`` (a local Hub-layout folder or a repo id) with images left
-    encoded; ``ValueError`` naming the dataset when it or the split is missing or it lacks an
-    AnimeCeleb column."""
+def dataset_names(dataset: str | Sequence[str]) -> str:
+    """One dataset's name, or several as "a, b and c" (for logs and cards)."""
+    if isinstance(dataset, str):
+        return dataset
+    *rest, last = dataset
+    return f"{', '.join(rest)} and {last}" if rest else last
+
+
+def load_split(dataset: str | Sequence[str], split: str = "train") -> datasets.Dataset:
+    """Split ``split`` of ``dataset`` (a local Hub-layout folder or a repo id, or several: their
+    splits concatenated in order) with images left encoded; ``ValueError`` naming the dataset
+    when it or the split is missing, it lacks an AnimeCeleb column, or its features differ from
+    the first one's."""
+    if not isinstance(dataset, str):
+        parts = [load_split(name, split) for name in dataset]
+        for name, rows in zip(dataset[1:], parts[1:], strict=True):
+            if rows.features != parts[0].features:
+                raise ValueError(
+                    f"dataset {name!r}: its features differ from {dataset[0]!r}'s "
+                    f"({rows.features} vs {parts[0].features}); expected the same schema, "
+                    "styles and groups"
+                )
+        return datasets.concatenate_datasets(parts)
     try:
         splits = datasets.load_dataset(dataset)
     except FileNotFoundError as error:
@@ -100,8 +119,9 @@ def training_pairs(train: datasets.Dataset, config: TrainConfig) -> list[Pair]:
                 pairs.append(Pair(int(candidates[rng.integers(len(candidates))]), target))
     if not pairs:
         raise ValueError(
-            f"dataset {config.dataset!r}: no training pairs (source groups {config.source_groups}, "
-            f"target groups {config.target_groups}, styles {sorted(styles)})"
+            f"dataset {dataset_names(config.dataset)!r}: no training pairs (source groups "
+            f"{config.source_groups}, target groups {config.target_groups}, "
+            f"styles {sorted(styles)})"
         )
     return pairs
 

@@ -41,13 +41,13 @@ from animo_hf.model_card import animo_model_card, parameter_summary, pirenderer_
 from dataset_builder.files import differing_keys, write_atomic
 
 from .config import TrainConfig
-from .data import load_split
+from .data import dataset_names, load_split
 from .runs import (
     BOOKKEEPING,
     STAGES_FILE,
     checkpoint_step,
     export_weights,
-    hub_dataset_id,
+    hub_dataset_ids,
     latest_checkpoint,
     read_stages,
 )
@@ -290,6 +290,8 @@ def resumed_summary(previous: TrainConfig, config: TrainConfig, steps: int, star
         if key == "loss":
             weights = differing_keys(before["loss"], after["loss"])
             changed += [f"loss.{name} {after['loss'][name]:g}" for name in weights]
+        elif key == "dataset":
+            changed.append(f"the data {dataset_names(config.dataset)}")
         elif key not in BOOKKEEPING:
             changed.append(f"{key} {getattr(config, key)}")
     with_changes = f" with {', '.join(changed)}" if changed else ""
@@ -315,9 +317,10 @@ def data_summary(config: TrainConfig) -> tuple[str, str]:
     train = load_split(config.dataset)
     models = train.select_columns(["model_id", "license"]).to_pandas().drop_duplicates()
     styles = config.styles or train.features["style"].names
+    splits = "split" if isinstance(config.dataset, str) else "splits"
     summary = (
-        f"the train split of {config.dataset}: {len(train):,} images of {len(models)} "
-        f"characters in the styles {', '.join(styles)}"
+        f"the train {splits} of {dataset_names(config.dataset)}: {len(train):,} images of "
+        f"{len(models)} characters in the styles {', '.join(styles)}"
     )
     return summary, ", ".join(sorted(models["license"].unique()))
 
@@ -370,7 +373,7 @@ def publish(
     if evaluation is not None:  # its sections one level down, under the card's "Evaluation"
         text = (evaluation / "results.md").read_text(encoding="utf-8")
         evaluation_md = re.sub(r"^## ", "### ", text, flags=re.MULTILINE)
-    hub_id = dataset_id or hub_dataset_id(configs[-1].dataset)
+    hub_ids = [dataset_id] if dataset_id else hub_dataset_ids(configs[-1].dataset)
     torch_dtype = STORAGE_DTYPES[dtype]
     values = {
         "model_name": model_name,
@@ -380,7 +383,7 @@ def publish(
         "evaluation": evaluation_md,
         "limitations": limitations,
         "attributions": list(attributions),
-        "datasets": [hub_id] if hub_id else None,
+        "datasets": hub_ids or None,
         "weights_dtype": dtype,
     }
     if configs[-1].model == "pirenderer":

@@ -15,7 +15,7 @@ from transformers import ResNetForImageClassification
 from animo_hf.model_card import parameter_summary, template_variables
 
 from .regressor_eval import evaluation_markdown
-from .runs import hub_dataset_id
+from .runs import hub_dataset_ids
 
 if TYPE_CHECKING:
     from .train_regressor import RegressorConfig
@@ -40,18 +40,18 @@ def regressor_model_card(
 
     Raises ValueError naming the template variables without a value, or values it does not use.
     """
-    dataset_id = dataset_id or hub_dataset_id(config.dataset)
+    hub_ids = [dataset_id] if dataset_id else hub_dataset_ids(config.dataset)
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",
         tags=list(TAGS),
-        datasets=[dataset_id] if dataset_id else None,
+        datasets=hub_ids or None,
         inference=False,
     )
     values = {
         "resnet": model.config,
         "parameters": parameter_summary(model),
-        "dataset_id": dataset_id,
+        "dataset_ids": hub_ids,
         "run": config.to_dict(),
         "steps": steps,
         "hardware": hardware,

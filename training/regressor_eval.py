@@ -32,7 +32,7 @@ RECORD_KEYS = ("split", "num_images", "angle_mae_deg", "max_angle_mae_deg", "exp
 
 def evaluate_regressor(
     model: ResNetForImageClassification,
-    dataset: str | datasets.Dataset,
+    dataset: str | Sequence[str] | datasets.Dataset,
     split: str = "test",
     *,
     styles: Sequence[str] | None = None,
@@ -45,7 +45,8 @@ def evaluate_regressor(
     split holds the held-out identities), at the model's ``image_size``.
 
     Args:
-        dataset: a local Hub-layout folder or repo id (its ``split`` split is read), or the rows
+        dataset: a local Hub-layout folder or repo id, or several (their ``split`` splits
+            are read, concatenated), or the rows
             themselves as a ``datasets.Dataset`` (``split`` then only labels the results).
         styles, groups: the images to evaluate (``None`` styles: every style).
 
@@ -59,12 +60,12 @@ def evaluate_regressor(
     expression MAE), ``targets`` and ``meets_targets`` (every angle dim within 2° and the
     expression mean within 0.1).
     """
-    if isinstance(dataset, str):
-        rows = load_split(dataset, split)
-        name = dataset
-    else:
+    if isinstance(dataset, datasets.Dataset):
         rows = dataset.cast_column("image", datasets.Image(decode=False))
         name = None
+    else:
+        rows = load_split(dataset, split)
+        name = dataset
     indices = select_rows(rows, styles, groups)
     size = int(model.config.image_size)
     data = PoseImageDataset(rows, indices, size)

@@ -18,7 +18,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,13 @@ BOOKKEEPING = frozenset(
     {"output_dir", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"}
 )
 # Fields a resumed run may change: those, how long it runs and, for the steps still to come, the
-# learning-rate schedule (a cool-down), how often the critic learns and the loss weights (a
-# fine-tuning stage); not the data, the model or what the checkpoint holds (a max_steps that
-# moves the end of the warping phase, or loss weights that add or drop the critic, are refused).
+# learning-rate schedule (a cool-down), how often the critic learns, the loss weights and the
+# datasets (a fine-tuning stage: other loss weights, more or other characters; ``stages.json``
+# records each stage's config); not the images' size, styles or groups, the model or what the
+# checkpoint holds (a max_steps that moves the end of the warping phase, or loss weights that add
+# or drop the critic, are refused).
 RESUMABLE_CHANGES = BOOKKEEPING | {
+    "dataset",
     "max_steps",
     "lr_schedule",
     "decay_steps",
@@ -58,9 +61,10 @@ class TrainingError(RuntimeError):
     """Training cannot go on (a non-finite loss); the message names the step."""
 
 
-def hub_dataset_id(dataset: str) -> str | None:
-    """A run's dataset as a Hub dataset id for a card's YAML: ``None`` for a local folder."""
-    return None if Path(dataset).exists() else dataset
+def hub_dataset_ids(dataset: str | Sequence[str]) -> list[str]:
+    """A run's datasets that are Hub dataset ids, for a card's YAML (local folders left out)."""
+    names = [dataset] if isinstance(dataset, str) else list(dataset)
+    return [name for name in names if not Path(name).exists()]
 
 
 def use_torch_threads(threads: int | None) -> None:

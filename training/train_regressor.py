@@ -94,7 +94,7 @@ class RegressorConfig(RunConfig):
 
     MIN_RESOLUTION = 32
 
-    dataset: str = ""
+    dataset: str | tuple[str, ...] = ""
     output_dir: str = "outputs/regressor"
     resolution: int = 128
     styles: tuple[str, ...] | None = None

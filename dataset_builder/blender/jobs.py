@@ -233,7 +233,8 @@ def material_fallbacks(source: ModelSource) -> dict[str, tuple[str | None, tuple
     }
 
 
-def save_procedural_character(seed: int, path: str) -> None:
-    """Build procedural character ``seed`` in a fresh scene and save it as .blend or .glb."""
+def save_procedural_character(seed: int, path: str, body: str = "shoulders") -> None:
+    """Build procedural character ``seed`` with this body in a fresh scene and save it as .blend
+    or .glb."""
     reset_scene()
-    save_character(build_character(character_spec(seed)), path)
+    save_character(build_character(character_spec(seed, body)), path)

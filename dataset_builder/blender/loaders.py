@@ -40,7 +40,7 @@ def load_procedural(source: ModelSource) -> LoadedModel:
     from ..procedural import character_spec
     from .procedural import build_character
 
-    built = build_character(character_spec(source.seed))
+    built = build_character(character_spec(source.seed, source.procedural_body))
     armature = bpy.data.objects[built.armature_name]
     meshes = [bpy.data.objects[name] for name in built.mesh_names]
     return LoadedModel(
@@ -49,8 +49,12 @@ def load_procedural(source: ModelSource) -> LoadedModel:
         frame_bones=bone_and_descendants(armature, built.head_bone),
         meshes=meshes,
         source_morphs=shape_key_morphs(meshes),
-        # Frame on the face so long hair and twin tails do not shrink the head in the image.
-        frame_meshes=[bpy.data.objects[built.face_mesh_name]],
+        # A "shoulders" body frames on the face, so long hair and twin tails do not shrink the
+        # head in the image; a posed body frames as model files do (on everything the head moves:
+        # face, hair, accessories), so its hair decides how much body shows below the chin.
+        frame_meshes=[bpy.data.objects[built.face_mesh_name]]
+        if source.procedural_body == "shoulders"
+        else None,
     )
 
 

@@ -14,10 +14,11 @@ import numpy as np
 from ..procedural.meshdata import MeshData
 from ..procedural.model import (
     BONE_PARENTS,
-    BONES,
     HEAD_BONE,
     NECK_BONE,
     BuiltCharacter,
+    Point,
+    bones,
     character_objects,
 )
 from ..procedural.spec import CharacterSpec
@@ -28,7 +29,7 @@ def build_character(spec: CharacterSpec) -> BuiltCharacter:
     """Create the character's armature, meshes, materials and face shape keys."""
     objects = character_objects(spec)
     materials = make_materials(spec, {role for o in objects for role in o.mesh.roles})
-    armature = make_armature()
+    armature = make_armature(bones(spec))
     names, shape_keys = [], []
     for data in objects:
         obj = mesh_object(data.name, data.mesh, materials)
@@ -81,15 +82,19 @@ def add_shape_keys(obj: bpy.types.Object, keys: list[tuple[str, np.ndarray]]) ->
     return names
 
 
-def make_armature(name: str = "Armature") -> bpy.types.Object:
-    """An armature object with the bones of ``model.BONES``, linked to the current scene."""
+def make_armature(
+    bone_ends: dict[str, tuple[Point, Point]],
+    name: str = "Armature",
+) -> bpy.types.Object:
+    """An armature object with these bones ((head, tail) by name, parents from
+    ``model.BONE_PARENTS``), linked to the current scene."""
     armature = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, armature)
     bpy.context.scene.collection.objects.link(obj)
     bpy.context.view_layer.objects.active = obj
     obj.select_set(True)
     bpy.ops.object.mode_set(mode="EDIT")
-    for bone_name, (head, tail) in BONES.items():
+    for bone_name, (head, tail) in bone_ends.items():
         bone = armature.edit_bones.new(bone_name)
         bone.head, bone.tail, bone.roll = head, tail, 0.0
     for child, parent in BONE_PARENTS.items():

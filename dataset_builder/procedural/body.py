@@ -1,10 +1,12 @@
-"""Neck (skin, weighted to the neck bone) and shoulders with a collar (cloth, chest bone)."""
+"""Neck (skin, weighted to the neck bone); shoulders with a collar and, on a posed body, arms
+(cloth, chest bone)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .meshdata import Part, grid_faces, make_part, sweep
+from .spec import COLLAR_Z, CharacterSpec
 from .surface import face_uv
 
 NECK_BOTTOM = 1.27
@@ -54,6 +56,36 @@ def shoulders() -> Part:
     verts = np.stack([hw * sx, NECK_Y - hd * cy, np.broadcast_to(z, (len(z), segments))], -1)
     faces = grid_faces(len(SHOULDER_RINGS), segments, closed=True)[:, ::-1]  # outward
     return make_part("cloth", verts.reshape(-1, 3), [faces], np.zeros((verts.size // 3, 2)), True)
+
+
+ARM_ROOT = (0.13, 1.245)  # (x, z) of the right arm's root inside the shoulders
+ARM_LENGTH = 0.55  # reaches past the frame's side edges
+ARM_RADIUS = (0.042, 0.036)  # sleeve half-width at the root, at the end
+
+
+def arms(spec: CharacterSpec) -> list[Part]:
+    """Two sleeves from the shoulders, ``spec.arm_drop`` below horizontal (none for "down")."""
+    if spec.arms == "down":
+        return []
+    parts = []
+    for side in (-1.0, 1.0):
+        direction = np.array([side * np.cos(spec.arm_drop), 0.0, -np.sin(spec.arm_drop)])
+        root = np.array([side * ARM_ROOT[0], NECK_Y, ARM_ROOT[1]])
+        path = root + np.linspace(0.0, ARM_LENGTH, 10)[:, None] * direction
+        radius = np.linspace(*ARM_RADIUS, 10)
+        verts, quads, uv = sweep(path, np.array([0.0, -1.0, 0.0]), radius, radius, ring=16)
+        parts.append(make_part("cloth", verts, [quads], uv, True))
+    return parts
+
+
+def place_body(spec: CharacterSpec, parts: list[Part]) -> list[Part]:
+    """Scale ``parts`` (shoulders, collar, arms) by ``spec.body_scale`` about the collar and
+    lift them so the collar sits at ``spec.collar_z`` (the identity for a "shoulders" body)."""
+    base = np.array([0.0, NECK_Y, COLLAR_Z])
+    top = np.array([0.0, NECK_Y, spec.collar_z])
+    for part in parts:
+        part.verts = top + spec.body_scale * (part.verts - base)
+    return parts
 
 
 def collar() -> Part:

@@ -7,24 +7,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from .accessories import accessory_parts
-from .body import collar, neck, shoulders
+from .body import arms, collar, neck, place_body, shoulders
 from .face import FaceBuilder, FaceState
 from .hair import hair_parts, hair_uv
 from .meshdata import MeshData, merge
 from .morphs import NON_TARGET_EFFECTS, target_state
-from .spec import CharacterSpec
+from .spec import COLLAR_Z, CharacterSpec
 from .surface import HeadShape
 
 NECK_BONE = "neck"
 HEAD_BONE = "head"
 CHEST_BONE = "chest"
-# bone: (head, tail) in metres; all point +Z (roll 0: local X = +X, local Z = -Y, the front)
-BONES: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
-    CHEST_BONE: ((0.0, 0.014, 1.10), (0.0, 0.014, 1.28)),
-    NECK_BONE: ((0.0, 0.014, 1.28), (0.0, 0.014, 1.41)),
-    HEAD_BONE: ((0.0, 0.014, 1.41), (0.0, 0.014, 1.66)),
-}
+NECK_PIVOT_Z = 1.28  # the neck bone's head (the head turns about it) under a "shoulders" body
 BONE_PARENTS = {NECK_BONE: CHEST_BONE, HEAD_BONE: NECK_BONE}
+Point = tuple[float, float, float]
+
+
+def bones(spec: CharacterSpec) -> dict[str, tuple[Point, Point]]:
+    """Each bone's (head, tail) in metres; all point +Z (roll 0: local X = +X, local Z = -Y, the
+    front). The neck's pivot rises with the collar, so a short neck turns inside it."""
+    pivot = NECK_PIVOT_Z + spec.collar_z - COLLAR_Z
+    return {
+        CHEST_BONE: ((0.0, 0.014, 1.10), (0.0, 0.014, pivot)),
+        NECK_BONE: ((0.0, 0.014, pivot), (0.0, 0.014, 1.41)),
+        HEAD_BONE: ((0.0, 0.014, 1.41), (0.0, 0.014, 1.66)),
+    }
 
 
 @dataclass
@@ -58,7 +65,7 @@ def character_objects(spec: CharacterSpec) -> list[ObjectData]:
         objects.append(ObjectData("Accessory", acc, {HEAD_BONE: np.arange(len(acc.verts))}, []))
 
     neck_part = neck()
-    body = merge([neck_part, shoulders(), collar()])
+    body = merge([neck_part, *place_body(spec, [shoulders(), collar(), *arms(spec)])])
     n_neck = len(neck_part.verts)
     objects.append(
         ObjectData(

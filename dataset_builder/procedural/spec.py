@@ -19,6 +19,10 @@ BANG_STYLES = ("blunt", "jagged", "parted", "swept")
 ACCESSORIES = ("none", "hairband", "ribbon", "glasses", "hairclip")
 ACCESSORY_WEIGHTS = (4, 1, 1.2, 1, 1.2)
 FACE_SHAPES = ("round", "oval", "sharp", "long")
+BODIES = ("shoulders", "posed")  # what is below the head; see ``character_spec``
+ARM_POSES = ("down", "t-pose", "a-pose")
+ARM_POSE_WEIGHTS = (1, 2, 1)
+COLLAR_Z = 1.316  # height of the collar of a "shoulders" body
 UPPER_LID_SHARE = 0.6  # of the eye height above the eye centre
 
 
@@ -79,6 +83,12 @@ class CharacterSpec:
     present_targets: tuple[str, ...]
     target_names: tuple[tuple[str, str], ...]  # (target morph, shape-key name), model order
     extra_morphs: tuple[tuple[str, str], ...]  # (shape-key name, effect) of non-target morphs
+    # body (a "shoulders" body keeps these defaults)
+    body: str = "shoulders"
+    collar_z: float = COLLAR_Z  # the collar's height; the neck's pivot moves with it
+    body_scale: float = 1.0  # shoulders, collar and arms scaled about the collar (1 = adult)
+    arms: str = "down"  # one of ARM_POSES; "down" arms are out of frame (no geometry)
+    arm_drop: float = 0.0  # radians below horizontal of "t-pose" and "a-pose" arms
 
     @property
     def eye_top(self) -> float:
@@ -109,9 +119,16 @@ class CharacterSpec:
         )
 
 
-def procedural_model_id(seed: int) -> str:
-    """The model id of the procedural character with this seed."""
-    return f"procedural-{seed:06d}"
+def procedural_model_id(seed: int, body: str = "shoulders") -> str:
+    """The model id of the procedural character with this seed and body (one of ``BODIES``)."""
+    check_body(body)
+    return f"procedural-{seed:06d}" if body == "shoulders" else f"procedural-{body}-{seed:06d}"
+
+
+def check_body(body: str) -> None:
+    """Raise a one-line error unless ``body`` is one of ``BODIES``."""
+    if body not in BODIES:
+        raise ValueError(f"procedural body {body!r}: expected one of {BODIES}")
 
 
 def _face(rng: random.Random) -> dict:
@@ -160,8 +177,28 @@ def _eyes(rng: random.Random) -> dict:
     }
 
 
-def character_spec(seed: int) -> CharacterSpec:
-    """The identity of procedural character ``seed`` (deterministic)."""
+def _posed_body(rng: random.Random) -> dict:
+    """A body that shows in the frame, as in real models: shoulders up to the chin on a short
+    neck, a small (chibi) to adult torso, and arms held out in a T- or A-pose (VRM and MMD
+    models' rest poses) or down by the sides."""
+    arms = rng.choices(ARM_POSES, ARM_POSE_WEIGHTS)[0]
+    drop = {"down": 0.0, "t-pose": rng.uniform(0.0, 0.12), "a-pose": rng.uniform(0.45, 0.8)}
+    return {
+        "body": "posed",
+        "collar_z": rng.uniform(COLLAR_Z, 1.35),
+        "body_scale": rng.uniform(0.55, 1.0),
+        "arms": arms,
+        "arm_drop": drop[arms],
+    }
+
+
+def character_spec(seed: int, body: str = "shoulders") -> CharacterSpec:
+    """The identity of procedural character ``seed`` (deterministic).
+
+    ``body="shoulders"``: a neck and adult shoulders below the frame's bottom edge; ``"posed"``:
+    the same head (every head parameter is drawn first) on a body drawn by ``_posed_body``.
+    """
+    check_body(body)
     rng = random.Random(seed)
     face = _face(rng)
     skin_bucket = rng.choices(tuple(palette.SKIN_WEIGHTS), tuple(palette.SKIN_WEIGHTS.values()))[0]
@@ -205,4 +242,5 @@ def character_spec(seed: int) -> CharacterSpec:
         present_targets=present,
         target_names=target_names,
         extra_morphs=extras,
+        **(_posed_body(rng) if body == "posed" else {}),
     )
