@@ -23,9 +23,9 @@ from training.train import Trainer, compute_losses, main
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def tiny_config(dataset: Path | list[Path], out: Path, **changes) -> TrainConfig:
+def tiny_config(dataset: str | Path | list[Path], out: Path, **changes) -> TrainConfig:
     values = dict(
-        dataset=str(dataset) if isinstance(dataset, Path) else [str(d) for d in dataset],
+        dataset=[str(d) for d in dataset] if isinstance(dataset, list) else str(dataset),
         output_dir=str(out),
         resolution=64,
         batch_size=2,
