@@ -129,6 +129,55 @@ def read_lora_file(path: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict
     return by_component, configs, bases
 
 
+def check_base_weights(
+    components: Mapping[str, nn.Module],
+    path: Path,
+    tensors: Mapping[str, Any],
+    bases: Mapping[str, str],
+) -> None:
+    """``ValueError`` naming ``path`` and the component when a component the adapter changes is
+    missing from ``components`` or its weights are not the ones the adapter was trained on."""
+    for name in [n for n in ADAPTED_COMPONENTS if n in tensors]:
+        if name not in components:
+            raise ValueError(
+                f"{path}: the adapter changes {name}, which is not among {sorted(components)}"
+            )
+        found = weights_fingerprint(components[name])
+        if found != bases.get(name):
+            raise ValueError(
+                f"{path}: the adapter was trained on {name} weights {bases.get(name)}, this "
+                f"pipeline's are {found}: load it onto the base weights its card names"
+            )
+
+
+def load_lora_into_adapters(components: Mapping[str, nn.Module], path: Path) -> None:
+    """Set the trainable adapters of ``components`` (:func:`add_lora`) to the adapter saved in
+    ``path`` (:func:`save_lora_weights`), to train it further: ``ValueError`` naming the file
+    when it was trained on other base weights, changes other components, or has another rank or
+    other layers."""
+    from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
+
+    tensors, configs, bases = read_lora_file(path)
+    check_base_weights(components, path, tensors, bases)
+    if set(tensors) != set(components):
+        raise ValueError(
+            f"{path}: the adapter changes {sorted(tensors)}; this run adapts {sorted(components)}"
+        )
+    for name, state in tensors.items():
+        module = components[name]
+        wanted = get_peft_model_state_dict(module)
+        if set(state) != set(wanted) or any(
+            state[key].shape != wanted[key].shape for key in wanted
+        ):
+            rank = configs[name].get("r")
+            raise ValueError(
+                f"{path}: {name}: its adapter (rank {rank}) does not fit this run's layers "
+                f"(rank {module.peft_config['default'].r})"
+            )
+        dtype = next(module.parameters()).dtype
+        set_peft_model_state_dict(module, {k: v.to(dtype) for k, v in state.items()})
+
+
 def fuse_lora_weights(
     components: Mapping[str, nn.Module], path: Path, lora_scale: float = 1.0
 ) -> None:
@@ -136,13 +185,7 @@ def fuse_lora_weights(
     ``ValueError`` naming the file and component when the component's weights are not the ones
     the adapter was trained on, or its tensors do not fit the layers; nothing changes then."""
     tensors, configs, bases = read_lora_file(path)
-    for name in [n for n in ADAPTED_COMPONENTS if n in tensors]:
-        found = weights_fingerprint(components[name])
-        if found != bases.get(name):
-            raise ValueError(
-                f"{path}: the adapter was trained on {name} weights {bases.get(name)}, this "
-                f"pipeline's are {found}: load it onto the base weights its card names"
-            )
+    check_base_weights(components, path, tensors, bases)
     loaded = []
     for name, state in tensors.items():
         module = components[name]

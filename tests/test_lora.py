@@ -2,6 +2,7 @@
 that are not adapters are refused in one line, and a LoRA run trains only its adapters and
 exports one that turns its base into the run's weights."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -208,12 +209,63 @@ def test_a_lora_run_ships_its_adapter_alone_with_a_card_and_evaluates_on_its_bas
     assert TrainConfig.from_yaml(out / "training" / "2-lora.json").lora_rank == 2
 
 
+def adapter_tensors(folder: Path) -> dict[str, torch.Tensor]:
+    return safetensors.torch.load_file(folder / "pytorch_lora_weights.safetensors")
+
+
+def test_a_lora_run_can_train_a_saved_adapter_further_and_refuses_one_that_does_not_fit(
+    lora_run, tmp_path
+):
+    base, config, _, _ = lora_run
+    saved = Path(config.output_dir) / "lora"
+    further = config.to_dict() | {"output_dir": str(tmp_path / "further"), "init_lora": str(saved)}
+    trainer = Trainer(TrainConfig.from_dict(further))
+    trainer.accelerator.unwrap_model(trainer.model).save_lora(tmp_path / "start")
+    start, trained = adapter_tensors(tmp_path / "start"), adapter_tensors(saved)
+    assert start.keys() == trained.keys()
+    assert all(torch.equal(start[k], trained[k]) for k in trained)  # not the zero update
+    assert any(bool(trained[k].abs().sum()) for k in trained if "lora_B" in k)
+    wider = TrainConfig.from_dict(further | {"lora_rank": 4})
+    with pytest.raises(ValueError, match=r"lora_weights.safetensors: .*rank 2.*rank 4"):
+        Trainer(wider)
+    other_base = tmp_path / "other-base"
+    random_pipeline(1).save_pretrained(other_base)
+    elsewhere = TrainConfig.from_dict(further | {"init_weights": str(other_base)})
+    with pytest.raises(ValueError, match=r"the adapter was trained on warping_network weights"):
+        Trainer(elsewhere)
+
+
+def test_a_run_training_a_shipped_adapter_further_ships_with_that_adapter_s_chain(tmp_path):
+    from training.publish import Chain, trained_chain
+
+    def config(name: str, **changes) -> TrainConfig:
+        return tiny_config(Path("data"), tmp_path / name, **changes)
+
+    base = config("base")
+    adapter = config("lora", init_weights="weights/animo", lora_rank=2)
+    shipped = Chain(["base", "lora"], [base, adapter], [0, 0], [4, 4], 60.0, True)
+    further = config("further", init_weights="weights/animo", lora_rank=2)
+    further = dataclasses.replace(further, init_lora="weights/animo-lora")
+    chain = shipped.then(Chain(["further"], [further], [0], [2], 30.0, True))
+    assert chain.names == ["base", "lora", "further"] and chain.steps == [4, 4, 2]
+    # its command trains the adapter the chain's last run exported, on that run's base
+    assert chain.configs[-1].init_weights == "weights/animo"
+    assert chain.configs[-1].init_lora == f"{tmp_path / 'lora'}/lora"
+    assert shipped.then(Chain(["full"], [base], [0], [2], 1.0, True)).configs[-1].init_weights == (
+        f"{tmp_path / 'lora'}/weights"
+    )
+    assert chain.ends_with(Chain(["further"], [further], [0], [2], 30.0, True))
+    with pytest.raises(FileNotFoundError, match="config.json: missing"):
+        trained_chain(tmp_path / "nowhere")
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"lora_rank": 4}, "config lora_rank = 4: expected null unless model is animo with init"),
         ({"lora_rank": 0, "init_weights": "w"}, "config lora_rank = 0: expected a positive"),
         ({"lora_components": ["pose_mapping"]}, "config lora_components = \\('pose_mapping',\\)"),
+        ({"init_lora": "a"}, "config init_lora = 'a': expected null unless lora_rank is set"),
     ],
 )
 def test_lora_config_values_out_of_range_are_named(tmp_path, changes, message):

@@ -345,6 +345,10 @@ class TrainConfig(RunConfig):
             weights frozen (``None``: train every weight). The run also exports the adapter,
             a small file that ``AniMoPipeline.load_lora_weights`` fuses into those weights.
         lora_components: the AniMo networks that get adapters.
+        init_lora: start the adapters from this saved adapter (a folder holding
+            ``pytorch_lora_weights.safetensors``, as a LoRA run exports or ships, or a Hub repo
+            id) instead of zero: to train a shipped adapter further. It must have been trained
+            on ``init_weights`` with the same ``lora_rank`` and ``lora_components``.
         mixed_precision: ``"bf16"``: autocast to bfloat16 (``accelerate``); 1.2-1.3x faster
             steps on this CPU (``benchmarks/train_throughput.py``).
         channels_last: the models and image batches in channels-last memory format (1.1-1.3x).
@@ -381,6 +385,7 @@ class TrainConfig(RunConfig):
     init_weights: str | None = None
     lora_rank: int | None = None
     lora_components: tuple[str, ...] = ("warping_network", "editing_network")
+    init_lora: str | None = None
     mixed_precision: Literal["no", "bf16"] = "no"
     channels_last: bool = False
     augment: bool = True
@@ -459,7 +464,7 @@ class TrainConfig(RunConfig):
                 "a pose regressor folder when loss.regressor_features, "
                 "loss.regressor_expression or loss.regressor_head > 0",
             )
-        for name in ("regressor", "init_weights"):
+        for name in ("regressor", "init_weights", "init_lora"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 config_error(name, value, "null or a folder / Hub repo id")
@@ -470,6 +475,8 @@ class TrainConfig(RunConfig):
                 config_error(
                     "lora_rank", self.lora_rank, "null unless model is animo with init_weights"
                 )
+        if self.init_lora is not None and self.lora_rank is None:
+            config_error("init_lora", self.init_lora, "null unless lora_rank is set")
 
     @property
     def warp_only_steps(self) -> int:

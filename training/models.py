@@ -22,7 +22,7 @@ from animo_hf import (
     PoseMapping,
     WarpingNetwork,
 )
-from animo_hf.lora import add_lora, save_lora_weights
+from animo_hf.lora import add_lora, load_lora_into_adapters, lora_file, save_lora_weights
 
 
 @dataclass
@@ -91,6 +91,12 @@ class AniMoModel(nn.Module):
         AniMoPipeline(
             model.pose_mapping, model.motion_network, model.warping_network, model.editing_network
         ).save_pretrained(folder)
+
+    def load_lora(self, pretrained: str) -> None:
+        """Start the adapters (:meth:`add_lora`) from the adapter saved in ``pretrained`` (a
+        folder or Hub repo id, as :meth:`save_lora` writes it)."""
+        components = {name: getattr(self, name) for name in self.lora_components}
+        load_lora_into_adapters(components, lora_file(pretrained))
 
     def save_lora(self, folder: Path) -> None:
         """The adapters alone (:func:`animo_hf.lora.save_lora_weights`)."""
@@ -169,6 +175,7 @@ def build_model(
     warping: dict[str, Any] | None = None,
     lora_rank: int | None = None,
     lora_components: Sequence[str] = (),
+    init_lora: str | None = None,
 ) -> nn.Module:
     """A freshly initialised model for images of ``resolution``² (``torch.manual_seed(seed)``
     first, so runs are repeatable), with the weights of ``init_weights`` (a folder or Hub repo id
@@ -176,7 +183,7 @@ def build_model(
     AniMo's editing and warping networks (:class:`animo_hf.EditingNetwork` and
     :class:`animo_hf.WarpingNetwork` arguments; the baseline has neither). With ``lora_rank``,
     the loaded weights of AniMo's ``lora_components`` are frozen under LoRA adapters
-    (:meth:`AniMoModel.add_lora`)."""
+    (:meth:`AniMoModel.add_lora`), which start from the adapter of ``init_lora`` when given."""
     torch.manual_seed(seed)
     model = MODEL_BUILDERS[name](resolution, editing, warping)
     if init_weights is not None:
@@ -186,4 +193,9 @@ def build_model(
             raise FileNotFoundError(f"config init_weights = {init_weights!r}: {error}") from None
     if lora_rank is not None:
         model.add_lora(lora_rank, lora_components)
+    if init_lora is not None:
+        try:
+            model.load_lora(init_lora)
+        except OSError as error:
+            raise FileNotFoundError(f"config init_lora = {init_lora!r}: {error}") from None
     return model

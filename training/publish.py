@@ -79,15 +79,21 @@ class Chain:
     exact: bool
 
     def then(self, later: Chain) -> Chain:
-        """This chain followed by ``later``, whose first run started from this one's weights:
-        that run's configs (each of its stages) name the weights folder this chain's last run
-        exported."""
+        """This chain followed by ``later``, whose first run started from this one's weights
+        (or, with ``init_lora``, trained further the adapter this chain's last run exported):
+        that run's configs (each of its stages) name the folders this chain's last run
+        exported (the adapter's base: the one that run was trained on)."""
         if not self.names:
             return later
-        weights = f"{self.configs[-1].output_dir}/weights"
+        last = self.configs[-1]
+        starts_from = (
+            {"init_weights": last.init_weights, "init_lora": f"{last.output_dir}/lora"}
+            if later.configs[0].init_lora
+            else {"init_weights": f"{last.output_dir}/weights"}
+        )
         first_run = next((i for i, s in enumerate(later.starts) if i and not s), len(later.starts))
         configs = [
-            dataclasses.replace(config, init_weights=weights) if i < first_run else config
+            dataclasses.replace(config, **starts_from) if i < first_run else config
             for i, config in enumerate(later.configs)
         ]
         return Chain(
@@ -100,27 +106,35 @@ class Chain:
         )
 
     def ends_with(self, runs: Chain) -> bool:
-        """Whether this chain's last runs are ``runs`` (names and configs alike, but the first
-        one's ``init_weights``): a shipped folder published again from the runs that made it."""
+        """Whether this chain's last runs are ``runs`` (names and configs alike, but where the
+        first one started): a shipped folder published again from the runs that made it."""
         n = len(runs.names)
         if not 0 < n <= len(self.names) or self.names[-n:] != runs.names:
             return False
         return all(
-            dataclasses.replace(mine, init_weights=None)
-            == dataclasses.replace(theirs, init_weights=None)
+            without_start(mine) == without_start(theirs)
             for mine, theirs in zip(self.configs[-n:], runs.configs, strict=True)
         )
+
+
+def without_start(config: TrainConfig) -> dict:
+    """``config``'s values but the weights and adapter it started from."""
+    values = config.to_dict()
+    del values["init_weights"], values["init_lora"]
+    return values
 
 
 NO_CHAIN = Chain([], [], [], [], 0.0, True)
 
 
 def run_chain(run: Path) -> list[Path]:
-    """The run folders that made ``run``'s weights, first to last, following ``init_weights``
-    back while it names the ``weights/`` folder of another run folder."""
+    """The run folders that made ``run``'s weights, first to last, following ``init_lora`` (or
+    else ``init_weights``) back while it names the ``lora/`` (``weights/``) folder of another
+    run folder."""
     chain = [run]
     while True:
-        init = read_config(chain[0]).init_weights
+        first = read_config(chain[0])
+        init = first.init_lora or first.init_weights
         parent = Path(init).parent if init else None
         if parent is None or not (parent / "config.json").is_file() or parent in chain:
             return chain
@@ -155,7 +169,7 @@ def trained_chain(run: Path) -> Chain:
     trained = Chain(
         names, configs, starts, steps, sum(t for t, _ in timings), all(e for _, e in timings)
     )
-    shipped = shipped_chain(configs[0].init_weights)
+    shipped = shipped_chain(configs[0].init_lora or configs[0].init_weights)
     if shipped.ends_with(trained):  # the folder it started from is its own, published again
         return shipped
     return shipped.then(trained)
@@ -275,6 +289,8 @@ def schedule_summary(config: TrainConfig, steps: int) -> str:
         else "the whole model"
     )
     start = f"from {config.init_weights}, " if config.init_weights else ""
+    if config.init_lora:
+        start = f"{start[:-2]} with the adapter of {config.init_lora}, "
     return (
         f"{start}{steps} steps ({phase}) at {config.resolution}², batch {config.batch_size}, "
         f"{rate_summary(config)}{critic_summary(config)}, betas {tuple(config.betas)}; losses: "

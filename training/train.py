@@ -201,6 +201,7 @@ class Trainer:
             dataclasses.asdict(config.warping),
             config.lora_rank,
             config.lora_components,
+            config.init_lora,
         )
         self.memory_format = (
             torch.channels_last if config.channels_last else torch.contiguous_format
