@@ -312,11 +312,14 @@ def test_shipped_configs_are_valid(path):
                 or run in made_by_configs
                 or f"--output_dir {run} " in commands
             ), f"{path.name}: nothing here makes init_weights {config.init_weights}"
+        if config.init_lora is not None:
+            assert (PROJECT_ROOT / config.init_lora).is_dir(), f"{path.name}: {config.init_lora}"
     docs = (PROJECT_ROOT / "docs" / "training.md").read_text(encoding="utf-8")
     slices = set(re.findall(r"scripts/portable_subset\.py --dataset \S+/hub .*--out (\S+)", docs))
-    assert config.dataset.endswith("/hub") or config.dataset in slices, (
-        f"{path.name}: dataset {config.dataset} is neither a build nor documented slices of one"
-    )
+    for dataset in [config.dataset] if isinstance(config.dataset, str) else config.dataset:
+        assert dataset.endswith("/hub") or dataset in slices, (
+            f"{path.name}: dataset {dataset} is neither a build nor documented slices of one"
+        )
 
 
 def test_the_baseline_configs_retrain_the_shipped_baseline():
