@@ -288,9 +288,10 @@ def schedule_summary(config: TrainConfig, steps: int) -> str:
         if config.warp_only_steps
         else "the whole model"
     )
-    start = f"from {config.init_weights}, " if config.init_weights else ""
-    if config.init_lora:
-        start = f"{start[:-2]} with the adapter of {config.init_lora}, "
+    start = ""
+    if config.init_weights:  # init_lora needs init_weights (TrainConfig.validate)
+        adapter = f" with the adapter of {config.init_lora}" if config.init_lora else ""
+        start = f"from {config.init_weights}{adapter}, "
     return (
         f"{start}{steps} steps ({phase}) at {config.resolution}², batch {config.batch_size}, "
         f"{rate_summary(config)}{critic_summary(config)}, betas {tuple(config.betas)}; losses: "
