@@ -1,13 +1,16 @@
 """Where AniMo's output gets its detail: the parts its mask composes, scored apart.
 
-    python scripts/composition_parts.py --weights weights/animo --max-models 2
+    python scripts/composition_parts.py --weights weights/animo --lora weights/animo-lora
     python scripts/composition_parts.py --weights weights/animo \
         --dataset outputs/animeceleb-val/hub --split train --max-models 8 --figure mouths.png
 
 Per group (frontal, rotated), the means over cases of SSIM and sharpness (the evaluation's metric
 modules, whole image) of: the output; the warped source (what a mask of 1 gives); the generated
 image (a mask of 0); the better of the two per pixel (an oracle mask: what any mask could reach
-with these two images); and the mask's mean. Same cases and scoring as ``animeceleb-eval``.
+with these two images); the true render itself moved by a random sub-pixel shift through the same
+sampler (what a warp with a perfect but fractional flow keeps of the target's detail: the ceiling
+of any output made by resampling the source); and the mask's mean. Same cases and scoring as
+``animeceleb-eval``.
 
 With ``--figure``, also a PNG of the parts for the frontal targets whose mouth opens most (a row
 each: source, target, output, generated image, mask (white: the warped source), warped source;
@@ -28,11 +31,28 @@ from animeceleb.pose import MOUTH_VOWELS, POSE_INDEX
 from training.data import image_array
 from training.evaluate import Scorer, held_out_cases, load_animo
 
-PARTS = ("output", "warped source", "generated image", "oracle mask")
+PARTS = ("output", "warped source", "generated image", "oracle mask", "target resampled")
 
 
-def composition_parts(pipe, source: torch.Tensor, poses: torch.Tensor, targets: torch.Tensor):
-    """The images of ``PARTS`` (N, 3, H, W) for one source driven by ``poses``, and the mask."""
+def subpixel_shift_flow(
+    n: int, height: int, width: int, generator: torch.Generator
+) -> torch.Tensor:
+    """(n, 2, 1, 1) flows that shift each image by a uniform random fraction of a pixel in x and y
+    (normalised coordinates: a pixel is 2 / size)."""
+    pixels = torch.rand(n, 2, 1, 1, generator=generator)
+    return pixels * torch.tensor([2 / width, 2 / height]).view(1, 2, 1, 1)
+
+
+def composition_parts(
+    pipe,
+    source: torch.Tensor,
+    poses: torch.Tensor,
+    targets: torch.Tensor,
+    generator: torch.Generator,
+):
+    """The images of ``PARTS`` (N, 3, H, W) for one source driven by ``poses``, and the mask;
+    ``generator`` draws the sub-pixel shifts of ``target resampled``."""
+    n, _, h, w = targets.shape
     features = pipe.encode_source(source)
     z, flow = pipe.pose_code_and_flow(features, poses)
     editing = pipe.editing_network
@@ -48,6 +68,7 @@ def composition_parts(pipe, source: torch.Tensor, poses: torch.Tensor, targets: 
         warped,
         generated,
         torch.where(closer, warped, generated),
+        editing.warp_source(targets, subpixel_shift_flow(n, h, w, generator)),
     )
     return dict(zip(PARTS, images, strict=True)), mask
 
@@ -74,7 +95,9 @@ def mouth_figure(pipe, cases, rows: int) -> np.ndarray:
     for _, n, i in sorted(frontal, reverse=True)[:rows]:
         case = cases[n]
         target = case.targets[i : i + 1]
-        images, mask = composition_parts(pipe, case.source, case.poses[i : i + 1], target)
+        images, mask = composition_parts(
+            pipe, case.source, case.poses[i : i + 1], target, torch.Generator().manual_seed(0)
+        )
         parts = [case.source[0], target[0], images["output"][0], images["generated image"][0]]
         parts += [mask[0] * 2 - 1, images["warped source"][0]]
         full = [image_array(part.expand(3, -1, -1)) for part in parts]
@@ -90,6 +113,7 @@ def mouth_figure(pipe, cases, rows: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", required=True, help="an AniMo pipeline folder")
+    parser.add_argument("--lora", help="a LoRA adapter fused into --weights")
     parser.add_argument("--dataset", default="outputs/animeceleb-500/hub")
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--max-models", type=int, default=2, help="held-out characters")
@@ -98,7 +122,8 @@ def main() -> None:
     parser.add_argument("--figure-rows", type=int, default=4, help="targets in the figure")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    pipe = load_animo(args.weights)
+    pipe = load_animo(args.weights, lora=args.lora)
+    generator = torch.Generator().manual_seed(0)
     scorer = Scorer()
     scores = defaultdict(list)
     cases = held_out_cases(args.dataset, args.resolution, None, args.max_models, args.split)
@@ -109,7 +134,9 @@ def main() -> None:
             for group in sorted(set(case.groups)):
                 keep = torch.tensor([g == group for g in case.groups])
                 targets = case.targets[keep]
-                images, mask = composition_parts(pipe, case.source, case.poses[keep], targets)
+                images, mask = composition_parts(
+                    pipe, case.source, case.poses[keep], targets, generator
+                )
                 for part, image in images.items():
                     scores[(group, part)].append(scorer.images(image, targets))
                 scores[(group, "mask")].append({"mean": float(mask.mean())})

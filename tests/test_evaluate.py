@@ -207,28 +207,44 @@ def test_the_mouth_figure_shows_each_part_of_the_most_open_mouths(tiny_dataset, 
     import subprocess
     import sys
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "composition_parts.py"
+    script = script_path("composition_parts")
     figure = tmp_path / "mouths.png"
     command = [sys.executable, str(script), "--weights", str(weights), "--dataset"]
     command += [str(tiny_dataset), "--resolution", "64", "--figure", str(figure)]
     result = subprocess.run(command + ["--figure-rows", "2"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| frontal | output |" in result.stdout
+    assert "| frontal | target resampled |" in result.stdout
     with PIL.Image.open(figure) as image:
         # two targets, each a row of six 64² parts and a row of their lower faces (2x 19 rows)
         assert image.size == (6 * 64, 2 * (64 + 2 * 19))
 
 
-def error_by_rows_script() -> Path:
-    return Path(__file__).resolve().parents[1] / "scripts" / "error_by_rows.py"
+def script_path(name: str) -> Path:
+    return Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+
+
+def script_module(name: str):
+    """The module of ``scripts/<name>.py`` (scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, script_path(name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_subpixel_shift_flow_moves_each_image_by_less_than_a_pixel():
+    flow = script_module("composition_parts").subpixel_shift_flow(
+        64, 8, 32, torch.Generator().manual_seed(0)
+    )
+    assert flow.shape == (64, 2, 1, 1)
+    pixels = flow[:, :, 0, 0] * torch.tensor([32 / 2, 8 / 2])  # back to pixels (x, y)
+    assert pixels.min() >= 0 and pixels.max() < 1 and pixels.std(dim=0).min() > 0.2
 
 
 def test_error_by_rows_puts_a_difference_in_its_band():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("error_by_rows", error_by_rows_script())
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = script_module("error_by_rows")
     targets = torch.zeros(2, 3, 8, 4)
     outputs = targets.clone()
     outputs[:, :, 6:] = 1.0  # the bottom quarter off by 1 in [-1, 1]: 0.5 in [0, 1]
@@ -242,7 +258,7 @@ def test_error_by_rows_runs_on_a_build_and_its_bands_make_the_whole(tiny_dataset
     import subprocess
     import sys
 
-    command = [sys.executable, str(error_by_rows_script()), "--weights", str(weights)]
+    command = [sys.executable, str(script_path("error_by_rows")), "--weights", str(weights)]
     command += ["--dataset", str(tiny_dataset), "--resolution", "64", "--bands", "4"]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
