@@ -2,6 +2,7 @@
 data as fixtures."""
 
 import atexit
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -20,6 +21,20 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("XDG_CACHE_HOME", str(PROJECT_ROOT / ".cache"))
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script(name)``: the module of ``scripts/<name>.py`` (scripts are not a package)."""
+
+    def load(name: str):
+        path = PROJECT_ROOT / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

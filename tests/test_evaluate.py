@@ -224,18 +224,8 @@ def script_path(name: str) -> Path:
     return Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
 
 
-def script_module(name: str):
-    """The module of ``scripts/<name>.py`` (scripts are not a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, script_path(name))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_subpixel_shift_flow_moves_each_image_by_less_than_a_pixel():
-    flow = script_module("composition_parts").subpixel_shift_flow(
+def test_subpixel_shift_flow_moves_each_image_by_less_than_a_pixel(load_script):
+    flow = load_script("composition_parts").subpixel_shift_flow(
         64, 8, 32, torch.Generator().manual_seed(0)
     )
     assert flow.shape == (64, 2, 1, 1)
@@ -243,8 +233,8 @@ def test_subpixel_shift_flow_moves_each_image_by_less_than_a_pixel():
     assert pixels.min() >= 0 and pixels.max() < 1 and pixels.std(dim=0).min() > 0.2
 
 
-def test_error_by_rows_puts_a_difference_in_its_band():
-    module = script_module("error_by_rows")
+def test_error_by_rows_puts_a_difference_in_its_band(load_script):
+    module = load_script("error_by_rows")
     targets = torch.zeros(2, 3, 8, 4)
     outputs = targets.clone()
     outputs[:, :, 6:] = 1.0  # the bottom quarter off by 1 in [-1, 1]: 0.5 in [0, 1]

@@ -1,7 +1,6 @@
 """scripts/portable_subset.py: slices of a build written into one folder load together, keep the
 build's schema and the chosen rows, and decode to the same visible pixels."""
 
-import importlib.util
 import io
 import subprocess
 import sys
@@ -17,13 +16,6 @@ from training.data import load_split, training_pairs
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "portable_subset.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("portable_subset", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def run_script(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False
@@ -34,8 +26,8 @@ def rgba(data: bytes) -> np.ndarray:
     return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGBA"))
 
 
-def test_slices_load_together_with_the_same_pixels(tiny_dataset, tmp_path):
-    subset = load_script()
+def test_slices_load_together_with_the_same_pixels(tiny_dataset, tmp_path, load_script):
+    subset = load_script("portable_subset")
     out = tmp_path / "slices"
     first = subset.write_slice(str(tiny_dataset), "train", 0, 1, 2, out, num_proc=1)
     second = subset.write_slice(str(tiny_dataset), "train", 1, 5, 2, out, num_proc=1)
