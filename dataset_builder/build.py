@@ -1,8 +1,9 @@
 """Build a dataset: render every model in Blender worker processes, then write the Hub folder.
 
-A build folder holds ``build.json`` (the settings), ``render/<model_id>.parquet`` (one finished part
-per model), ``annotations/<model_id>.json``, ``logs/``, ``report.json`` and ``hub/`` (the published
-layout). Re-running the same build resumes: models whose part exists are not rendered again.
+A build folder holds ``build.json`` (the settings), ``render/<model_id>.parquet`` (one finished
+shard per model), ``annotations/<model_id>.json``, ``logs/``, ``report.json`` and ``hub/`` (the
+published layout). Re-running the same build resumes: models whose shard exists are not rendered
+again.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from .files import changed_settings, write_atomic
 from .inspection import Finding
 from .sources import ModelSource
 from .styles import STYLE_NAMES, check_resolution, check_style
-from .worker import ModelReport, RenderTask, init_worker, render_in_worker, run_job
+from .tasks import ModelReport, RenderTask
+from .worker import init_worker, render_in_worker, run_job
 
 logger = logging.getLogger("dataset_builder")
 SETTINGS_FILE = "build.json"
@@ -165,8 +167,8 @@ def _render_missing(
     report = BuildReport()
     tasks = []
     for source in settings.sources:
-        part = out_dir / "render" / f"{source.model_id}.parquet"
-        if part.exists():
+        shard = out_dir / "render" / f"{source.model_id}.parquet"
+        if shard.exists():
             report.resumed.append(source.model_id)
             continue
         tasks.append(
@@ -175,7 +177,7 @@ def _render_missing(
                 styles=settings.styles,
                 resolution=settings.resolution,
                 seed=settings.seed,
-                part_path=str(part),
+                shard_path=str(shard),
                 annotation_path=str(out_dir / "annotations" / f"{source.model_id}.json"),
                 n_samples=settings.samples_per_model,
             )

@@ -60,9 +60,9 @@ def contact_sheet(rows: Iterable[dict], *, n_identities: int = 6, tile: int = 12
     return sheet
 
 
-def rows_from_parts(part_files: Sequence[str | Path], n_identities: int = 6) -> list[dict]:
-    """The examples of the first ``n_identities`` render parts (one part per model)."""
-    files = sorted(map(str, part_files))[:n_identities]
+def rows_from_shards(shard_files: Sequence[str | Path], n_identities: int = 6) -> list[dict]:
+    """The examples of the first ``n_identities`` render shards (one shard per model)."""
+    files = sorted(map(str, shard_files))[:n_identities]
     return decode_rows(pq.read_table(files, columns=list(SHEET_COLUMNS))) if files else []
 
 

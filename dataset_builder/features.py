@@ -1,4 +1,4 @@
-"""The dataset's columns, defined once as ``datasets.Features``: the worker's part files, the
+"""The dataset's columns, defined once as ``datasets.Features``: the render shards, the
 builder's tables and the published Parquet all use this schema."""
 
 from __future__ import annotations

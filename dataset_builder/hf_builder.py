@@ -1,6 +1,7 @@
-"""The AnimeCeleb ``datasets`` builder: per-model render parts -> Arrow tables cast to ``FEATURES``.
+"""The AnimeCeleb ``datasets`` builder: per-model render shards -> Arrow tables cast to
+``FEATURES``.
 
-An ``ArrowBasedBuilder``: the parts are already in the ``FEATURES`` schema, so each part file is
+An ``ArrowBasedBuilder``: the shards are already in the ``FEATURES`` schema, so each shard is
 read and cast as one table (no per-row decode and re-encode). It runs locally (the Hub no longer
 runs dataset scripts); the publisher writes its output as Parquet in Hub layout, which
 ``load_dataset(folder or repo id)`` reads with no remote code.
@@ -20,7 +21,7 @@ from datasets.table import table_cast
 from animeceleb.pose import POSE_DIM, POSE_NAMES
 
 from .features import FEATURES
-from .parts import part_files_by_split
+from .shards import shard_files_by_split
 
 DESCRIPTION = (
     "AnimeCeleb-HF: anime head images rendered in Blender from 3D character models, each with its "
@@ -36,7 +37,7 @@ CITATION = """@inproceedings{kim2022animeceleb,
 
 
 class AnimeCeleb(datasets.ArrowBasedBuilder):
-    """Builds AnimeCeleb examples from a build folder's ``render/`` parts (``data_dir``)."""
+    """Builds AnimeCeleb examples from a build folder's ``render/`` shards (``data_dir``)."""
 
     VERSION = datasets.Version("1.0.0")
 
@@ -48,15 +49,15 @@ class AnimeCeleb(datasets.ArrowBasedBuilder):
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
         if not self.config.data_dir:
             raise ValueError("AnimeCeleb needs data_dir: a build folder's render/ directory")
-        by_split = part_files_by_split(self.config.data_dir)
+        by_split = shard_files_by_split(self.config.data_dir)
         if not any(by_split.values()):
-            raise ValueError(f"{self.config.data_dir}: no rendered part files (*.parquet)")
+            raise ValueError(f"{self.config.data_dir}: no rendered shards (*.parquet)")
         return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"part_files": files})
+            datasets.SplitGenerator(name=split, gen_kwargs={"shard_files": files})
             for split, files in by_split.items()
             if files
         ]
 
-    def _generate_tables(self, part_files: list[Path]) -> Iterator[tuple[Key, pa.Table]]:
-        for index, path in enumerate(part_files):
+    def _generate_tables(self, shard_files: list[Path]) -> Iterator[tuple[Key, pa.Table]]:
+        for index, path in enumerate(shard_files):
             yield Key(index, 0), table_cast(pq.read_table(path), FEATURES.arrow_schema)

@@ -29,9 +29,9 @@ import pyarrow.parquet as pq
 from animeceleb.pose import ANGLE_SLICE, POSE_DIM, POSE_NAMES
 
 from .features import decode_rows
-from .parts import write_part
 from .publisher import write_hub_folder
 from .sampling import basis_pair_id
+from .shards import write_shard
 from .sources import ORIGINAL_RELEASE
 from .styles import STYLE_NAMES
 
@@ -120,7 +120,7 @@ def import_original_layout(
     attribution: str,
 ) -> Path:
     """Convert a folder in the original layout into an AnimeCeleb Hub folder at
-    ``out_dir/hub`` (one part per character in ``out_dir/render`` first); returns the Hub
+    ``out_dir/hub`` (one shard per character in ``out_dir/render`` first); returns the Hub
     folder. Every image listed must exist; ``ValueError`` names the first that does not."""
     original_dir, out_dir = Path(original_dir), Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -146,7 +146,7 @@ def import_original_layout(
     render = out_dir / "render"
     render.mkdir(parents=True, exist_ok=True)
     for org_id, model_rows in sorted(rows.items()):
-        write_part(model_rows, render / f"{org_id}.parquet")
+        write_shard(model_rows, render / f"{org_id}.parquet")
     return write_hub_folder(render, out_dir / "hub")
 
 

@@ -24,17 +24,18 @@ DEFAULT_MAX_SHARD_SIZE = "500MB"
 
 
 def write_hub_folder(
-    parts_dir: str | Path,
+    shards_dir: str | Path,
     hub_dir: str | Path,
     *,
     max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
     contact_sheet: bool = True,
 ) -> Path:
-    """Prepare the dataset from ``parts_dir`` and write it to ``hub_dir`` in Hub layout."""
+    """Prepare the dataset from the render shards in ``shards_dir`` (a build's ``render/``) and
+    write it to ``hub_dir`` in Hub layout."""
     hub_dir = Path(hub_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{hub_dir.name}.", dir=hub_dir.parent))
     try:
-        builder = AnimeCeleb(data_dir=str(parts_dir), cache_dir=str(staging / ".cache"))
+        builder = AnimeCeleb(data_dir=str(shards_dir), cache_dir=str(staging / ".cache"))
         prepared = staging / ".prepared"
         builder.download_and_prepare(
             output_dir=str(prepared), file_format="parquet", max_shard_size=max_shard_size
@@ -50,10 +51,10 @@ def write_hub_folder(
         shutil.rmtree(prepared)
         if contact_sheet:
             from .contact_sheet import contact_sheet as lay_out
-            from .contact_sheet import rows_from_parts
+            from .contact_sheet import rows_from_shards
 
             (staging / "samples").mkdir()
-            rows = rows_from_parts(list(Path(parts_dir).glob("*.parquet")))
+            rows = rows_from_shards(list(Path(shards_dir).glob("*.parquet")))
             lay_out(rows).save(staging / "samples" / "contact_sheet.png")
         models = read_model_licences((staging / "data").glob("*.parquet"))
         write_card(staging / "README.md", split_sizes, dataset_info, models, contact_sheet)

@@ -3,8 +3,8 @@ annotation's survey (``inspect_with_ray``) and for rendering (``render_with_ray`
 
 Ray workers are separate processes, so ``bpy`` stays out of the driver as with the local pool.
 With ``RAY_ADDRESS`` set the tasks go to that cluster; otherwise a local Ray starts with
-``workers`` CPUs. A render task writes into its own temporary folder and returns the part and
-the annotation; the driver writes them into the build folder, so the nodes need no shared disk.
+``workers`` CPUs. A render task writes into its own temporary folder and returns the shard
+and the annotation; the driver writes them into the build folder, so the nodes need no shared disk.
 """
 
 from __future__ import annotations
@@ -20,27 +20,28 @@ from typing import Any
 from .files import write_atomic
 from .inspection import Finding
 from .sources import ModelSource
-from .worker import ModelReport, RenderTask, init_worker, render_in_worker, run_job
+from .tasks import ModelReport, RenderTask
+from .worker import init_worker, render_in_worker, run_job
 
 
 def _render_remote(
     task: RenderTask, log_path: str, annotation: str | None
 ) -> tuple[ModelReport, bytes | None, str]:
-    """Render ``task`` on a Ray worker; returns the report, the part's bytes and the annotation."""
+    """Render ``task`` on a Ray worker; returns the report, the shard's bytes and the annotation."""
     init_worker(None, log_path if os.path.isdir(os.path.dirname(log_path)) else None)
     with tempfile.TemporaryDirectory(prefix="animeceleb-ray-") as tmp:
         local = dataclasses.replace(
             task,
-            part_path=os.path.join(tmp, "part.parquet"),
+            shard_path=os.path.join(tmp, "shard.parquet"),
             annotation_path=os.path.join(tmp, "annotation.json"),
         )
         if annotation is not None:
             Path(local.annotation_path).write_text(annotation)
         report = render_in_worker(local)
-        part = Path(local.part_path)
+        shard = Path(local.shard_path)
         return (
             report,
-            part.read_bytes() if part.exists() else None,
+            shard.read_bytes() if shard.exists() else None,
             Path(local.annotation_path).read_text()
             if os.path.exists(local.annotation_path)
             else "",
@@ -112,9 +113,9 @@ def render_with_ray(
             saved = Path(task.annotation_path)
             annotation = saved.read_text() if saved.exists() else None
             pending[remote.remote(task, log_path, annotation)] = task
-        for task, (report, part, annotation) in _as_completed(ray, pending):
+        for task, (report, shard, annotation) in _as_completed(ray, pending):
             if annotation:
                 write_atomic(task.annotation_path, annotation)
-            if part is not None:
-                write_atomic(task.part_path, part)
+            if shard is not None:
+                write_atomic(task.shard_path, shard)
             finished(report)

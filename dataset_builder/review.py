@@ -1,6 +1,6 @@
 """Review a build's annotations (no bpy here): per model, the neutral render beside a render of
 each source morph at 1, what annotation proposed for it and why; a person's decisions are saved
-as the model's annotation file and its part removed, so the next run of the same build renders
+as the model's annotation file and its shard removed, so the next run of the same build renders
 it with them (``spaces/annotation_review`` is the Gradio app over this).
 
 Renders come from a Blender worker process (``render_source_morphs``) once per model and are
@@ -67,7 +67,7 @@ class BuildReview:
     def annotation_path(self, model_id: str) -> Path:
         return self.build_dir / "annotations" / f"{self._checked(model_id)}.json"
 
-    def part_path(self, model_id: str) -> Path:
+    def shard_path(self, model_id: str) -> Path:
         return self.build_dir / "render" / f"{self._checked(model_id)}.parquet"
 
     def annotation(self, model_id: str) -> Annotation:
@@ -120,14 +120,14 @@ class BuildReview:
 
     def save(self, model_id: str, decisions: Mapping[str, str]) -> str:
         """Apply a person's decisions (source morph -> target or ``NO_TARGET``), save the
-        annotation (atomically) and remove the model's part so the next build renders it again;
+        annotation (atomically) and remove the model's shard so the next build renders it again;
         returns what was done, one line."""
         annotation = self.annotation(model_id)
         _, images = self.renders(model_id)
         reviewed = apply_decisions(annotation, decisions, list(images))
         path = self.annotation_path(model_id)
         reviewed.save(path)
-        self.part_path(model_id).unlink(missing_ok=True)
+        self.shard_path(model_id).unlink(missing_ok=True)
         proposed = proposed_targets(annotation)
         changed = sum(
             t != proposed.get(m, NO_TARGET) and t != NO_TARGET for m, t in decisions.items()

@@ -1,5 +1,6 @@
-"""Process plumbing for Blender workers: the task and report types, the worker initializer, and
-calling a job of ``dataset_builder.blender.jobs`` by name inside a worker.
+"""Process plumbing for Blender workers: the worker initializer, and calling a job of
+``dataset_builder.blender.jobs`` by name inside a worker (the task and report types are in
+``dataset_builder.tasks``).
 
 This module never imports ``bpy``: the parent refers to jobs by name, and only the worker process
 (started with ``spawn``, or a Ray worker) imports ``dataset_builder.blender``.
@@ -10,10 +11,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
-from .sources import ModelSource
+from .tasks import ModelReport, RenderTask
 
 JOBS = (
     "render_model",
@@ -26,28 +26,6 @@ JOBS = (
     "inspect_morphs",
     "material_fallbacks",
 )
-
-
-@dataclass(frozen=True)
-class RenderTask:
-    source: ModelSource
-    styles: tuple[str, ...]
-    resolution: int
-    seed: int
-    part_path: str
-    annotation_path: str
-    n_samples: int | None = None
-
-
-@dataclass
-class ModelReport:
-    model_id: str
-    status: str  # "rendered" or "skipped"
-    reason: str = ""
-    n_targets: int = 0
-    images: dict[str, int] = field(default_factory=dict)  # "style/group" -> count
-    seconds: float = 0.0
-    target_sources: dict[str, int] = field(default_factory=dict)  # "name", "inspection"... -> n
 
 
 _progress = None  # a multiprocessing queue of rendered-image counts, set by ``init_worker``
@@ -79,7 +57,7 @@ def run_job(name: str, /, *args: Any, **kwargs: Any) -> Any:
 
 
 def render_in_worker(task: RenderTask) -> ModelReport:
-    """Render one model's part in this worker, reporting each image to the progress queue."""
+    """Render one model's shard in this worker, reporting each image to the progress queue."""
     return run_job("render_model", task, on_image=_report_progress)
 
 

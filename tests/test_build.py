@@ -122,24 +122,24 @@ def test_resume_after_kill(tmp_path):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    parts = out / "render"
+    shards = out / "render"
     deadline = time.time() + 300
-    while time.time() < deadline and not list(parts.glob("*.parquet")):
+    while time.time() < deadline and not list(shards.glob("*.parquet")):
         time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    finished = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")}
+    finished = {p.name: p.stat().st_mtime_ns for p in shards.glob("*.parquet")}
     assert 1 <= len(finished) < 3, f"kill came too late to test resume: {finished}"
     assert not (out / "hub").exists()
 
     result = _cli(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     for name, mtime in finished.items():
-        assert (parts / name).stat().st_mtime_ns == mtime, f"{name} was rendered again"
+        assert (shards / name).stat().st_mtime_ns == mtime, f"{name} was rendered again"
     keys = [example_key(r) for r in _rows(out / "hub")]
     assert len(keys) == 3 * IMAGES_PER_MODEL
     assert not [k for k, n in Counter(keys).items() if n > 1], "duplicated example keys"
-    assert not list(parts.glob("*.tmp"))
+    assert not list(shards.glob("*.tmp"))
 
 
 @pytest.mark.parametrize(
@@ -230,15 +230,15 @@ def test_unreadable_model_is_skipped_with_its_reason(tmp_path):
     assert len(_rows(out / "hub")) == IMAGES_PER_MODEL
 
 
-def test_ray_backend_renders_the_same_parts(built, tmp_path):
+def test_ray_backend_renders_the_same_shards(built, tmp_path):
     out = tmp_path / "ray"
     result = _cli(
         "build", "--out", str(out), *TWO_SPLITS, "--workers", "2", "--backend", "ray",
         *BUILD_ARGS,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    for part in sorted((built / "render").glob("*.parquet")):
-        assert pq.read_table(part).equals(pq.read_table(out / "render" / part.name)), part.name
+    for shard in sorted((built / "render").glob("*.parquet")):
+        assert pq.read_table(shard).equals(pq.read_table(out / "render" / shard.name)), shard.name
 
 
 def test_publish_pushes_the_hub_folder(built, monkeypatch):
@@ -445,8 +445,8 @@ def test_rebuilt_folder_is_not_served_from_a_stale_cache(built, tmp_path):
 
     one_model = tmp_path / "one"
     one_model.mkdir()
-    first_part = sorted((built / "render").glob("*.parquet"))[0]
-    (one_model / first_part.name).write_bytes(first_part.read_bytes())
+    first_shard = sorted((built / "render").glob("*.parquet"))[0]
+    (one_model / first_shard.name).write_bytes(first_shard.read_bytes())
     hub = tmp_path / "hub"
     write_hub_folder(one_model, hub, contact_sheet=False)
     assert sum(len(ds) for ds in load_dataset(str(hub)).values()) == IMAGES_PER_MODEL
@@ -465,8 +465,8 @@ def test_a_corrected_annotation_is_kept_on_resume(tmp_path):
     annotation["targets"] = {k: v for k, v in annotation["targets"].items() if "mouth" not in k}
     annotation["method"] = "inspection"
     path.write_text(json.dumps(annotation))
-    for part in (out / "render").glob("*.parquet"):
-        part.unlink()  # render that model again, with the corrected annotation
+    for shard in (out / "render").glob("*.parquet"):
+        shard.unlink()  # render that model again, with the corrected annotation
 
     result = _cli(*args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -476,15 +476,15 @@ def test_a_corrected_annotation_is_kept_on_resume(tmp_path):
     assert poses[:, :12].max() > 0
 
 
-def test_contact_sheet_is_the_same_from_parts_and_from_load_dataset(built):
-    from dataset_builder.contact_sheet import contact_sheet, rows_from_dataset, rows_from_parts
+def test_contact_sheet_is_the_same_from_shards_and_from_load_dataset(built):
+    from dataset_builder.contact_sheet import contact_sheet, rows_from_dataset, rows_from_shards
 
-    from_parts = contact_sheet(rows_from_parts(list((built / "render").glob("*.parquet"))))
+    from_shards = contact_sheet(rows_from_shards(list((built / "render").glob("*.parquet"))))
     loaded = load_dataset(str(built / "hub"))
     rows = [row for ds in loaded.values() for row in rows_from_dataset(ds)]
     from_dataset = contact_sheet(rows)
-    assert from_parts.size == (2 * 5 * 128, 18 + 2 * 128)  # 2 styles x 5 columns, 2 identities
-    assert np.array_equal(np.asarray(from_parts), np.asarray(from_dataset))
+    assert from_shards.size == (2 * 5 * 128, 18 + 2 * 128)  # 2 styles x 5 columns, 2 identities
+    assert np.array_equal(np.asarray(from_shards), np.asarray(from_dataset))
 
 
 @pytest.mark.slow
@@ -520,31 +520,31 @@ def _plain_row(model_id: str = "procedural-000008") -> dict:
     }
 
 
-def test_part_files_round_trip_in_the_features_schema(tmp_path):
+def test_shards_round_trip_in_the_features_schema(tmp_path):
     from dataset_builder.features import FEATURES
-    from dataset_builder.parts import write_part
+    from dataset_builder.shards import write_shard
 
     path = tmp_path / "procedural-000008.parquet"
-    write_part([_plain_row()], path)
+    write_shard([_plain_row()], path)
     table = pq.read_table(path)
     assert table.schema == FEATURES.arrow_schema
     assert table.column("style").to_pylist() == [FEATURES["style"].str2int("soft")]
     assert decode_rows(table) == [_plain_row()]
 
 
-def test_a_part_write_that_fails_midway_leaves_no_part(tmp_path, monkeypatch):
-    import dataset_builder.parts as parts
+def test_a_shard_write_that_fails_midway_leaves_no_shard(tmp_path, monkeypatch):
+    import dataset_builder.shards as shards
 
     def write_half_then_fail(table, where, **kwargs):
         with open(where, "wb") as handle:
-            handle.write(b"PAR1 half a part")
+            handle.write(b"PAR1 half a shard")
         raise OSError("disk full")
 
-    monkeypatch.setattr(parts.pq, "write_table", write_half_then_fail)
+    monkeypatch.setattr(shards.pq, "write_table", write_half_then_fail)
     path = tmp_path / "procedural-000008.parquet"
     with pytest.raises(OSError, match="disk full"):
-        parts.write_part([_plain_row()], path)
-    assert list(tmp_path.iterdir()) == [], "a failed write left a part or a temporary file"
+        shards.write_shard([_plain_row()], path)
+    assert list(tmp_path.iterdir()) == [], "a failed write left a shard or a temporary file"
 
 
 def test_group_annotation_and_inspection_of_scrambled_names(tmp_path):
@@ -611,6 +611,6 @@ def test_group_annotation_and_inspection_of_scrambled_names(tmp_path):
     again = render_all(settings, out, workers=1, progress=False)
     assert [m.target_sources for m in again.models] == [{"person": 1}]
     assert json.loads(path.read_text())["method"] == "person"
-    part = decode_rows(pq.read_table(out / "render" / f"{scrambled.model_id}.parquet"))
-    poses = np.array([row["pose"] for row in part])
+    shard = decode_rows(pq.read_table(out / "render" / f"{scrambled.model_id}.parquet"))
+    poses = np.array([row["pose"] for row in shard])
     assert poses[:, 2:17].max() == 0 and poses[:, :2].max() > 0

@@ -1,5 +1,5 @@
 """Annotation review: a person's decisions applied to an annotation (no Blender), a build folder
-reviewed (renders cached, annotation saved, part removed), and the review app started on a local
+reviewed (renders cached, annotation saved, shard removed), and the review app started on a local
 port and driven with ``gradio_client``, after which the same build renders the model again with
 the person's mapping. Real Blender renders at 64 px, one procedural character."""
 

@@ -13,12 +13,12 @@ from animeceleb.sampling import NO_ANGLES
 from ..annotation import Annotation
 from ..annotation_sources import annotate
 from ..inspection import Finding, inspect_model
-from ..parts import write_part
 from ..procedural import character_spec
 from ..sampling import RenderItem, render_items
+from ..shards import write_shard
 from ..sources import ModelSource
 from ..styles import check_resolution, check_style
-from ..worker import ModelReport, RenderTask
+from ..tasks import ModelReport, RenderTask
 from .export import (
     animate_bone,
     paint_vertex_colours,
@@ -35,7 +35,7 @@ from .scene import reset_scene
 
 
 def render_model(task: RenderTask, on_image: Callable[[int], None] | None = None) -> ModelReport:
-    """Load, annotate, sample and render one model; write its part file."""
+    """Load, annotate, sample and render one model; write its shard."""
     start = time.perf_counter()
     model_id = task.source.model_id
     try:
@@ -49,7 +49,7 @@ def render_model(task: RenderTask, on_image: Callable[[int], None] | None = None
             rows = model.render(items, task.styles, on_image=on_image)
     except ModelLoadError as error:
         return ModelReport(model_id, "skipped", str(error))
-    write_part(rows, task.part_path)
+    write_shard(rows, task.shard_path)
     counts = Counter(f"{row['style']}/{row['group']}" for row in rows)
     return ModelReport(
         model_id,
