@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from animeceleb.pose import EXPRESSION_DIM, POSE_DIM, POSE_NAMES
+from animeceleb.regions import changed_region, crop_box
 from training.metrics import METRIC_NAMES, METRICS_DIR, load_metric
-from training.metrics._common import crop_box
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -138,6 +138,57 @@ def test_loading_in_a_fresh_offline_process_reaches_no_network(tmp_path):
         assert copies[0].read_bytes() == (METRICS_DIR / name / f"{name}.py").read_bytes()
 
 
+STANDALONE_CHECK = """
+import importlib.abc, json, sys
+class NoTraining(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "training":
+            raise ImportError(f"a metric imported {name}")
+sys.meta_path.insert(0, NoTraining())
+import evaluate
+import numpy as np
+image, pose = np.full((16, 16, 3), 0.5, dtype=np.float32), np.zeros((1, 20))
+scored = []
+for script in sys.argv[1:]:
+    metric = evaluate.load(script, keep_in_memory=True)
+    if metric.name in ("head_angle_error", "expression_error"):
+        metric.compute(predictions=pose, references=pose)
+    elif metric.name == "expression_l1":
+        metric.compute(predictions=[image], references=[image], sources=[image])
+    elif metric.name != "sharpness":  # a flat reference has no detail to compare
+        metric.compute(predictions=[image], references=[image])
+    scored.append(metric.name)
+print(json.dumps(scored))
+"""
+
+
+def test_each_metric_folder_stands_alone_without_the_training_package(tmp_path):
+    """A copy of a metric's folder alone (links followed, as an upload of it to the Hub would
+    be) loads with ``evaluate.load`` and scores, while importing ``training`` is refused: a
+    metric needs only libraries and ``animeceleb``."""
+    import shutil
+
+    scripts = []
+    for name in METRIC_NAMES:
+        folder = tmp_path / "alone" / name
+        shutil.copytree(METRICS_DIR / name, folder, symlinks=False)
+        assert all(not path.is_symlink() for path in folder.iterdir())
+        scripts.append(str(folder / f"{name}.py"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XDG_CACHE"))}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
+    result = subprocess.run(
+        [sys.executable, "-c", STANDALONE_CHECK, *scripts],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    scored = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert scored == set(METRIC_NAMES)
+
+
 # -- image metrics -----------------------------------------------------------------------------
 
 
@@ -182,7 +233,7 @@ def test_ssim_of_flat_images_is_the_luminance_term_by_hand():
 def test_ssim_matches_the_training_loss_and_scikit_image():
     import torch
 
-    from training.losses import ssim_loss
+    from training.animo.losses import ssim_loss
 
     predictions = np.stack([texture(5), box_blur(texture(6))]).astype(np.float32)
     references = np.stack([texture(7), texture(6)])
@@ -415,7 +466,8 @@ def test_expression_l1_scores_only_where_the_target_changed_the_source():
 def test_expression_l1_is_the_training_losss_region():
     import torch
 
-    from training.losses import changed_l1, expression_l1
+    from training.animo.losses import changed_l1, expression_l1
+    from training.animo.losses import changed_region as changed_region_of_loss
 
     source, target = mouth_pair(0.9)
     as_batch = [torch.from_numpy(i).permute(2, 0, 1)[None] * 2 - 1 for i in (source, target)]
@@ -423,6 +475,10 @@ def test_expression_l1_is_the_training_losss_region():
     scored = metric.compute(predictions=[source], references=[target], sources=[source])
     loss = changed_l1(as_batch[0], as_batch[1], as_batch[0], per_image=True)
     assert scored["expression_l1"] == pytest.approx(float(loss) / 2)
+    # the metric's region (numpy, animeceleb.regions) is the loss's region, pixel for pixel
+    signed = [image.astype(np.float64) * 2 - 1 for image in (source, target)]
+    region = changed_region_of_loss(as_batch[0], as_batch[1])[0, 0].numpy() > 0
+    assert np.array_equal(changed_region(*signed), region) and region.sum() == 36
     # the loss keeps the frontal pairs (head angles 0) of a batch and ignores the rest
     pair = [torch.cat([image, image]) for image in as_batch]
     poses = torch.zeros(2, POSE_DIM)

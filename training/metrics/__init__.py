@@ -1,6 +1,7 @@
 """Evaluation metrics as local ``evaluate`` modules, loaded from this folder (never from the Hub).
 
-Each metric is a folder ``<name>/`` with the script ``<name>.py`` and a metric card ``README.md``::
+Each metric is a folder ``<name>/`` with the script ``<name>.py``, a metric card ``README.md`` and
+``_common.py``, a link to this folder's ``_common.py`` (the input checks the scripts share)::
 
     from training.metrics import load_metric
 
@@ -9,8 +10,11 @@ Each metric is a folder ``<name>/`` with the script ``<name>.py`` and a metric c
 
 ``evaluate.load`` copies a script into its modules cache (``$HF_MODULES_CACHE``, by default
 ``$HF_HOME/modules/evaluate_modules/metrics/<name>/<hash>/``) and imports it from there; loading a
-local script reaches no network. The scripts import their shared checks from
-``training.metrics._common``, so this package must be installed (it is, with ``animeceleb-hf``).
+local script reaches no network. A script imports its shared checks relatively
+(``from ._common import ...``), and ``evaluate.load`` copies that file from the script's folder
+beside the copy: a metric's folder is complete on its own, and no script imports ``training``
+(only libraries and ``animeceleb``, the base install of ``animeceleb-hf``), so each folder could be
+pushed to the Hub as an ``evaluate`` metric by itself.
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """Input checks and conversions shared by the metric scripts in this folder's subfolders.
 
-The scripts import this module as ``training.metrics._common`` (an installed package, so it works
-from the copy ``evaluate.load`` makes of a script). Only functions and mixins that are NOT
-``evaluate.EvaluationModule`` subclasses live here: ``evaluate`` takes the first such subclass in a
-script's namespace as the script's metric.
+Each metric folder holds ``_common.py`` as a link to this file, and its script imports it
+relatively (``from ._common import ...``): ``evaluate.load`` copies a script's relative imports from
+the script's folder next to its copy, so a metric folder is complete on its own (it can be pushed
+as an ``evaluate`` metric by itself) and no script imports ``training``. This module imports only
+libraries and ``animeceleb`` (whose ``regions`` module holds the face crop, shared with the
+training losses). Only functions and mixins that are NOT ``evaluate.EvaluationModule`` subclasses
+live here: ``evaluate`` takes the first such subclass in a script's namespace as the script's
+metric.
 
 Images are ``(H, W, 3)`` arrays, float in [0, 1] or uint8 (divided by 255). ``add`` / ``add_batch``
 (and so ``compute``) check them and store each one as ``.npy`` bytes: a ``datasets`` feature of
@@ -21,6 +25,7 @@ import datasets
 import numpy as np
 
 from animeceleb.pose import EXPRESSION_DIM, POSE_DIM
+from animeceleb.regions import central_crop
 
 IMAGE_FEATURES = datasets.Features(
     {"predictions": datasets.Value("binary"), "references": datasets.Value("binary")}
@@ -126,9 +131,6 @@ def unit_float(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float64)
 
 
-FACE_CROP = 0.5  # the central half of each side: the face of a framed AnimeCeleb image
-
-
 def check_crop(crop: Any) -> float:
     """``crop`` as a float in (0, 1]: the fraction of each side kept around the centre."""
     if isinstance(crop, bool) or not isinstance(crop, (int, float, np.floating, np.integer)):
@@ -137,24 +139,6 @@ def check_crop(crop: Any) -> float:
     if not 0.0 < crop <= 1.0:
         raise ValueError(f"crop: expected a fraction of each side in (0, 1], got {crop:g}")
     return crop
-
-
-def crop_box(height: int, width: int, crop: float) -> tuple[slice, slice]:
-    """Rows and columns of the central crop: ``side * crop`` pixels (rounded half up, at least 1)
-    per side, starting at ``(side - kept) // 2``. ``crop=0.5`` on 64 x 64 keeps rows and columns
-    16..47."""
-
-    def one(side: int) -> slice:
-        kept = max(1, min(side, int(side * crop + 0.5)))
-        start = (side - kept) // 2
-        return slice(start, start + kept)
-
-    return one(height), one(width)
-
-
-def central_crop(image: np.ndarray, crop: float) -> np.ndarray:
-    rows, cols = crop_box(image.shape[0], image.shape[1], crop)
-    return image[rows, cols]
 
 
 def image_pairs(

@@ -6,7 +6,8 @@ import evaluate
 import numpy as np
 
 from animeceleb.pose import EXPRESSION_DIM, POSE_NAMES
-from training.metrics._common import PosePairInputs, pose_pairs
+
+from ._common import PosePairInputs, pose_pairs
 
 _DESCRIPTION = """\
 Expression error between predicted and reference AnimeCeleb poses: the absolute difference of the

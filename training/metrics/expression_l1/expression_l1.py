@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import evaluate
 import numpy as np
-import torch
 
-from training.losses import changed_l1, changed_region
-from training.metrics._common import (
+from animeceleb.regions import changed_region
+
+from ._common import (
     ImagePairInputs,
     check_image_pairs,
     check_images,
@@ -41,9 +41,9 @@ Examples:
 _CITATION = ""
 
 
-def _as_tensor(image: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) in [0, 1] -> (1, 3, H, W) in [-1, 1], as the training losses take images."""
-    return torch.from_numpy(image).permute(2, 0, 1)[None] * 2 - 1
+def _signed(image: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) image in [0, 1] -> [-1, 1], the range the training losses take images in."""
+    return image * 2 - 1
 
 
 class ExpressionL1(ImagePairInputs, evaluate.Metric):
@@ -57,9 +57,11 @@ class ExpressionL1(ImagePairInputs, evaluate.Metric):
         check_image_pairs(sources, [reference for _, reference in pairs], ("source", "reference"))
         values = []
         for (prediction, reference), source in zip(pairs, sources, strict=True):
-            prediction, reference, source = map(_as_tensor, (prediction, reference, source))
-            if changed_region(source, reference).any():
-                values.append(float(changed_l1(prediction, reference, source, per_image=True)) / 2)
+            prediction, reference, source = map(_signed, (prediction, reference, source))
+            changed = changed_region(source, reference)
+            if changed.any():
+                error = np.abs(prediction - reference).mean(axis=-1)[changed]
+                values.append(float(error.sum() / changed.sum()) / 2)  # in [0, 1] units
         return {
             "expression_l1": float(np.mean(values)) if values else None,
             "expression_pairs": len(values),

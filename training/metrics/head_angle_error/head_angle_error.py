@@ -6,7 +6,8 @@ import evaluate
 import numpy as np
 
 from animeceleb.pose import ANGLE_NAMES, ANGLE_SLICE
-from training.metrics._common import PosePairInputs, pose_pairs
+
+from ._common import PosePairInputs, pose_pairs
 
 _DESCRIPTION = """\
 Head angle error (HAE) between predicted and reference AnimeCeleb poses: the absolute difference in

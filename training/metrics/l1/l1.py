@@ -5,7 +5,7 @@ from __future__ import annotations
 import evaluate
 import numpy as np
 
-from training.metrics._common import ImagePairInputs, image_pairs
+from ._common import ImagePairInputs, image_pairs
 
 _DESCRIPTION = """\
 Mean L1 error of (prediction, reference) image pairs: per pair the mean absolute difference over

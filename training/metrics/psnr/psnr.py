@@ -7,7 +7,7 @@ import math
 import evaluate
 import numpy as np
 
-from training.metrics._common import ImagePairInputs, image_pairs
+from ._common import ImagePairInputs, image_pairs
 
 DEFAULT_MAX_DB = 100.0
 

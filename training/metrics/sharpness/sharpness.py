@@ -5,7 +5,7 @@ from __future__ import annotations
 import evaluate
 import numpy as np
 
-from training.metrics._common import ImagePairInputs, image_pairs
+from ._common import ImagePairInputs, image_pairs
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's "L" mode
 FLAT = 1e-12  # a reference whose Laplacian variance is at most this has no detail to compare

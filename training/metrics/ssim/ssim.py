@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from pytorch_msssim import ssim
 
-from training.metrics._common import ImagePairInputs, image_pairs
+from ._common import ImagePairInputs, image_pairs
 
 WIN_SIZE = 11
 WIN_SIGMA = 1.5
@@ -19,7 +19,7 @@ _DESCRIPTION = """\
 Mean structural similarity (SSIM) of (prediction, reference) image pairs: Gaussian window 11,
 sigma 1.5, K = (0.01, 0.03), data range 1, computed per RGB channel on the valid (unpadded)
 region with ``pytorch_msssim.ssim``, averaged over channels and pixels per image, then over pairs.
-This is the SSIM of the training loss ``training.losses.ssim_loss`` (loss = 1 - SSIM).
+This is the SSIM of the training loss ``training.animo.losses.ssim_loss`` (loss = 1 - SSIM).
 """
 
 _KWARGS_DESCRIPTION = """
