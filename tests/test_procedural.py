@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 
 from animeceleb.pose import TARGET_MORPH_NAMES
-from dataset_builder.annotation import annotate_by_name
+from dataset_builder.annotation import NON_TARGET_NAMES, annotate_by_name
 from dataset_builder.procedural import body, character_spec, hair, procedural_model_id
 from dataset_builder.procedural.accessories import accessory_parts
 from dataset_builder.procedural.face import FaceBuilder, FaceState
 from dataset_builder.procedural.model import NECK_BONE, bones, character_objects
+from dataset_builder.procedural.naming import NON_TARGET_EFFECT
 from dataset_builder.procedural.surface import HeadShape
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +105,11 @@ def test_a_posed_body_keeps_the_head_and_varies_what_is_below_it():
         pivot = bones(spec)[NECK_BONE][0][2]
         assert pivot == pytest.approx(1.28 + spec.collar_z - 1.316)
         assert chest[:, 2].min() < pivot < spec.collar_z
+
+
+def test_every_non_target_name_has_an_effect():
+    named = {name for names in NON_TARGET_NAMES.values() for name in names}
+    assert set(NON_TARGET_EFFECT) == named
 
 
 def test_shape_key_names_annotate_back_to_present_targets():
