@@ -30,6 +30,7 @@ import json
 import os
 import re
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -43,10 +44,12 @@ from stream_latency import stream_once  # benchmarks/stream_latency.py
 
 from animeceleb.pose import POSE_DIM, POSE_INDEX
 from animo_hf import AniMoPipeline
-from animo_hf.serving import chromium_page, running_app, y4m_camera
 from animo_hf.video import carphone_clip, export_to_mp4, read_video
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' harness that runs a Space: tests/serving.py
+from serving import chromium_page, running_app, y4m_camera  # noqa: E402
+
 APP = ROOT / "spaces" / "animo" / "app.py"
 EXAMPLE = ROOT / "spaces" / "animo" / "examples" / "procedural-000013-cel.png"
 SERVER_MS = re.compile(r"\*\*([\d.]+) ms\*\*")

@@ -14,9 +14,9 @@ import numpy as np
 import PIL.Image
 import pyarrow.parquet as pq
 import pytest
+from serving import CHROMIUM, chromium_page, running_app
 
 from animeceleb.pose import POSE_INDEX
-from animo_hf.serving import CHROMIUM, chromium_page, running_app
 from dataset_builder import review as review_module
 from dataset_builder.annotation import Annotation
 from dataset_builder.annotation_review import (

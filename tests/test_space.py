@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 import pytest
+from serving import CHROMIUM, chromium_page, running_app, y4m_camera
 
 from animeceleb.pose import POSE_DIM, POSE_INDEX, POSE_NAMES
-from animo_hf.serving import CHROMIUM, chromium_page, running_app, y4m_camera
 from animo_hf.video import export_to_mp4, read_video
 
 gradio_client = pytest.importorskip("gradio_client", reason="the space extra is not installed")

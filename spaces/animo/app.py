@@ -13,7 +13,9 @@ Settings (environment variables):
     ANIMO_TORCH_THREADS  torch threads per request (default 1: Gradio runs requests on rotating
                      worker threads, where torch's 2-thread parallelism ran 2x slower than one
                      thread on a 2-vCPU machine; two requests at a time use both cores)
-    PORT             the port to serve on (default 7860)
+
+Gradio's own variables choose where it serves, as for any Gradio app: ``GRADIO_SERVER_PORT``
+(default 7860) and ``GRADIO_SERVER_NAME`` (default 127.0.0.1; a Space sets 0.0.0.0).
 """
 
 from __future__ import annotations
@@ -280,9 +282,5 @@ with gr.Blocks(title="AniMo: animate an anime character with your face") as app:
 app.queue(max_size=64, default_concurrency_limit=2)
 
 if __name__ == "__main__":
-    app.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-        server_port=int(os.environ.get("PORT", "7860")),
-        max_file_size=LIMITS.max_upload_bytes,
-        css=CSS,
-    )
+    # no server_name or server_port: Gradio reads GRADIO_SERVER_NAME and GRADIO_SERVER_PORT
+    app.launch(max_file_size=LIMITS.max_upload_bytes, css=CSS)

@@ -6,7 +6,9 @@ opened, so this app runs where the project's ``render`` extra is installed.
 
 Settings (environment variables; ``--build-dir DIR`` overrides the first):
     REVIEW_BUILD_DIR  the build folder (``python -m dataset_builder build --out DIR``)
-    PORT              the port to serve on (default 7860)
+
+Gradio's own variables choose where it serves: ``GRADIO_SERVER_PORT`` (default 7860) and
+``GRADIO_SERVER_NAME`` (default 127.0.0.1: this machine only; 0.0.0.0 to reach it from others).
 """
 
 from __future__ import annotations
@@ -144,8 +146,5 @@ with gr.Blocks(title="Annotation review") as app:
 app.queue(default_concurrency_limit=1)
 
 if __name__ == "__main__":
-    app.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-        server_port=int(os.environ.get("PORT", "7860")),
-        allowed_paths=[str(REVIEW.review_dir)],
-    )
+    # no server_name or server_port: Gradio reads GRADIO_SERVER_NAME and GRADIO_SERVER_PORT
+    app.launch(allowed_paths=[str(REVIEW.review_dir)])

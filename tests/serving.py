@@ -1,7 +1,9 @@
-"""Run a Gradio Space's ``app.py`` locally in a subprocess on a free port, with Blender and Ray
-made unimportable (a Space installs without them), and open it in headless Chromium with a fake
-camera: what the tests and benchmarks drive the running app with (``gradio_client`` and a
-browser; Playwright is a development dependency)."""
+"""Test harness, not part of the product: run a Gradio Space's ``app.py`` locally in a subprocess
+on a free port, with Blender and Ray made unimportable (a Space installs without them), and open
+it in headless Chromium with a fake camera: what the tests and ``benchmarks/space_latency.py``
+drive the running app with (``gradio_client`` and a browser; Playwright is a development
+dependency). Tests import it as ``serving`` (pytest puts ``tests/`` on ``sys.path``); a
+benchmark puts ``tests/`` on its path first."""
 
 from __future__ import annotations
 
@@ -42,13 +44,15 @@ def running_app(
     log: str | os.PathLike | None = None,
 ) -> Iterator[str]:
     """Start ``app`` (``python app.py``, Gradio's ``launch``) on a free local port and yield its
-    URL once it answers; stop it on exit. ``env`` adds environment variables; the app's output
-    goes to ``log`` (a temporary file by default) and its tail into the error if it fails."""
+    URL once it answers; stop it on exit. The port and address reach the app as Gradio's own
+    ``GRADIO_SERVER_PORT`` and ``GRADIO_SERVER_NAME``, as a Space sets them. ``env`` adds
+    environment variables; the app's output goes to ``log`` (a temporary file by default) and
+    its tail into the error if it fails."""
     port = free_port()
     environment = {
         **os.environ,
         "GRADIO_SERVER_NAME": "127.0.0.1",
-        "PORT": str(port),
+        "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
         **(env or {}),
     }
