@@ -30,9 +30,10 @@ DEFAULT_TAGS = (
     "mediapipe",
     "cpu",
 )
-# ``training=`` keys, all required: the data (with its licences), the loss terms, the schedule,
-# the optimizer steps, the wall time and hardware, and the shell commands that rebuild and retrain.
-TRAINING_KEYS = ("data", "losses", "schedule", "steps", "time", "hardware", "commands", "licences")
+# ``training=`` keys, all required: the data, the stages (a Markdown table: each stage's steps,
+# schedule, losses, time and machine), notes on them (a list of sentences), the shell commands
+# that rebuild the data and train again, and the data's licences.
+TRAINING_KEYS = ("data", "stages", "notes", "commands", "licences")
 # Values the function fills in itself unless given.
 _DERIVED = ("animo_hf_version", "diffusers_version", "dataset_ids", "weights_dtype", "lora")
 # ``lora=`` keys (a LoRA adapter's card): the base pipeline's repo id, the rank, the adapted

@@ -22,12 +22,13 @@ import torch
 from machine import describe_machine  # benchmarks/machine.py
 from torch.utils.data import DataLoader
 
-from training.config import TrainConfig
+from training.animo.configuration_animo import LossWeights, ModelConfig, PairConfig
+from training.animo.losses import compute_losses
+from training.animo.modeling_animo import build_model
+from training.configuration import DataConfig
 from training.data import PairDataset, SeededPairSampler, load_split, training_pairs
-from training.models import build_model
-from training.train import compute_losses
 
-LOSS = {"l1": 1.0, "ssim": 0.5, "flow_smoothness": 0.1, "alpha": 0.5}
+LOSS = LossWeights(l1=1.0, ssim=0.5, flow_smoothness=0.1, alpha=0.5)
 
 
 def random_batch(size: int, batch: int) -> dict[str, torch.Tensor]:
@@ -45,8 +46,7 @@ def random_batch(size: int, batch: int) -> dict[str, torch.Tensor]:
 
 
 def make_step(model_name: str, size: int, batch: int, **variant) -> Callable[[], None]:
-    config = TrainConfig(dataset="unused", resolution=size, loss=LOSS)
-    model = build_model(model_name, seed=0, resolution=size)
+    model = build_model(ModelConfig(name=model_name), seed=0, resolution=size)
     data = random_batch(size, batch)
     if variant.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)
@@ -60,7 +60,7 @@ def make_step(model_name: str, size: int, batch: int, **variant) -> Callable[[],
 
     def step() -> None:
         with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
-            terms = compute_losses(forward(data["source"], data["pose"], full=True), data, config)
+            terms = compute_losses(forward(data["source"], data["pose"], full=True), data, LOSS)
         terms["total"].backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -82,19 +82,21 @@ def samples_per_second(step: Callable[[], None], batch: int, seconds: float, thr
         torch.set_num_threads(default)
 
 
-def data_rate(dataset: str, size: int, workers: int, pairs: int = 64) -> float:
-    config = TrainConfig(dataset=dataset, resolution=size, num_workers=workers)
+def data_rate(dataset: str, size: int, workers: int, count: int = 64) -> float:
+    config = DataConfig(dataset=dataset, resolution=size, resize=True, num_workers=workers)
+    groups = PairConfig()
     train = load_split(dataset)
-    data = PairDataset(train, training_pairs(train, config), config)
+    pairs = training_pairs(train, config, groups.source_groups, groups.target_groups, seed=0)
+    data = PairDataset(train, pairs, size, augment=True)
     loader = DataLoader(
         data, batch_size=8, sampler=SeededPairSampler(len(data), 0), num_workers=workers
     )
     batches = iter(loader)
     next(batches)  # start the workers
     start = time.perf_counter()
-    for _ in range(pairs // 8):
+    for _ in range(count // 8):
         next(batches)
-    return pairs / (time.perf_counter() - start)
+    return count / (time.perf_counter() - start)
 
 
 VARIANTS = {

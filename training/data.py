@@ -11,17 +11,20 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import datasets
 import numpy as np
 import PIL.Image
 import torch
 import torch.nn.functional as F
+from huggingface_hub import DatasetCard
+from huggingface_hub.errors import HfHubHTTPError
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from animeceleb.pose import POSE_DIM
 
-from .config import RunConfig, TrainConfig
+from .configuration import DataConfig
 
 BACKGROUND = 1.0  # RGBA images are composited over white, as AniMoPipeline does by default
 REQUIRED_COLUMNS = {
@@ -76,6 +79,52 @@ def load_split(dataset: str | Sequence[str], split: str = "train") -> datasets.D
     return rows.cast_column("image", datasets.Image(decode=False))
 
 
+def recorded_resolution(dataset: str) -> int | None:
+    """The image size in pixels that ``dataset``'s build recorded in its card's YAML
+    (``resolution``); ``None`` when the card does not say (a build from before it did)."""
+    try:
+        card = DatasetCard.load(Path(dataset) / "README.md" if Path(dataset).is_dir() else dataset)
+    except (OSError, ValueError, HfHubHTTPError):
+        return None
+    value = card.data.to_dict().get("resolution")
+    return value if isinstance(value, int) else None
+
+
+def run_resolution(data: DataConfig, rows: datasets.Dataset) -> int:
+    """The image size a run trains at: ``data.resolution``, or the dataset's (its card's
+    ``resolution``, else its first image's side). ``ValueError`` in one line when
+    ``data.resolution`` differs from the dataset's and ``data.resize`` is not set."""
+    found = {recorded_resolution(name) for name in data.names} - {None}
+    if not found:
+        with PIL.Image.open(io.BytesIO(rows[0]["image"]["bytes"])) as first:
+            found = {first.width}
+    if len(found) > 1:
+        raise ValueError(f"datasets {list(data.names)}: images of several sizes {sorted(found)}")
+    (recorded,) = found
+    if data.resolution is None or data.resolution == recorded:
+        return recorded
+    if not data.resize:
+        raise ValueError(
+            f"config data.resolution = {data.resolution}: the dataset "
+            f"{dataset_names(data.dataset)!r} is {recorded}x{recorded}; expected "
+            f"{recorded}, or data.resize: true to resize its images"
+        )
+    return data.resolution
+
+
+def data_summary(rows: datasets.Dataset, data: DataConfig) -> tuple[str, str]:
+    """What a run trains on, in words (the datasets, images, characters and styles), and the
+    licences of its characters."""
+    models = rows.select_columns(["model_id", "license"]).to_pandas().drop_duplicates()
+    styles = data.styles or rows.features["style"].names
+    splits = "split" if isinstance(data.dataset, str) else "splits"
+    summary = (
+        f"the train {splits} of {dataset_names(data.dataset)}: {len(rows):,} images of "
+        f"{len(models)} characters in the styles {', '.join(styles)}"
+    )
+    return summary, ", ".join(sorted(models["license"].unique()))
+
+
 def chosen_styles(rows: datasets.Dataset, styles: Sequence[str] | None) -> set[str]:
     """``styles`` (``None``: every style of ``rows``); ``ValueError`` for one not in the data."""
     names = rows.features["style"].names
@@ -92,12 +141,19 @@ class Pair:
     target: int  # row of the target image
 
 
-def training_pairs(train: datasets.Dataset, config: TrainConfig) -> list[Pair]:
-    """Every target image of the chosen groups and styles, with a source of the same character
-    and style (chosen by a seeded draw when there are several); ``ValueError`` if there is none."""
+def training_pairs(
+    train: datasets.Dataset,
+    data: DataConfig,
+    source_groups: Sequence[str],
+    target_groups: Sequence[str],
+    seed: int,
+) -> list[Pair]:
+    """Every target image of ``target_groups`` and ``data.styles``, with a source of
+    ``source_groups`` of the same character and style (chosen by a draw seeded by ``seed`` when
+    there are several); ``ValueError`` if there is none."""
     style_names = train.features["style"].names
     group_names = train.features["group"].names
-    styles = chosen_styles(train, config.styles)
+    styles = chosen_styles(train, data.styles)
     columns = train.select_columns(["model_id", "style", "group"]).to_dict()
     sources, targets = defaultdict(list), defaultdict(list)
     for row, (model_id, style, group) in enumerate(
@@ -106,11 +162,11 @@ def training_pairs(train: datasets.Dataset, config: TrainConfig) -> list[Pair]:
         key = (model_id, style_names[style])
         if key[1] not in styles:
             continue
-        if group_names[group] in config.source_groups:
+        if group_names[group] in source_groups:
             sources[key].append(row)
-        if group_names[group] in config.target_groups:
+        if group_names[group] in target_groups:
             targets[key].append(row)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(seed)
     pairs = []
     for key in sorted(targets):
         for target in targets[key]:
@@ -119,8 +175,8 @@ def training_pairs(train: datasets.Dataset, config: TrainConfig) -> list[Pair]:
                 pairs.append(Pair(int(candidates[rng.integers(len(candidates))]), target))
     if not pairs:
         raise ValueError(
-            f"dataset {dataset_names(config.dataset)!r}: no training pairs (source groups "
-            f"{config.source_groups}, target groups {config.target_groups}, "
+            f"dataset {dataset_names(data.dataset)!r}: no training pairs (source groups "
+            f"{tuple(source_groups)}, target groups {tuple(target_groups)}, "
             f"styles {sorted(styles)})"
         )
     return pairs
@@ -149,7 +205,8 @@ def select_rows(
 
 
 def decode_rgba(data: bytes, size: int) -> torch.Tensor:
-    """PNG bytes -> (4, size, size) float32 RGBA in [0, 1] (resized with antialiasing)."""
+    """PNG bytes -> (4, size, size) float32 RGBA in [0, 1], resized when the image has another
+    size (the caller chose to: :func:`run_resolution`)."""
     image = PIL.Image.open(io.BytesIO(data)).convert("RGBA")
     if image.size != (size, size):
         image = image.resize((size, size), PIL.Image.BILINEAR, reducing_gap=None)
@@ -253,11 +310,13 @@ class PairDataset(SeededItems):
     """Items are ``(pair index, sample seed)`` keys; each gives source / target (3, H, W) in
     [-1, 1], their alphas (1, H, W) and the target pose (20,)."""
 
-    def __init__(self, train: datasets.Dataset, pairs: list[Pair], config: TrainConfig) -> None:
+    def __init__(
+        self, train: datasets.Dataset, pairs: list[Pair], resolution: int, augment: bool
+    ) -> None:
         self.train = train
         self.pairs = pairs
-        self.size = config.resolution
-        self.augment = config.augment
+        self.size = resolution
+        self.augment = augment
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -332,13 +391,13 @@ class SeededPairSampler(Sampler):
             epoch += 1
 
 
-def seeded_loader(dataset: Dataset, config: RunConfig) -> DataLoader:
-    """The training stream of ``dataset``: batches of ``config.batch_size`` items in the order of
-    :class:`SeededPairSampler` (seeded by ``config.seed``), decoded by ``config.num_workers``."""
+def seeded_loader(dataset: Dataset, data: DataConfig, seed: int) -> DataLoader:
+    """The training stream of ``dataset``: batches of ``data.batch_size`` items in the order of
+    :class:`SeededPairSampler` (seeded by ``seed``), decoded by ``data.num_workers``."""
     return DataLoader(
         dataset,
-        batch_size=config.batch_size,
-        sampler=SeededPairSampler(len(dataset), config.seed),
-        num_workers=config.num_workers,
+        batch_size=data.batch_size,
+        sampler=SeededPairSampler(len(dataset), seed),
+        num_workers=data.num_workers,
         drop_last=True,
     )

@@ -1,7 +1,7 @@
 """Evaluate AniMo on held-out identities, with baselines in the same run.
 
     animeceleb-eval --dataset HUB_OR_REPO --weights RUN/weights [--pirenderer DIR] \\
-        [--regressor DIR] [--split test] [--resolution 256] [--output results/]
+        [--regressor DIR] [--split test] [--output results/]
 
 - Self-reenactment: per held-out character (the test split, or ``--split``) and style, the basis
   is the source and every frontal and rotated image a target: SSIM, PSNR, L1 and sharpness
@@ -46,7 +46,8 @@ from animo_hf.video import carphone_clip
 from dataset_builder.files import write_atomic
 from dataset_builder.sources import ModelSource, procedural_source
 
-from .data import decode_rgba, load_split, network_input, row_pose
+from .configuration import DataConfig
+from .data import decode_rgba, load_split, network_input, row_pose, run_resolution
 from .metrics import EXPRESSION_METRICS, IMAGE_METRICS, POSE_METRICS, load_metric
 from .metrics._common import FACE_CROP
 from .true_renders import evenly_spaced, render_truth
@@ -67,14 +68,19 @@ class Case:
 
 def held_out_cases(
     dataset: str,
-    resolution: int,
+    resolution: int | None,
     styles: list[str] | None,
     max_models: int | None,
     split: str = "test",
+    resize: bool = False,
 ) -> list[Case]:
-    """The characters of ``split`` (the test split: held-out identities), each style a case
-    (``ValueError`` if there is no such split)."""
+    """The characters of ``split`` (the test split: held-out identities), each style a case, at
+    ``resolution`` (``None``: the dataset's; another size than the dataset's only with
+    ``resize``: :func:`training.data.run_resolution`); ``ValueError`` if there is no such
+    split."""
     table = load_split(dataset, split)
+    data = DataConfig(dataset=dataset, resolution=resolution, resize=resize)
+    resolution = run_resolution(data, table)
     style_names, group_names = table.features["style"].names, table.features["group"].names
     rows = defaultdict(list)
     for index, row in enumerate(table.select_columns(["model_id", "style", "group"]).to_list()):
@@ -355,15 +361,18 @@ def load_animo(
 def run(args: argparse.Namespace) -> dict:
     if args.truth_frames < 0:
         raise ValueError(f"--truth-frames {args.truth_frames}: expected 0 (off) or more frames")
-    cases = held_out_cases(args.dataset, args.resolution, args.styles, args.max_models, args.split)
     pipe = load_animo(args.weights, args.warp_interpolation, args.lora)
+    resolution = args.resolution or pipe.default_sample_size
+    cases = held_out_cases(
+        args.dataset, resolution, args.styles, args.max_models, args.split, args.resize
+    )
     methods: dict[str, Method] = {"copy-source": copy_source, **animo_methods(pipe)}
     if args.pirenderer:
         baseline = PIRendererGenerator.from_pretrained(args.pirenderer)
         methods["PIRenderer"] = pirenderer_method(baseline)
     regressor = None
     if args.regressor:
-        from .regressor import load_regressor
+        from .regressor.modeling_regressor import load_regressor
 
         regressor = load_regressor(args.regressor)
     scorer = Scorer()
@@ -376,7 +385,7 @@ def run(args: argparse.Namespace) -> dict:
             "warp interpolation": pipe.editing_network.config.warp_interpolation,
             "baseline": str(args.pirenderer) if args.pirenderer else "none",
             "pose regressor (reads HAE and expression error)": str(args.regressor or "none"),
-            "resolution": args.resolution,
+            "resolution": resolution,
             "cases": len(cases),
             "characters": len({c.model_id for c in cases}),
             "fid": "not computed: no Inception weights are available here",
@@ -461,7 +470,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="leave these sections out (e.g. to add only the true-render check to an earlier "
         "run's figures; 'human' is the human -> anime pose accuracy)",
     )
-    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument(
+        "--resolution",
+        type=int,
+        help="the image size (default: the size the weights were trained at, which must be the "
+        "dataset's unless --resize)",
+    )
+    parser.add_argument(
+        "--resize", action="store_true", help="resize the dataset's images to --resolution"
+    )
     parser.add_argument("--styles", nargs="+", help="evaluate only these styles")
     parser.add_argument("--max-models", type=int, help="evaluate only this many characters")
     parser.add_argument("--output", type=Path, default=Path("outputs/eval"))

@@ -3,10 +3,10 @@
 weights and the console entry point.
 
 A run folder holds ``config.json``, ``checkpoints/step-NNNNNNN/`` (``accelerate`` state: models,
-optimizer, RNG states, plus ``trainer_state.json``), ``metrics.jsonl`` and ``weights/``; running
-the same command again resumes from the last checkpoint at the same step. A run resumed with a
-changed config (a longer run, a cool-down) keeps the config each earlier stage trained with in
-``stages.json``, so the commands that made its weights can be given in order.
+optimizer, RNG states, plus ``trainer_state.json``: the step and the training seconds so far),
+``metrics.jsonl`` and ``weights/``; running the same command again resumes from the last
+checkpoint at the same step. A run's config is its whole recipe: a resume may change only its
+bookkeeping (where it writes, how often) and add stages after the ones it has.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import platform
 import shutil
 import sys
 import time
@@ -28,33 +29,14 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from dataset_builder.files import differing_keys, replace_dir, write_atomic
+from dataset_builder.files import replace_dir, write_atomic
 
-from .config import Config, LossWeights, RunConfig, learning_rate_at, parse_config
+from .configuration import RunConfig, parse_config
 
 logger = logging.getLogger("training")
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
-STAGES_FILE = "stages.json"
-# Fields that change where a run's folder is and how often it logs, samples and saves, not what
-# it trains (a copied run folder goes on as a branch).
-BOOKKEEPING = frozenset(
-    {"output_dir", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"}
-)
-# Fields a resumed run may change: those, how long it runs and, for the steps still to come, the
-# learning-rate schedule (a cool-down), how often the critic learns, the loss weights and the
-# datasets (a fine-tuning stage: other loss weights, more or other characters; ``stages.json``
-# records each stage's config); not the images' size, styles or groups, the model or what the
-# checkpoint holds (a max_steps that moves the end of the warping phase, or loss weights that add
-# or drop the critic, are refused).
-RESUMABLE_CHANGES = BOOKKEEPING | {
-    "dataset",
-    "max_steps",
-    "lr_schedule",
-    "decay_steps",
-    "discriminator_updates",
-    "loss",
-}
+METRICS_FILE = "metrics.jsonl"
 
 
 class TrainingError(RuntimeError):
@@ -79,7 +61,7 @@ def start_run(config: RunConfig, **accelerator_options: Any) -> Accelerator:
     use_torch_threads(config.torch_threads)
     accelerator = Accelerator(**accelerator_options)
     if accelerator.is_main_process:
-        prepare_run_dir(Path(config.output_dir), config)
+        prepare_run_dir(config.output_dir, config)
     accelerator.wait_for_everyone()
     set_seed(config.seed)
     return accelerator
@@ -91,27 +73,15 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
     saved = out / "config.json"
     wanted = config.to_dict()
     if saved.exists() and latest_checkpoint(out) is not None:
-        # read through the config class: a field added since the run began takes its default
-        existing = type(config).from_dict(json.loads(saved.read_text(encoding="utf-8")), str(saved))
-        changed = differing_keys(existing.to_dict(), wanted)
-        # the warping phase must end at the same step, however max_steps and the fraction say it
-        same_phase = getattr(existing, "warp_only_steps", 0) == getattr(
-            config, "warp_only_steps", 0
-        )
-        allowed = RESUMABLE_CHANGES | ({"warp_only_fraction"} if same_phase else set())
-        if not reweighting_only(existing, config):
-            allowed = allowed - {"loss"}
-        refused = [key for key in changed if key not in allowed]
-        if not same_phase:
-            refused = sorted({*refused, "warp_only_fraction"})
+        existing = json.loads(saved.read_text(encoding="utf-8"))
+        refused = changed_fields(existing, wanted, config.BOOKKEEPING)
         if refused:
             raise ValueError(
                 f"{out} holds a run with a different config (fields {refused} differ); "
-                "use another output_dir or the same config to resume"
+                "use another output_dir, or the same config (new stages may be added at its end)"
             )
-        if changed:  # a longer or shorter run, or another cadence: the same run goes on
-            logger.info("%s: resuming with %s changed", out, ", ".join(changed))
-            record_stage(out, existing.to_dict(), checkpoint_step(latest_checkpoint(out)))
+        if existing != wanted:
+            logger.info("%s: resuming with new bookkeeping or stages", out)
             write_atomic(saved, json.dumps(wanted, indent=1, sort_keys=True))
         return
     out.mkdir(parents=True, exist_ok=True)
@@ -119,32 +89,24 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
     write_atomic(saved, json.dumps(wanted, indent=1, sort_keys=True))
 
 
-def reweighting_only(existing: RunConfig, config: RunConfig) -> bool:
-    """Whether ``config``'s loss may differ from ``existing``'s in a resume: both are
-    :class:`LossWeights` (weights, not another run's loss function) and both train a critic, or
-    neither (the checkpoint holds one exactly when the loss uses it)."""
-    before, after = getattr(existing, "loss", None), getattr(config, "loss", None)
-    return (
-        isinstance(before, LossWeights)
-        and isinstance(after, LossWeights)
-        and before.uses_discriminator == after.uses_discriminator
-    )
-
-
-def record_stage(out: Path, config: dict[str, Any], until_step: int) -> None:
-    """Append to ``out/stages.json`` that ``config`` trained the run up to ``until_step`` (a
-    config that trained no step since the last stage ended is not a stage)."""
-    stages = read_stages(out)
-    if stages and stages[-1]["until_step"] == until_step:
-        return
-    stages.append({"until_step": until_step, "config": config})
-    write_atomic(out / STAGES_FILE, json.dumps(stages, indent=1))
-
-
-def read_stages(out: Path) -> list[dict[str, Any]]:
-    """The earlier stages of the run in ``out`` (:func:`record_stage`), first to last."""
-    path = out / STAGES_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+def changed_fields(
+    saved: dict, wanted: dict, bookkeeping: frozenset[str], prefix: str = ""
+) -> list:
+    """The dotted fields of ``wanted`` that a resume of ``saved`` may not change: every one but
+    the ``bookkeeping`` fields (dotted names or whole sections) and ``stages`` added at the end
+    of the list."""
+    refused = []
+    for key in sorted(saved.keys() | wanted.keys()):
+        name, old, new = prefix + key, saved.get(key), wanted.get(key)
+        if old == new or name in bookkeeping:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            refused += changed_fields(old, new, bookkeeping, f"{name}.")
+        elif name == "stages" and isinstance(old, list) and new[: len(old)] == old:
+            continue
+        else:
+            refused.append(name)
+    return refused
 
 
 def latest_checkpoint(out: Path) -> Path | None:
@@ -152,9 +114,27 @@ def latest_checkpoint(out: Path) -> Path | None:
     return done[-1].parent if done else None
 
 
-def checkpoint_step(checkpoint: Path) -> int:
-    """The step a checkpoint folder was saved at."""
-    return json.loads((checkpoint / STATE_FILE).read_text())["step"]
+def checkpoint_state(checkpoint: Path) -> dict[str, Any]:
+    """What a checkpoint folder's ``trainer_state.json`` holds: ``step`` and ``seconds`` (the
+    training time up to it, over every process start)."""
+    return {"seconds": 0.0, **json.loads((checkpoint / STATE_FILE).read_text())}
+
+
+def machine() -> str:
+    """This machine in a few words, for a run's records: the accelerator, or the CPU and its
+    cores."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()} ({torch.cuda.device_count()} GPU)"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            names = [
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            ]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, no GPU"
 
 
 def resume(
@@ -167,13 +147,16 @@ def resume(
     if checkpoint is None:
         return 0, loader
     accelerator.load_state(str(checkpoint))
-    step = checkpoint_step(checkpoint)
+    step = checkpoint_state(checkpoint)["step"]
     logger.info("resumed from %s at step %d", checkpoint, step)
     return step, accelerator.skip_first_batches(loader, step * batches_per_step)
 
 
-def save_checkpoint(accelerator: Accelerator, out: Path, step: int, keep: int) -> Path:
-    """``accelerate`` state plus the step, written under a temporary name and renamed."""
+def save_checkpoint(
+    accelerator: Accelerator, out: Path, step: int, keep: int, seconds: float = 0.0
+) -> Path:
+    """``accelerate`` state plus the step and the training ``seconds`` so far, written under a
+    temporary name and renamed."""
     final = out / CHECKPOINTS / f"step-{step:07d}"
     tmp = final.with_name(f".{final.name}.tmp")
     if accelerator.is_main_process:
@@ -182,7 +165,8 @@ def save_checkpoint(accelerator: Accelerator, out: Path, step: int, keep: int) -
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()  # every process has written its RNG state
     if accelerator.is_main_process:
-        write_atomic(tmp / STATE_FILE, json.dumps({"step": step}))
+        state = {"step": step, "seconds": round(seconds, 1)}
+        write_atomic(tmp / STATE_FILE, json.dumps(state))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         for old in sorted((out / CHECKPOINTS).glob("step-*"))[:-keep]:
@@ -191,15 +175,12 @@ def save_checkpoint(accelerator: Accelerator, out: Path, step: int, keep: int) -
     return final
 
 
-def set_learning_rate(
-    config: RunConfig, step: int, optimizer: torch.optim.Optimizer | None, scale: float = 1.0
-) -> float:
-    """Give every parameter group of ``optimizer`` (``None``: none) the schedule's learning rate
-    for update ``step`` (:func:`training.config.learning_rate_at`) times ``scale``; returns it."""
-    lr = learning_rate_at(config, step) * scale
+def set_learning_rate(optimizer: torch.optim.Optimizer | None, rate: float) -> float:
+    """Give every parameter group of ``optimizer`` (``None``: none) the learning rate ``rate``;
+    returns it."""
     for group in optimizer.param_groups if optimizer is not None else ():
-        group["lr"] = lr
-    return lr
+        group["lr"] = rate
+    return rate
 
 
 def check_finite(values: Mapping[str, float], step: int, out: Path) -> None:
@@ -235,14 +216,28 @@ class RunLog:
     others write nothing); training records carry the throughput since the start."""
 
     def __init__(
-        self, out: Path, main_process: bool, *, total: int, initial: int, desc: str
+        self,
+        out: Path,
+        main_process: bool,
+        *,
+        total: int,
+        initial: int,
+        desc: str,
+        seconds: float = 0.0,
     ) -> None:
-        path = out / "metrics.jsonl"
+        """``initial``: the step the run starts or resumes at; ``seconds``: its training time
+        before this process."""
+        path = out / METRICS_FILE
         if main_process and path.is_file():
             drop_records_after(path, initial)
         self.file = path.open("a", encoding="utf-8") if main_process else None
         self.bar = tqdm(total=total, initial=initial, disable=not main_process, desc=desc)
-        self.started, self.samples = time.perf_counter(), 0
+        self.started, self.samples, self.earlier_seconds = time.perf_counter(), 0, seconds
+
+    @property
+    def seconds(self) -> float:
+        """The run's training time so far, over every process start."""
+        return self.earlier_seconds + time.perf_counter() - self.started
 
     def __enter__(self) -> RunLog:
         return self
@@ -273,26 +268,37 @@ class RunLog:
 
 def run_cli(
     argv: list[str] | None,
-    config_class: type[Config],
-    train: Callable[[Config], Path],
+    config_class: type[RunConfig],
+    train: Callable[[Any], Path],
     *,
     prog: str,
     description: str | None = None,
     also_written: Mapping[str, str] | None = None,
 ) -> int:
     """A trainer's console entry: the config from the command line (:func:`parse_config`), then
-    ``train(config)``, which returns the weights' folder. 0 on success (the main process names
-    the weights and the files ``also_written``, label -> name in ``output_dir``), 2 with one
-    ``error: ...`` line on bad input or a failed run."""
+    ``train(config)``, which returns the weights' folder (:func:`report_cli`; the main process
+    also names the files ``also_written``, label -> name in ``output_dir``)."""
+
+    def run() -> Path:
+        config = parse_config(argv, config_class, prog, description or "")
+        weights = train(config)
+        for label, name in (also_written or {}).items():
+            if PartialState().is_main_process:
+                print(f"{label} written to {config.output_dir / name}")
+        return weights
+
+    return report_cli(run)
+
+
+def report_cli(run: Callable[[], Path]) -> int:
+    """Run a console command that writes weights: 0 on success (the main process names the
+    weights' folder), 2 with one ``error: ...`` line on bad input or a failed run."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
-        config = parse_config(argv, config_class, prog, description)
-        weights = train(config)
+        weights = run()
     except (ValueError, OSError, TrainingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if PartialState().is_main_process:
         print(f"weights written to {weights}")
-        for label, name in (also_written or {}).items():
-            print(f"{label} written to {Path(config.output_dir) / name}")
     return 0

@@ -5,8 +5,9 @@ the weights in the Hub layout the pipeline loads."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from animo_hf import (
     WarpingNetwork,
 )
 from animo_hf.lora import add_lora, load_lora_into_adapters, lora_file, save_lora_weights
+
+from .configuration_animo import ModelConfig
 
 
 @dataclass
@@ -43,18 +46,13 @@ class Prediction:
 class AniMoModel(nn.Module):
     """AniMo's anime-domain path: T (fixed), F, the warping and the editing networks."""
 
-    def __init__(
-        self,
-        resolution: int = 256,
-        editing: dict[str, Any] | None = None,
-        warping: dict[str, Any] | None = None,
-    ) -> None:
-        """``editing`` and ``warping``: :class:`animo_hf.EditingNetwork` and
-        :class:`animo_hf.WarpingNetwork` arguments (their size and options)."""
+    def __init__(self, resolution: int = 256, editing: dict[str, Any] | None = None) -> None:
+        """``editing``: :class:`animo_hf.EditingNetwork` arguments (its size and options); the
+        editing network records the training ``resolution``."""
         super().__init__()
         self.pose_mapping = PoseMapping()
         self.motion_network = MotionNetwork()
-        self.warping_network = WarpingNetwork(**(warping or {}))
+        self.warping_network = WarpingNetwork()
         self.editing_network = EditingNetwork(sample_size=resolution, **(editing or {}))
         # the components with a LoRA adapter (add_lora)
         self.lora_components: tuple[str, ...] = ()
@@ -73,7 +71,7 @@ class AniMoModel(nn.Module):
         if not full:
             return Prediction(warped=warped, flow=flow, image=None)
         features = self.editing_network.encode_source(source)
-        generated, mask = self.editing_network.decode(features, flow, z, warped)
+        generated, mask = self.editing_network.decode(features, flow, z)
         if mask is None:
             return Prediction(warped=warped, flow=flow, image=generated)
         image = self.editing_network.compose(generated, mask, warped)
@@ -130,72 +128,50 @@ class PIRendererModel(nn.Module):
         copy_weights(PIRendererGenerator.from_pretrained(folder), self.generator, folder)
 
 
-# parts fine-tuning may add to loaded weights (config field: module): they start as what the loaded
-# network did (the skip at zero, the flow's upsampling as bilinear)
-ADDABLE_PARTS = {"source_skip": "source_skip_head", "convex_upsampling": "flow_upsampler"}
-
-
 def copy_weights(loaded: nn.Module, model: nn.Module, where: str) -> None:
     """Copy ``loaded``'s weights into ``model``; ``ValueError`` naming ``where`` when their configs
-    differ (a checkpoint of another architecture), except that ``model`` may add a part of
-    ``ADDABLE_PARTS`` the loaded weights lack (it keeps its initialisation)."""
+    differ (a checkpoint of another architecture)."""
     theirs, ours = (json.loads(json.dumps(dict(m.config), default=str)) for m in (loaded, model))
     # neither loading notes nor the training size nor the warp's sampling (fine-tuning may change
     # them) are architecture
     settings = {"sample_size", "warp_interpolation"}
     fields = {k for k in set(theirs) | set(ours) if not k.startswith("_") and k not in settings}
-    added = {k for k in fields & set(ADDABLE_PARTS) if ours.get(k) and not theirs.get(k)}
-    differ = sorted(k for k in fields - added if theirs.get(k) != ours.get(k))
+    differ = sorted(k for k in fields if theirs.get(k) != ours.get(k))
     if differ:
         raise ValueError(
             f"init_weights {where}: config fields {differ} differ from the model this run builds "
             f"({ {k: theirs.get(k) for k in differ} } vs { {k: ours.get(k) for k in differ} })"
         )
-    added_modules = {ADDABLE_PARTS[k] for k in added}
     missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-    left_out = [k for k in missing if k.split(".")[0] not in added_modules]
-    if left_out or unexpected:
+    if missing or unexpected:
         raise ValueError(
-            f"init_weights {where}: weights missing {left_out}, unexpected {unexpected}"
+            f"init_weights {where}: weights missing {missing}, unexpected {unexpected}"
         )
 
 
-MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
-    "animo": AniMoModel,  # the editing network records the training resolution
-    "pirenderer": lambda resolution, editing, warping: PIRendererModel(),
-}
-
-
-def build_model(
-    name: str,
-    seed: int,
-    init_weights: str | None = None,
-    resolution: int = 256,
-    editing: dict[str, Any] | None = None,
-    warping: dict[str, Any] | None = None,
-    lora_rank: int | None = None,
-    lora_components: Sequence[str] = (),
-    init_lora: str | None = None,
-) -> nn.Module:
-    """A freshly initialised model for images of ``resolution``² (``torch.manual_seed(seed)``
-    first, so runs are repeatable), with the weights of ``init_weights`` (a folder or Hub repo id
-    written by its ``save``) when given. ``editing`` and ``warping``: the size and options of
-    AniMo's editing and warping networks (:class:`animo_hf.EditingNetwork` and
-    :class:`animo_hf.WarpingNetwork` arguments; the baseline has neither). With ``lora_rank``,
-    the loaded weights of AniMo's ``lora_components`` are frozen under LoRA adapters
-    (:meth:`AniMoModel.add_lora`), which start from the adapter of ``init_lora`` when given."""
+def build_model(config: ModelConfig, seed: int, resolution: int) -> nn.Module:
+    """The model of ``config`` for images of ``resolution``² (``torch.manual_seed(seed)``
+    first, so runs are repeatable), with the weights of ``config.init_weights`` when given
+    and, with ``config.lora``, LoRA adapters on AniMo's components over those weights, frozen
+    (:meth:`AniMoModel.add_lora`), started from the adapter of ``config.lora.init`` when given."""
     torch.manual_seed(seed)
-    model = MODEL_BUILDERS[name](resolution, editing, warping)
-    if init_weights is not None:
+    if config.name == "animo":
+        editing = dataclasses.asdict(config.editing)
+        model: nn.Module = AniMoModel(resolution, editing)
+    else:
+        model = PIRendererModel()
+    if config.init_weights is not None:
         try:
-            model.load(init_weights)
+            model.load(config.init_weights)
         except OSError as error:
-            raise FileNotFoundError(f"config init_weights = {init_weights!r}: {error}") from None
-    if lora_rank is not None:
-        model.add_lora(lora_rank, lora_components)
-    if init_lora is not None:
-        try:
-            model.load_lora(init_lora)
-        except OSError as error:
-            raise FileNotFoundError(f"config init_lora = {init_lora!r}: {error}") from None
+            raise FileNotFoundError(
+                f"model.init_weights {config.init_weights!r}: {error}"
+            ) from None
+    if config.lora is not None:
+        model.add_lora(config.lora.rank, config.lora.components)
+        if config.lora.init is not None:
+            try:
+                model.load_lora(config.lora.init)
+            except OSError as error:
+                raise FileNotFoundError(f"model.lora.init {config.lora.init!r}: {error}") from None
     return model
