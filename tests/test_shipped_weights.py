@@ -12,7 +12,9 @@ from huggingface_hub import ModelCard
 
 from animeceleb.sampling import identity_split
 from dataset_builder.sources import procedural_sources
-from training.publish import shipped_chain
+from training.animo.configuration_animo import TrainConfig
+from training.cards import evaluation_values
+from training.history import history_table, read_history
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 HELD_OUT_SEED = 13  # procedural-000013 is a test-split identity
@@ -90,11 +92,35 @@ def test_the_shipped_baseline_loads_as_float32_and_animates():
 
 
 @pytest.mark.parametrize("name", ["animo", "animo-lora", "pirenderer-baseline"])
-def test_the_shipped_card_names_the_commands_that_made_it(name):
-    text = (WEIGHTS / name / "README.md").read_text(encoding="utf-8")
-    chain = shipped_chain(WEIGHTS / name)
-    assert chain.configs, "no training configs shipped"
-    for i, run in enumerate(chain.names, start=1):
-        assert f"animeceleb-train --config training/{i}-{run}.json" in text
-    assert f"{sum(chain.steps)} steps" in text and f"{chain.seconds / 60:.0f} minutes" in text
+def test_the_shipped_history_is_each_stage_of_one_run_after_another(name):
+    """Each stage's config loads as a run config whose stages it is, in order; a run's stages
+    follow each other step by step, and a later run starts from the weights an earlier one
+    exported."""
+    history = read_history(WEIGHTS / name)
+    assert history.stages, f"{name}: no training_history.json"
+    runs: dict[str, TrainConfig] = {}
+    for stage in history.stages:
+        config = TrainConfig.from_dict(stage["config"], where=name)
+        run = runs.setdefault(stage["run"], config)
+        assert config == run, f"{name}: run {stage['run']}'s stages carry different configs"
+        (match,) = [s for s in config.run_stages() if s.start == stage["start_step"]]
+        assert (match.label, match.config.steps) == (stage["stage"], stage["steps"])
+        assert stage["loss"] == match.loss.to_dict() and stage["trains"] == match.config.trains
+    outputs = [config.checkpoints.output_dir for config in runs.values()]
+    for earlier, later in zip(outputs, list(runs.values())[1:], strict=False):
+        assert later.model.init_weights == f"{earlier}/weights"
+    total = sum(config.total_steps for config in runs.values())
+    assert total == sum(stage["steps"] for stage in history.stages)
+
+
+@pytest.mark.parametrize("name", ["animo", "animo-lora", "pirenderer-baseline"])
+def test_the_shipped_card_shows_its_history_and_evaluation(name):
+    """The card's training section and results are rendered from the folder's own files."""
+    folder = WEIGHTS / name
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    history = read_history(folder)
+    assert history_table(history.stages) in text
+    assert all(note in text for note in history.notes)
+    assert evaluation_values(folder) in text
     assert "python -m dataset_builder build" in text
+    assert "animeceleb-train --config training_history.json" in text

@@ -40,6 +40,7 @@ import torch
 from diffusers.utils.logging import disable_progress_bar
 from tqdm.auto import tqdm
 
+from animeceleb.regions import FACE_CROP
 from animo_hf import AniMoPipeline, EditingNetwork, PIRendererGenerator
 from animo_hf.models.layers import WARP_INTERPOLATIONS
 from animo_hf.video import carphone_clip
@@ -49,7 +50,6 @@ from dataset_builder.sources import ModelSource, procedural_source
 from .configuration import DataConfig
 from .data import decode_rgba, load_split, network_input, row_pose, run_resolution
 from .metrics import EXPRESSION_METRICS, IMAGE_METRICS, POSE_METRICS, load_metric
-from .metrics._common import FACE_CROP
 from .true_renders import evenly_spaced, render_truth
 
 

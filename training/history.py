@@ -126,15 +126,20 @@ def history_table(stages: Sequence[dict[str, Any]]) -> str:
         "| # | run | stage | trains | steps | rate, schedule | loss | time | machine |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    previous: dict[str, Any] = {}
     for number, stage in enumerate(stages, 1):
         loss = stage["loss"]
         if isinstance(loss, dict):
             loss = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in loss.items() if v)
+        machine = stage["machine"] or "not recorded"
         lines.append(
             f"| {number} | {stage['run']} | {stage['stage']} | {stage['trains']} | "
-            f"{stage['steps']} | {schedule_summary(stage)} | {loss} | "
-            f"{_figure(stage['seconds'])} | {stage['machine'] or 'not recorded'} |"
+            f"{stage['steps']} | {schedule_summary(stage)} | "
+            f"{'as above' if loss == previous.get('loss') else loss} | "
+            f"{_figure(stage['seconds'])} | "
+            f"{'as above' if machine == previous.get('machine') else machine} |"
         )
+        previous = {"loss": loss, "machine": machine}
     total = total_seconds(stages)
     time = f"{_figure(total)} of training" if total is not None else "times in the notes below"
     lines.append(f"\n{total_steps(stages)} steps in all; {time}.")

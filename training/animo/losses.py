@@ -12,6 +12,7 @@ from pytorch_msssim import ssim
 from torch import nn
 
 from animeceleb.pose import EXPRESSION_DIM
+from animeceleb.regions import CHANGED_DILATION, MASK_MATCH
 from animo_hf.models.layers import warp
 
 from ..regressor.modeling_regressor import load_regressor, normalize_poses, resize_for_regressor
@@ -43,12 +44,6 @@ def flow_smoothness(flow: torch.Tensor) -> torch.Tensor:
     dx = (flow[..., :, 1:] - flow[..., :, :-1]).abs().mean()
     dy = (flow[..., 1:, :] - flow[..., :-1, :]).abs().mean()
     return dx + dy
-
-
-MASK_MATCH = 0.1  # a pixel "matches" when its mean absolute RGB error is below this ([-1, 1] units)
-
-
-CHANGED_DILATION = 5  # pixels around a mismatch that count as changed too (odd, a max-pool window)
 
 
 @torch.no_grad()
