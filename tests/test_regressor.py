@@ -1,8 +1,10 @@
 """The pose regressor: a few steps lower the loss, the output scale maps back to degrees, save/load
 round trip in a fresh process, the per-dimension evaluation against a hand computation, the
-console script on a real build (and resuming it), and bad input."""
+console script on a real build (and resuming it), the NaN guard, the shipped config and card,
+and bad input (named by its dotted path in the nested config)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ import torch
 from transformers import ResNetConfig, ResNetForImageClassification
 
 from animeceleb.pose import EXPRESSION_DIM, POSE_NAMES
+from training.configuration import parse_config
 from training.data import PoseImageDataset, colour_jitter, decode_rgba, load_split, select_rows
 from training.publish import main as publish
 from training.regressor import (
@@ -23,8 +26,11 @@ from training.regressor import (
     normalize_poses,
     predict_poses,
 )
-from training.regressor_eval import evaluate_regressor, weak_expression_note, write_evaluation
-from training.train_regressor import RegressorConfig, RegressorTrainer, main, regression_loss
+from training.regressor.card import regressor_model_card
+from training.regressor.configuration_regressor import RegressorConfig
+from training.regressor.evaluate import evaluate_regressor, weak_expression_note, write_evaluation
+from training.regressor.train import RegressorTrainer, main, regression_loss
+from training.runs import TrainingError, machine
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"embedding_size": 16, "hidden_sizes": (16, 32, 64, 128)}  # ~0.3 M parameters
@@ -50,11 +56,12 @@ def constant_regressor(bias: list[float], image_size: int = 64) -> ResNetForImag
     return model
 
 
-def cli_args(dataset: Path, out: Path, max_steps: int = 3) -> list[str]:
-    args = ["--dataset", str(dataset), "--output_dir", str(out), "--resolution", "64"]
-    args += ["--batch_size", "4", "--max_steps", str(max_steps), "--checkpoint_every", "2"]
-    args += ["--log_every", "1", "--num_workers", "0", "--warmup_steps", "0"]
-    return [*args, "--embedding_size", "16", "--hidden_sizes", "[16, 32, 64, 128]"]
+def cli_args(dataset: Path, out: Path, steps: int = 3) -> list[str]:
+    args = ["--data.dataset", str(dataset), "--checkpoints.output_dir", str(out)]
+    args += ["--data.resolution", "64", "--data.batch_size", "4", "--data.num_workers", "0"]
+    args += ["--steps", str(steps), "--checkpoints.checkpoint_every", "2"]
+    args += ["--checkpoints.log_every", "1", "--schedule.warmup_steps", "0"]
+    return [*args, "--model.embedding_size", "16", "--model.hidden_sizes", "[16, 32, 64, 128]"]
 
 
 def test_the_default_is_a_small_resnet_with_the_pose_in_its_config():
@@ -192,7 +199,7 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
         "model.safetensors",
         "training_config.json",
     ]
-    assert RegressorConfig.from_yaml(weights / "training_config.json").max_steps == 3
+    assert RegressorConfig.from_file(weights / "training_config.json").steps == 3
     model = load_regressor(weights)
     assert predict_poses(model, torch.zeros(2, 3, 64, 64)).shape == (2, 20)
     evaluation = json.loads((out / "evaluation.json").read_text())
@@ -201,19 +208,21 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
     assert "| yaw | degrees |" in (out / "evaluation.md").read_text()
     assert "Mean absolute error on held-out identities" in (weights / "README.md").read_text()
     shipped = tmp_path / "shipped"
-    command = ["--run", str(out), "--out", str(shipped), "--hardware", "CI"]
+    command = ["--run", str(out), "--out", str(shipped)]
     assert publish([*command, "--dtype", "float16"]) == 2  # refused, nothing written
     assert not shipped.exists()
     assert publish([*command, "--dataset-id", "org/animeceleb"]) == 0
     card = (shipped / "README.md").read_text()
     parameters = sum(p.numel() for p in model.parameters())
     assert f"- {parameters:,} parameters; input 64²." in card
-    assert "- Hardware: CI." in card and "Mean absolute error on held-out identities" in card
+    assert f"- Hardware: {machine()}; 1 process(es) on cpu" in card
+    assert "Mean absolute error on held-out identities" in card
     assert "datasets:\n- org/animeceleb" in card and "## Intended use" in card
     assert "## Licences\n\nThe weights: apache-2.0." in card
     assert load_regressor(shipped).config.image_size == 64
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [1, 2, 3, 3] and "eval" in records[-1]
+    assert [r["step"] for r in records] == [1, 2, 3, 3, 3] and "eval" in records[-2]
+    assert records[-1]["stage_end"] and records[-1]["machine"] == machine()
     assert all(np.isfinite(r["loss"]) for r in records[:3])
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
         "step-0000002",
@@ -221,11 +230,11 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
     ]
 
     # interrupted after the step-2 checkpoint, then resumed: the same weights as straight through
-    config = RegressorConfig.from_dict({**_config_fields(cli_args(tiny_dataset, tmp_path / "r"))})
+    config = _config(cli_args(tiny_dataset, tmp_path / "r"))
     interrupted = RegressorTrainer(config)
     for _ in range(2):
         interrupted.train_step()
-    interrupted.save()
+    interrupted.save(seconds=1.0)
     del interrupted
     resumed = RegressorTrainer(config)
     assert resumed.step == 2
@@ -233,34 +242,124 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
     expected, got = model.state_dict(), load_regressor(tmp_path / "r" / "weights").state_dict()
     for key in expected:
         assert torch.equal(expected[key], got[key]), f"{key} differs after resuming"
-    # another loss function is another run (AniMo's loss weights may change when it resumes)
+    # a resume may change the bookkeeping (how often it evaluates), not what it trains
+    bookkeeping = RegressorConfig.from_dict({**config.to_dict(), "eval_every": 1})
+    assert RegressorTrainer(bookkeeping).step == 3
     other = "smooth_l1" if config.loss == "mse" else "mse"
-    with pytest.raises(ValueError, match=r"different config \(fields \['loss'\]"):
+    with pytest.raises(ValueError, match=r"different config.*'loss'"):
         RegressorTrainer(RegressorConfig.from_dict({**config.to_dict(), "loss": other}))
+
+
+def _nested(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` applied, section by section (mappings merged)."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = _nested(merged[key], value)
+        merged[key] = value
+    return merged
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"resolution": 60}, "config resolution = 60: expected a multiple of 16"),
-        ({"depths": [1, 1]}, r"config depths = \(1, 1\): expected one depth per hidden size"),
+        (
+            {"data": {"resolution": 60}},
+            "config data.resolution = 60: expected a multiple of 16, at least 32",
+        ),
+        ({"data": {"resolution": 16}}, "config data.resolution = 16: expected a multiple of 16"),
+        (
+            {"model": {"depths": [1, 1]}},
+            r"config model.depths = \(1, 1\): expected one depth per hidden size \(4\)",
+        ),
+        ({"model": {"layer_type": "dense"}}, "config model.layer_type = 'dense'"),
         ({"loss": "l3"}, "config loss = 'l3'"),
         ({"groups": ["sideways"]}, "config groups"),
-        ({"learning_rate": 0}, "config learning_rate = 0"),
+        ({"optimizer": {"learning_rate": 0}}, "config optimizer.learning_rate = 0"),
+        ({"optimizer": {"gradient_accumulation_steps": 2}}, "optimizer.gradient_accumulation"),
+        ({"schedule": {"warmup_steps": 30_000}}, "config schedule.warmup_steps = 30000"),
+        ({"steps": 0}, "config steps = 0: expected a positive integer"),
         ({"color_jitter": 2.0}, "config color_jitter = 2.0"),
         ({"flip": True}, r"unknown config field\(s\) \['flip'\]"),
+        ({"model": {"flip": True}}, r"unknown config field\(s\) \['model.flip'\]"),
     ],
 )
-def test_config_values_out_of_range_are_named(changes, message):
-    with pytest.raises(ValueError, match=message):
-        RegressorConfig.from_dict({"dataset": "data", **changes})
+def test_config_values_out_of_range_are_named_by_their_dotted_path(changes, message):
+    with pytest.raises(ValueError, match=message) as error:
+        RegressorConfig.from_dict(_nested({"data": {"dataset": "data"}}, changes))
+    assert "\n" not in str(error.value)
+
+
+def test_a_partial_section_keeps_the_regressors_defaults():
+    config = RegressorConfig.from_dict(
+        {"data": {"dataset": "data"}, "optimizer": {"betas": [0.5, 0.9]}}
+    )
+    assert (config.data.batch_size, config.data.num_workers, config.torch_threads) == (32, 1, 1)
+    assert config.optimizer.learning_rate == 1e-3 and config.optimizer.betas == (0.5, 0.9)
+    assert (config.schedule.decay, config.schedule.warmup_steps) == ("cosine", 200)
+    assert (config.checkpoints.log_every, config.checkpoints.checkpoint_every) == (20, 500)
+    assert config.total_steps == config.steps == 20_000 and config.data.resolution is None
+    assert "eval_every" in RegressorConfig.BOOKKEEPING
+
+
+def test_a_bad_nested_field_on_the_command_line_or_in_a_file_is_one_line(tmp_path, capsys):
+    expected = "error: config model.depths = (1, 1): expected one depth per hidden size (4)"
+    assert main(["--data.dataset", "data", "--model.depths", "[1, 1]"]) == 2
+    assert capsys.readouterr().err.strip() == expected
+    path = tmp_path / "regressor.yaml"
+    path.write_text("data: {dataset: data}\nmodel:\n  depths: [1, 1]\n", encoding="utf-8")
+    assert main(["--config", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == expected
+
+
+def test_the_shipped_config_is_the_shipped_weights_and_card():
+    """``weights/pose-regressor/training_config.json`` (the shipped run's config, the card's
+    retrain command) reads as a config, is ``training/configs/regressor-500.yaml``, describes the
+    shipped model, and renders the shipped card (all but the evaluation, which needs the run)."""
+    folder = PROJECT_ROOT / "weights" / "pose-regressor"
+    config = RegressorConfig.from_file(folder / "training_config.json")
+    assert config == RegressorConfig.from_file(
+        PROJECT_ROOT / "training" / "configs" / "regressor-500.yaml"
+    )
+    model = load_regressor(folder)
+    assert config.data.resolution == model.config.image_size == 128 and config.data.resize
+    architecture = {name: getattr(model.config, name) for name in config.model.to_dict()}
+    assert config.model.to_dict() == architecture
+    shipped = (folder / "README.md").read_text(encoding="utf-8")
+    hardware = re.search(r"^- Hardware: (.*)\.$", shipped, flags=re.MULTILINE).group(1)
+    card = regressor_model_card(
+        model, config, steps=config.steps, hardware=hardware, dataset_id="animeceleb-hf/animeceleb"
+    )
+    assert card.content.split("## Evaluation")[0] == shipped.split("## Evaluation")[0]
+    assert "learning rate 0.001, betas [0.9, 0.999],\n  cosine schedule after 200" in shipped
+
+
+def test_a_non_finite_loss_stops_the_run(tiny_dataset, tmp_path, monkeypatch, capsys):
+    """The trainer's guard: a NaN loss stops the run at that step with one line, before it logs,
+    checkpoints or exports anything."""
+    from training.regressor import train
+
+    def poisoned(outputs, targets, kind):
+        return regression_loss(outputs, targets, kind) * float("nan")
+
+    monkeypatch.setattr(train, "regression_loss", poisoned)
+    out = tmp_path / "nan"
+    config = _config(cli_args(tiny_dataset, out))
+    with pytest.raises(TrainingError, match="step 1: non-finite loss"):
+        RegressorTrainer(config).run()
+    assert main(cli_args(tiny_dataset, out)) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("error: step 1: non-finite loss")
+    assert not (out / "weights").exists() and not list((out / "checkpoints").glob("step-*"))
+    assert not (out / "metrics.jsonl").exists() or not (out / "metrics.jsonl").read_text().strip()
 
 
 def test_bad_input_gives_one_clear_error(tmp_path, capsys):
-    assert main(["--dataset", str(tmp_path / "missing"), "--resolution", "60"]) == 2
+    missing = str(tmp_path / "missing")
+    assert main(["--data.dataset", missing, "--data.resolution", "60"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: config resolution = 60: expected a multiple of 16, at least 32"
-    assert main(["--dataset", str(tmp_path / "missing"), "--output_dir", str(tmp_path / "o")]) == 2
+    assert err == "error: config data.resolution = 60: expected a multiple of 16, at least 32"
+    assert main(["--data.dataset", missing, "--checkpoints.output_dir", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: dataset") and "missing" in err and "\n" not in err
 
@@ -283,10 +382,9 @@ def test_bad_input_gives_one_clear_error(tmp_path, capsys):
         load_regressor(tmp_path / "config-only")
 
 
-def _config_fields(args: list[str]) -> dict:
-    import yaml
-
-    return {k[2:]: yaml.safe_load(v) for k, v in zip(args[::2], args[1::2], strict=True)}
+def _config(args: list[str]) -> RegressorConfig:
+    """The config the console script builds from ``args``."""
+    return parse_config(args, RegressorConfig, prog="animeceleb-train-regressor")
 
 
 def _png() -> bytes:

@@ -12,10 +12,12 @@ everything needed to map them back without outside knowledge:
 - ``pose_scale`` (20 floats): pose = output * scale (1 for expressions, 20 for angles);
 - ``pose_range`` (20 ``[low, high]``): the range of each dim in the data (predictions are clamped
   to it by default);
-- ``image_size``: the training resolution; other sizes are resized to it.
+- ``image_size``: the model's input size (its run's ``data.resolution``); other sizes are resized
+  to it.
 
 Input images are what the AniMo trainer feeds its networks (``training.data.network_input``):
-(N, 3, H, W) RGB composited over white, in ``[-1, 1]``.
+(N, 3, H, W) RGB composited over white, in ``[-1, 1]``. Its run config is
+:mod:`training.regressor.configuration_regressor`, its trainer :mod:`training.regressor.train`.
 """
 
 from __future__ import annotations
@@ -32,27 +34,26 @@ from transformers import ResNetConfig, ResNetForImageClassification
 
 from animeceleb.pose import POSE_DIM, POSE_NAMES, POSE_RANGES, POSE_SCALE
 
+from .configuration_regressor import RegressorArchitecture
+
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 DEFAULT_IMAGE_SIZE = 128
-# ResNet-10-like, half width: ~1.2 M parameters (see build_regressor).
-DEFAULT_EMBEDDING_SIZE = 32
-DEFAULT_HIDDEN_SIZES = (32, 64, 128, 256)
-DEFAULT_DEPTHS = (1, 1, 1, 1)
-DEFAULT_LAYER_TYPE = "basic"
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
 def regressor_config(
     *,
-    embedding_size: int = DEFAULT_EMBEDDING_SIZE,
-    hidden_sizes: Sequence[int] = DEFAULT_HIDDEN_SIZES,
-    depths: Sequence[int] = DEFAULT_DEPTHS,
-    layer_type: str = DEFAULT_LAYER_TYPE,
+    embedding_size: int = RegressorArchitecture.embedding_size,
+    hidden_sizes: Sequence[int] = RegressorArchitecture.hidden_sizes,
+    depths: Sequence[int] = RegressorArchitecture.depths,
+    layer_type: str = RegressorArchitecture.layer_type,
     image_size: int = DEFAULT_IMAGE_SIZE,
 ) -> ResNetConfig:
-    """The ``ResNetConfig`` of a pose regressor: the given architecture, 20 regression outputs
-    named after the pose dims, and the pose scale, range and image size as config attributes."""
+    """The ``ResNetConfig`` of a pose regressor: the given architecture (the defaults of
+    :class:`RegressorArchitecture`, the ``model`` section of a run's config), 20 regression
+    outputs named after the pose dims, and the pose scale, range and image size as config
+    attributes."""
     return ResNetConfig(
         num_channels=3,
         embedding_size=int(embedding_size),
@@ -240,14 +241,3 @@ def _numbers(value: object, length: int) -> bool:
         and len(value) == length
         and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
     )
-
-
-__all__ = [
-    "POSE_SCALE",
-    "build_regressor",
-    "load_regressor",
-    "normalize_poses",
-    "pose_scale",
-    "predict_poses",
-    "regressor_config",
-]

@@ -1,4 +1,4 @@
-"""Evaluation of the pose regressor (``training.regressor``) on held-out identities: the
+"""Evaluation of the pose regressor (:mod:`.modeling_regressor`) on held-out identities: the
 per-dimension errors against the issue's targets and the best constant guess, as JSON and as
 Markdown (``evaluation.json`` / ``evaluation.md``, and the model card's evaluation section)."""
 
@@ -20,8 +20,8 @@ from animeceleb.pose import ANGLE_SLICE, EXPRESSION_DIM, POSE_NAMES
 from animeceleb.sampling import GROUPS
 from dataset_builder.files import write_atomic
 
-from .data import PoseImageDataset, load_split, select_rows
-from .regressor import predict_poses
+from ..data import PoseImageDataset, load_split, select_rows
+from .modeling_regressor import predict_poses
 
 # The issue's targets on held-out identities.
 ANGLE_TARGET_DEG = 2.0

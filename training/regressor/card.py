@@ -1,4 +1,5 @@
-"""The pose regressor's model card, rendered from ``templates/regressor_model_card.md``.
+"""The pose regressor's model card, rendered from ``templates/model_card.md`` beside this module,
+and the folder it ships in (:func:`write_regressor_folder`).
 
 Every template variable must be given (``evaluation=None`` before any evaluation), so a card never
 carries an unfilled ``{{ ... }}``. Needs ``jinja2`` (the ``train`` extra).
@@ -6,22 +7,23 @@ carries an unfilled ``{{ ... }}``. Needs ``jinja2`` (the ``train`` extra).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 from transformers import ResNetForImageClassification
 
 from animo_hf.model_card import parameter_summary, template_variables
+from dataset_builder.files import write_atomic
 
-from .regressor_eval import evaluation_markdown
-from .runs import hub_dataset_ids
+from ..runs import hub_dataset_ids
+from .configuration_regressor import RegressorConfig
+from .evaluate import evaluation_markdown
 
-if TYPE_CHECKING:
-    from .train_regressor import RegressorConfig
-
-TEMPLATE_PATH = Path(__file__).with_name("templates") / "regressor_model_card.md"
+TEMPLATE_PATH = Path(__file__).with_name("templates") / "model_card.md"
 TAGS = ("animeceleb", "anime", "head-pose-estimation", "regression", "resnet", "cpu")
+CONFIG_FILE = "training_config.json"  # beside the weights: the card's retrain command reads it
 
 
 def regressor_model_card(
@@ -35,12 +37,12 @@ def regressor_model_card(
 ) -> ModelCard:
     """The model card of a trained regressor: usage, the pose dims and their scale, the
     architecture, the training run and (when given) the evaluation of
-    :func:`training.regressor_eval.evaluate_regressor`. ``dataset_id``: the Hub id the training
+    :func:`training.regressor.evaluate.evaluate_regressor`. ``dataset_id``: the Hub id the training
     data is published under (default: the run's dataset when it is one).
 
     Raises ValueError naming the template variables without a value, or values it does not use.
     """
-    hub_ids = [dataset_id] if dataset_id else hub_dataset_ids(config.dataset)
+    hub_ids = [dataset_id] if dataset_id else hub_dataset_ids(config.data.dataset)
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",
@@ -68,3 +70,13 @@ def regressor_model_card(
     if "{{" in card.text or "{%" in card.text:
         raise ValueError("model card: a value left a Jinja placeholder in the card text")
     return card
+
+
+def write_regressor_folder(
+    folder: Path, *, model: ResNetForImageClassification, card: ModelCard, config: RegressorConfig
+) -> None:
+    """A shipped regressor folder: the weights (``save_pretrained``), the model card and the run's
+    config (``training_config.json``, which the card's retrain command reads)."""
+    model.save_pretrained(folder)
+    card.save(folder / "README.md")
+    write_atomic(folder / CONFIG_FILE, json.dumps(config.to_dict(), indent=1))
