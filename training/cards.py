@@ -19,8 +19,8 @@ from huggingface_hub import ModelCard
 from animo_hf import AniMoPipeline, PIRendererGenerator
 from animo_hf.model_card import animo_model_card, parameter_summary, pirenderer_model_card
 
-from .evaluate import markdown_table, summary
 from .history import HISTORY_FILE, History, history_table, read_history
+from .results import markdown_table, summary
 
 EVALUATION_FILE = "evaluation_results.json"
 

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .evaluate import markdown_table, summary
+from .results import markdown_table, summary
 
 
 def comparison(runs: dict[str, dict], method: str = "AniMo") -> dict[str, dict[str, float]]:

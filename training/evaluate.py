@@ -50,6 +50,7 @@ from dataset_builder.sources import ModelSource, procedural_source
 from .configuration import DataConfig
 from .data import decode_rgba, load_split, network_input, row_pose, run_resolution
 from .metrics import EXPRESSION_METRICS, IMAGE_METRICS, POSE_METRICS, load_metric
+from .results import HUMAN_TRUTH, markdown
 from .true_renders import evenly_spaced, render_truth
 
 
@@ -279,66 +280,6 @@ def human_poses(pipe: AniMoPipeline, video: str) -> torch.Tensor:
     with HumanPoseExtractor(relative=True, on_missing_face="hold") as extractor:
         human = extractor.extract(video)
     return pipe.poses_from_human(human).float().cpu()
-
-
-def markdown_table(rows: dict[str, dict[str, float]], first: str) -> list[str]:
-    columns = sorted({column for scores in rows.values() for column in scores})
-    lines = [f"| {first} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for label, scores in rows.items():
-        cells = [f"{scores[c]:.4g}" if c in scores else "–" for c in columns]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return [*lines, ""]
-
-
-SUMMARY_COLUMNS = (
-    "ssim",
-    "ssim_face",
-    "l1",
-    "l1_face",
-    "sharpness",
-    "expression_l1",
-    "head_angle_error",
-    "expression_error",
-)
-
-
-HUMAN_TRUTH = "human -> anime, true render"
-SECTIONS = {  # the driven sections, and what each measures
-    "cross-identity": "pose accuracy",
-    "human -> anime": "pose accuracy",
-    HUMAN_TRUTH: "image metrics against Blender's render of the driven poses",
-}
-
-
-def summary(results: dict) -> dict[str, dict[str, float]]:
-    """One row per method and group (frontal, rotated) with the headline figures."""
-    rows = {}
-    for name, groups in results["self-reenactment"].items():
-        for group in ("frontal", "rotated"):
-            scores = groups.get(group, {})
-            rows[f"{name}, {group}"] = {c: scores[c] for c in SUMMARY_COLUMNS if c in scores}
-    return rows
-
-
-def markdown(results: dict) -> str:
-    """The results as Markdown: the setup, a summary, then a table per method and section."""
-    lines = ["## setup", "", *(f"- {k}: {v}" for k, v in results["setup"].items()), ""]
-    if "self-reenactment" in results:
-        lines += [
-            "## summary (self-reenactment)",
-            "",
-            *markdown_table(summary(results), "method, group"),
-        ]
-        for name, groups in results["self-reenactment"].items():
-            lines += [f"## self-reenactment: {name}", "", *markdown_table(groups, "group/style")]
-    for section, measured in SECTIONS.items():
-        if section in results:
-            lines += [
-                f"## {section} ({measured})",
-                "",
-                *markdown_table(results[section], "method"),
-            ]
-    return "\n".join(lines)
 
 
 def load_animo(

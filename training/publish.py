@@ -215,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             if missing:
                 raise FileNotFoundError(f"{args.evaluation}: no {missing}; not an eval folder")
         if not args.data_command:
-            raise ValueError("--data-command: needed for an AniMo or baseline run (the card names it)")
+            raise ValueError(
+                "--data-command: needed for an AniMo or baseline run (the card names it)"
+            )
         repo_id = args.repo_id or default_repo_id(read_config(args.run), args.base_repo_id)
         folder = publish(
             args.run,
