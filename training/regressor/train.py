@@ -1,19 +1,21 @@
-"""Train the pose regressor (:mod:`.modeling_regressor`) with ``accelerate`` on single images of
-the train split, and evaluate it on held-out identities (the test split).
+"""Train the pose regressor with accelerate on single images of a dataset's train split, and
+evaluate it on held-out identities (the test split).
 
     animeceleb-train-regressor --data.dataset outputs/animeceleb-500/hub [--steps 500 ...]
     animeceleb-train-regressor --config regressor.yaml --checkpoints.output_dir outputs/regressor
     accelerate launch -m training.regressor.train --config regressor.yaml  # several processes
 
-The config is :class:`~.configuration_regressor.RegressorConfig`. Every image of the chosen groups
-(basis, frontal, rotated) and styles is a sample, labelled with its pose; colour jitter only (a
-geometric augmentation would change the angle labels). The loss is MSE (or smooth L1) on
-normalised targets (expressions as they are, angles / 20); Adam with a short warm-up and a cosine
-decay. A run folder (``training.runs``) holds ``config.json``, ``checkpoints/step-NNNNNNN/``,
-``metrics.jsonl`` (training records, and the test-split evaluation every ``eval_every`` steps),
-``evaluation.json`` / ``evaluation.md`` (the final per-dimension errors on held-out identities,
-:mod:`.evaluate`) and ``weights/`` (``save_pretrained`` folder with a model card, :mod:`.card`, and
-the run's config). Running the same command again resumes from the last checkpoint.
+The model is :mod:`.modeling_regressor`, the config
+:class:`.configuration_regressor.RegressorConfig` (``--field value`` overrides by dotted name).
+Every image of the chosen groups (basis, frontal, rotated) and styles is a sample, labelled with
+its pose; colour jitter only (a geometric augmentation would change the angle labels). The loss
+is MSE (or smooth L1) on normalised targets (expressions as they are, angles / 20); Adam with a
+short warm-up and a cosine decay. A run folder (``training.runs``) holds ``config.json``,
+``checkpoints/step-NNNNNNN/``, ``metrics.jsonl`` (training records, the test-split evaluation
+every ``eval_every`` steps and the run's end record), ``evaluation.json`` / ``evaluation.md`` (the
+final per-dimension errors on held-out identities, :mod:`.evaluate`) and ``weights/``
+(``save_pretrained`` folder with a model card, :mod:`.card`, and the run's config). Running the
+same command again resumes from the last checkpoint.
 """
 
 from __future__ import annotations
