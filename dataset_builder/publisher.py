@@ -1,8 +1,8 @@
 """Write a build as a dataset repository in Hub layout, and push it with ``huggingface_hub``.
 
-Layout: ``README.md`` (dataset card with YAML) + ``data/{split}-{i:05d}-of-{n:05d}.parquet`` +
-``samples/`` (preview images). The folder is written under a temporary name and renamed when
-complete.
+Layout: ``README.md`` (dataset card with YAML, ``resolution`` among it) +
+``data/{split}-{i:05d}-of-{n:05d}.parquet`` + ``samples/`` (preview images). The folder is
+written under a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from huggingface_hub import HfApi
 from .dataset_card import read_model_licences, write_card
 from .files import replace_dir
 from .hf_builder import AnimeCeleb
+from .shards import shards_resolution
 
 logger = logging.getLogger(__name__)
 DEFAULT_MAX_SHARD_SIZE = "500MB"
@@ -31,8 +32,11 @@ def write_hub_folder(
     contact_sheet: bool = True,
 ) -> Path:
     """Prepare the dataset from the render shards in ``shards_dir`` (a build's ``render/``) and
-    write it to ``hub_dir`` in Hub layout."""
+    write it to ``hub_dir`` in Hub layout; the card records the images' resolution, read from
+    the shards (``ValueError`` if they hold more than one size)."""
     hub_dir = Path(hub_dir)
+    shard_files = sorted(Path(shards_dir).glob("*.parquet"))
+    resolution = shards_resolution(shard_files)
     staging = Path(tempfile.mkdtemp(prefix=f".{hub_dir.name}.", dir=hub_dir.parent))
     try:
         builder = AnimeCeleb(data_dir=str(shards_dir), cache_dir=str(staging / ".cache"))
@@ -54,10 +58,17 @@ def write_hub_folder(
             from .contact_sheet import rows_from_shards
 
             (staging / "samples").mkdir()
-            rows = rows_from_shards(list(Path(shards_dir).glob("*.parquet")))
+            rows = rows_from_shards(shard_files)
             lay_out(rows).save(staging / "samples" / "contact_sheet.png")
         models = read_model_licences((staging / "data").glob("*.parquet"))
-        write_card(staging / "README.md", split_sizes, dataset_info, models, contact_sheet)
+        write_card(
+            staging / "README.md",
+            split_sizes,
+            dataset_info,
+            models,
+            contact_sheet,
+            resolution=resolution,
+        )
         replace_dir(staging, hub_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

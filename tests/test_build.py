@@ -16,6 +16,7 @@ import PIL.Image
 import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
+from huggingface_hub import DatasetCard
 
 from animeceleb.sampling import identity_split
 from dataset_builder.cli import main
@@ -57,6 +58,9 @@ def test_build_writes_hub_layout_and_report(built):
     card = (hub / "README.md").read_text()
     assert card.startswith("---\n") and "configs:" in card and "pose_dims:" in card
     assert "license: cc-by-4.0" in card and (hub / "samples" / "contact_sheet.png").is_file()
+    settings = json.loads((built / "build.json").read_text())
+    assert DatasetCard.load(hub / "README.md").data.resolution == settings["resolution"] == 64
+    assert "- `image`: RGBA PNG, 64 x 64 pixels," in card
     annotation = json.loads((built / "annotations" / "procedural-000008.json").read_text())
     assert set(annotation["methods"].values()) == {"name"}  # checked by inspection in the worker
     assert set(annotation["reasons"]) == set(annotation["targets"])
@@ -545,6 +549,27 @@ def test_a_shard_write_that_fails_midway_leaves_no_shard(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         shards.write_shard([_plain_row()], path)
     assert list(tmp_path.iterdir()) == [], "a failed write left a shard or a temporary file"
+
+
+def test_the_resolution_is_read_from_the_shards_images(tmp_path):
+    from dataset_builder.shards import shards_resolution, write_shard
+
+    def shard(name: str, *sizes: tuple[int, int]) -> Path:
+        rows = []
+        for width, height in sizes:
+            png = io.BytesIO()
+            PIL.Image.new("RGBA", (width, height)).save(png, format="PNG")
+            rows.append(_plain_row() | {"image": png.getvalue()})
+        write_shard(rows, tmp_path / name)
+        return tmp_path / name
+
+    small = shard("procedural-000001.parquet", (4, 4), (4, 4))
+    assert shards_resolution([small]) == 4
+    larger = shard("procedural-000002.parquet", (8, 8))
+    with pytest.raises(ValueError, match=r"more than one size \(4 x 4 in procedural-000001"):
+        shards_resolution([small, larger])
+    with pytest.raises(ValueError, match="8 x 4 images; expected square ones"):
+        shards_resolution([shard("procedural-000003.parquet", (8, 4))])
 
 
 def test_group_annotation_and_inspection_of_scrambled_names(tmp_path):

@@ -176,14 +176,18 @@ def test_space_settings_from_the_environment(tmp_path):
     settings = SpaceSettings.from_env({}, shipped=shipped, examples=EXAMPLES)
     assert settings.model == DEFAULT_MODEL and settings.lora == DEFAULT_LORA  # the Hub's
     assert settings.model_name == f"{DEFAULT_MODEL} + LoRA {DEFAULT_LORA}"
-    assert settings.limits == DemoLimits() and settings.size is None
+    assert settings.limits == DemoLimits() and settings.resolution is None
     assert settings.torch_threads == 1
     shipped.mkdir(parents=True)
-    environ = {"ANIMO_SIZE": "256", "ANIMO_MAX_VIDEO_SECONDS": "4.5", "ANIMO_TORCH_THREADS": "2"}
+    environ = {
+        "ANIMO_RESOLUTION": "256",
+        "ANIMO_MAX_VIDEO_SECONDS": "4.5",
+        "ANIMO_TORCH_THREADS": "2",
+    }
     settings = SpaceSettings.from_env(environ, shipped=shipped, examples=EXAMPLES)
     assert settings.model == str(shipped) and settings.model_name == "animo"  # no server path
     assert settings.lora is None  # a local folder without an adapter beside it
-    assert settings.size == 256 and settings.limits.max_video_seconds == 4.5
+    assert settings.resolution == 256 and settings.limits.max_video_seconds == 4.5
     assert settings.torch_threads == 2
     adapter = tmp_path / "weights" / "animo-lora"
     adapter.mkdir()
@@ -199,8 +203,8 @@ def test_space_settings_from_the_environment(tmp_path):
         )
         assert settings.lora == lora, environ
     for name, value, expected in [
-        ("ANIMO_SIZE", "big", "ANIMO_SIZE='big': expected an integer >= 16"),
-        ("ANIMO_SIZE", "8", "ANIMO_SIZE='8': expected an integer >= 16"),
+        ("ANIMO_RESOLUTION", "big", "ANIMO_RESOLUTION='big': expected an integer >= 16"),
+        ("ANIMO_RESOLUTION", "8", "ANIMO_RESOLUTION='8': expected an integer >= 16"),
         ("ANIMO_MAX_UPLOAD_MB", "-1", "ANIMO_MAX_UPLOAD_MB='-1': expected a number >= 1"),
         ("ANIMO_TORCH_THREADS", "1.5", "ANIMO_TORCH_THREADS='1.5': expected an integer >= 1"),
     ]:
@@ -211,7 +215,7 @@ def test_space_settings_from_the_environment(tmp_path):
 @pytest.mark.parametrize(
     ("setting", "expected"),
     [
-        (("ANIMO_SIZE", "big"), "error: ANIMO_SIZE='big': expected an integer >= 16"),
+        (("ANIMO_RESOLUTION", "big"), "error: ANIMO_RESOLUTION='big': expected an integer >= 16"),
         (("ANIMO_LORA", "/nowhere/lora"), "error: model folder not found: /nowhere/lora (and it"),
     ],
 )

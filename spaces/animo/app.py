@@ -7,7 +7,8 @@ Settings (environment variables):
     ANIMO_LORA       a LoRA adapter fused into the pipeline: a local folder or a Hub repo id, or
                      none (default, with ANIMO_MODEL not set: the project's weights/animo-lora
                      beside weights/animo, or animeceleb-hf/animo-lora with the Hub's pipeline)
-    ANIMO_SIZE       the frame size in pixels (default: the size the weights were trained at)
+    ANIMO_RESOLUTION the side of the square frames in pixels (default: the size the weights
+                     were trained at)
     ANIMO_EXAMPLES   the example characters folder (default: examples/ beside this file)
     ANIMO_MAX_UPLOAD_MB, ANIMO_MAX_VIDEO_SECONDS   upload limits (default 20 MB, 10 s)
     ANIMO_TORCH_THREADS  torch threads per request (default 1: Gradio runs requests on rotating
@@ -62,7 +63,7 @@ except (ValueError, OSError) as error:
     raise SystemExit(f"error: {error}") from None
 LIMITS = SETTINGS.limits
 torch.set_num_threads(SETTINGS.torch_threads)
-demo_logic = AniMoDemo(PIPELINE, limits=LIMITS, size=SETTINGS.size)
+demo_logic = AniMoDemo(PIPELINE, limits=LIMITS, resolution=SETTINGS.resolution)
 
 
 def shown_to_user(fn):
