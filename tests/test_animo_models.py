@@ -1,6 +1,7 @@
 """AniMo models: shapes, gradients, save/load, strict loading, the pose mapping's values."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from animo_hf import (
     PoseMapping,
     WarpingNetwork,
 )
-from animo_hf.models.layers import ConvexUpsampling, warp
+from animo_hf.models.layers import warp
 from animo_hf.motion_space import BLENDSHAPE_INDEX as BS
 
 SIZE = 64
@@ -181,65 +182,23 @@ def test_bicubic_warp_keeps_the_detail_a_half_pixel_shift_blurs(tmp_path):
         EditingNetwork(warp_interpolation="nearest")
 
 
-def test_the_source_skip_starts_at_zero_and_can_pass_full_resolution_detail(tmp_path):
-    torch.manual_seed(0)
-    plain = seeded(EditingNetwork, block_out_channels=(8, 16), downscale=2)
-    skip = seeded(EditingNetwork, block_out_channels=(8, 16), downscale=2, source_skip=True)
-    skip.load_state_dict(plain.state_dict(), strict=False)  # the same network plus the skip
-    source = torch.rand(1, 3, 32, 32) * 2 - 1
-    flow, z = torch.rand(2, 2, 16, 16) * 0.1, torch.randn(2, 256)
-    with torch.no_grad():
-        features = plain.encode_source(source)
-        assert torch.equal(plain(features, flow, z, source), skip(features, flow, z, source))
-        # what the skip carries: one pixel of the warped source changes only its own 2x2 cell
-        # of the head's output, so the generated image can hold single-pixel detail
-        conv = skip.source_skip_head[1]
-        conv.weight.normal_()
-        warped = skip.warp_source(source.expand(2, -1, -1, -1), flow)
-        poked = warped.clone()
-        poked[:, :, 9, 9] += 1.0
-        before, _ = skip.decode(features, flow, z, warped)
-        after, _ = skip.decode(features, flow, z, poked)
-    changed = (after - before).abs().sum(dim=(0, 1)) > 0
-    assert changed[9, 9] and int(changed.sum()) <= 4 and changed[8:10, 8:10].all()
-    skip.save_pretrained(tmp_path)
-    loaded = EditingNetwork.from_pretrained(tmp_path)
-    assert loaded.config.source_skip and torch.equal(loaded.source_skip_head[1].weight, conv.weight)
-    with pytest.raises(ValueError, match="warped_source: needed when source_skip is set"):
-        skip.decode(features, flow, z)
-    no_mask = seeded(EditingNetwork, block_out_channels=(8, 16), composite=False, source_skip=True)
-    with pytest.raises(ValueError, match="source: the source image is needed when composite or"):
-        no_mask(no_mask.encode_source(source), flow, z)
+SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "animo"
 
 
-def test_the_convex_upsampling_starts_as_bilinear_and_can_place_a_flow_edge_in_a_cell(tmp_path):
-    plain = seeded(WarpingNetwork, block_out_channels=(8, 16))
-    convex = seeded(WarpingNetwork, block_out_channels=(8, 16), convex_upsampling=True)
-    convex.load_state_dict(plain.state_dict(), strict=False)  # the same network plus the upsampling
-    source, z = torch.rand(1, 3, 32, 32) * 2 - 1, torch.randn(2, 256)
-    with torch.no_grad():
-        coarse = plain(plain.encode_source(source), z)
-        fine = convex(convex.encode_source(source), z)
-    assert coarse.shape == (2, 2, 8, 8) and fine.shape == (2, 2, 32, 32)
-    bilinear = torch.nn.functional.interpolate(coarse, size=(32, 32), mode="bilinear")
-    torch.testing.assert_close(fine, bilinear, atol=1e-6, rtol=0)
-    # a step between two coarse cells: bilinear upsampling ramps it over a cell; weights that
-    # pick the nearer neighbour for each sub-pixel make a sharp edge inside the cells
-    upsampler = ConvexUpsampling(channels=1, factor=4)
-    step = torch.zeros(1, 2, 1, 4)
-    step[..., 2:] = 1.0
-    ramp = upsampler(step, torch.zeros(1, 1, 1, 4))[0, 0, 0]
-    with torch.no_grad():
-        logits = upsampler.to_logits.bias.view(3, 3, 4, 4)
-        logits.fill_(ConvexUpsampling.NO_WEIGHT)
-        logits[1, 0, :, :2] = logits[1, 1, :, 2:] = 0.0  # the left neighbour, then the centre
-    edge = upsampler(step, torch.zeros(1, 1, 1, 4))[0, 0, 0]
-    assert 0 < ramp[7] < 1 and 0 < ramp[8] < 1  # bilinear: between the two values
-    assert edge.tolist() == pytest.approx([0.0] * 10 + [1.0] * 6)  # the step moved to pixel 10
-    convex.save_pretrained(tmp_path)
-    loaded = WarpingNetwork.from_pretrained(tmp_path)
-    assert loaded.config.convex_upsampling
-    assert torch.equal(loaded.flow_upsampler.to_logits.bias, convex.flow_upsampler.to_logits.bias)
+@pytest.mark.parametrize(
+    ("folder", "cls"),
+    [
+        ("pose_mapping", PoseMapping),
+        ("motion_network", MotionNetwork),
+        ("warping_network", WarpingNetwork),
+        ("editing_network", EditingNetwork),
+    ],
+)
+def test_the_shipped_configs_hold_only_what_the_networks_take(folder, cls):
+    """No key a network would ignore (diffusers warns of each when it loads the folder)."""
+    config = json.loads((SHIPPED / folder / "config.json").read_text())
+    _, ignored, _ = cls.extract_init_dict(config)
+    assert not ignored, f"weights/animo/{folder}/config.json: keys the network ignores"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from diffusers.loaders.peft import PeftAdapterMixin
-from torch import nn
 
 from .layers import WARP_INTERPOLATIONS, AdaINDecoder, SourceEncoder, image_head, warp
 from .modeling import StrictLoadingMixin
@@ -27,13 +26,6 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMix
     is ``M * warp(source, flow) + (1 - M) * generated``: what only moves is copied from the source
     at full resolution (sharp), what changes is generated (as in FOMM and LivePortrait).
 
-    With ``source_skip`` the warped source image itself, pixel-unshuffled to the finest level,
-    reaches the head through a 1x1 convolution (run with the fixed gain ``SKIP_GAIN``) added
-    before the pixel shuffle: features warped at 1/``downscale`` hardly place detail more finely
-    than one cell, so the generated image is soft wherever the mask uses it; with the skip the
-    generator can copy the aligned detail and draw only the change. The skip starts at zero, so
-    adding it to trained weights (``training`` ``init_weights``) leaves their output unchanged.
-
     Args:
         in_channels: source image channels (RGB).
         out_channels: output image channels (RGB).
@@ -48,15 +40,9 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMix
             (``"bilinear"`` or ``"bicubic"``; the features are always sampled bilinearly).
             Not part of the architecture: weights may be fine-tuned or run with the other one
             (``EditingNetwork.from_pretrained(..., warp_interpolation="bicubic")``).
-        source_skip: feed the warped source image to the head (see above).
     """
 
     MASK_START = 0.5  # the mask's value before training: neither side saturated
-    # The source skip's 1x1 conv runs with this fixed gain (its stored weights are the effective
-    # ones divided by it): Adam moves a weight by about the learning rate per step, so at 1e-4 a
-    # zero-initialised copy could reach only 0.06 in 600 fine-tuning steps (measured: 0.027),
-    # far from the gain of about 1 that copying detail needs; with it, about 200 steps.
-    SKIP_GAIN = 50.0
 
     @register_to_config
     def __init__(
@@ -70,7 +56,6 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMix
         composite: bool = True,
         sample_size: int = 256,
         warp_interpolation: str = "bilinear",
-        source_skip: bool = False,
     ) -> None:
         super().__init__()
         if warp_interpolation not in WARP_INTERPOLATIONS:
@@ -84,12 +69,6 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMix
             with torch.no_grad():
                 bias = self.to_image[0].bias
                 bias[out_channels * downscale**2 :] = math.atanh(2 * self.MASK_START - 1)
-        self.source_skip_head = None
-        if source_skip:
-            skip = nn.Conv2d(in_channels * downscale**2, self.to_image[0].out_channels, 1)
-            nn.init.zeros_(skip.weight)
-            nn.init.zeros_(skip.bias)
-            self.source_skip_head = nn.Sequential(nn.PixelUnshuffle(downscale), skip)
 
     def encode_source(self, source: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Args: source (N, in_channels, H, W) in [-1, 1]. Returns multi-scale features, level k
@@ -97,26 +76,13 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMix
         return self.encoder(source)
 
     def decode(
-        self,
-        source_features: tuple[torch.Tensor, ...],
-        flow: torch.Tensor,
-        z: torch.Tensor,
-        warped_source: torch.Tensor | None = None,
+        self, source_features: tuple[torch.Tensor, ...], flow: torch.Tensor, z: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The generated image (N, out_channels, H, W) in [-1, 1] and, with ``composite``, the
-        mask (N, 1, H, W) in [0, 1] (else ``None``). Arguments as :meth:`forward`;
-        ``warped_source`` (N, in_channels, H, W) from :meth:`warp_source`, needed with
-        ``source_skip``."""
+        mask (N, 1, H, W) in [0, 1] (else ``None``). Arguments as :meth:`forward`."""
         n = z.shape[0]
         warped = tuple(warp(f.expand(n, -1, -1, -1), flow) for f in source_features)
-        conv, *shuffle_and_tanh = self.to_image
-        head = conv(self.decoder(warped, z))
-        if self.source_skip_head is not None:
-            if warped_source is None:
-                raise ValueError("warped_source: needed when source_skip is set")
-            head = head + self.SKIP_GAIN * self.source_skip_head(warped_source)
-        for layer in shuffle_and_tanh:
-            head = layer(head)
+        head = self.to_image(self.decoder(warped, z))
         if not self.config.composite:
             return head, None
         return head[:, :-1], (head[:, -1:] + 1) / 2
@@ -130,23 +96,18 @@ class EditingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMix
     ) -> torch.Tensor:
         """Args: source_features from :meth:`encode_source` (batch 1 or N), flow (N, 2, h, w)
         from the warping network, z (N, latent_dim), source (1 or N, in_channels, H, W) in
-        [-1, 1]: the source image, needed when ``composite`` or ``source_skip``.
+        [-1, 1]: the source image, needed when ``composite``.
 
         Returns:
             (N, out_channels, H, W) image in [-1, 1]: with ``composite``,
             ``mask * warp(source, flow) + (1 - mask) * generated``.
         """
-        needs_source = self.config.composite or self.source_skip_head is not None
-        if needs_source and source is None:
-            raise ValueError(
-                "source: the source image is needed when composite or source_skip is set"
-            )
-        warped = (
-            self.warp_source(source.expand(z.shape[0], -1, -1, -1), flow) if needs_source else None
-        )
-        generated, mask = self.decode(source_features, flow, z, warped)
+        if self.config.composite and source is None:
+            raise ValueError("source: the source image is needed when composite is set")
+        generated, mask = self.decode(source_features, flow, z)
         if mask is None:
             return generated
+        warped = self.warp_source(source.expand(z.shape[0], -1, -1, -1), flow)
         return self.compose(generated, mask, warped)
 
     def warp_source(self, source: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

@@ -117,55 +117,6 @@ def flow_head(channels: int) -> nn.Conv2d:
     return head
 
 
-class ConvexUpsampling(nn.Module):
-    """Upsamples a flow field by ``factor`` as a learned convex combination of each fine pixel's
-    3x3 coarse neighbours (RAFT, Teed and Deng, ECCV 2020): the weights come from the decoder's
-    features, which hold the pixel-unshuffled image, so a flow edge can follow an image edge
-    inside a coarse cell, where bilinear upsampling smears it over the cell.
-
-    Starts as bilinear upsampling (``align_corners=False``, borders clamped, as :func:`warp`
-    resizes a flow): zero weights and biases set to the logs of the bilinear weights.
-
-    Shapes: ``flow`` (N, 2, h, w) and ``features`` (N, channels, h, w) → (N, 2, h * factor,
-    w * factor).
-    """
-
-    NEIGHBOURS = 9
-    NO_WEIGHT = -30.0  # the logit of a neighbour bilinear upsampling gives no weight (e^-30)
-    # The logits' 1x1 conv runs with this fixed gain on its weights (as EditingNetwork.SKIP_GAIN):
-    # added to trained weights and fine-tuned at lr 1e-4, its zero weights moved at most 0.013 in
-    # 600 steps without it (measured), too little to move a logit.
-    LOGIT_GAIN = 50.0
-
-    def __init__(self, channels: int, factor: int) -> None:
-        super().__init__()
-        self.factor = factor
-        self.to_logits = nn.Conv2d(channels, self.NEIGHBOURS * factor**2, 1)
-        with torch.no_grad():
-            self.to_logits.weight.zero_()
-            self.to_logits.bias.copy_(self.bilinear_logits(factor))
-
-    @classmethod
-    def bilinear_logits(cls, factor: int) -> torch.Tensor:
-        """(9 * factor**2,) logits whose softmax over the 9 neighbours (row-major, for each of
-        the factor x factor sub-pixels) is bilinear upsampling's weights."""
-        offsets = (torch.arange(factor) + 0.5) / factor - 0.5  # sub-pixel centre - cell centre
-        one_d = torch.stack([(-offsets).clamp(min=0), 1 - offsets.abs(), offsets.clamp(min=0)])
-        weights = one_d[:, None, :, None] * one_d[None, :, None, :]  # (3, 3, factor, factor)
-        logits = weights.log().clamp(min=cls.NO_WEIGHT)
-        return logits.reshape(cls.NEIGHBOURS * factor**2)
-
-    def forward(self, flow: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = flow.shape
-        f = self.factor
-        logits = F.conv2d(features, self.LOGIT_GAIN * self.to_logits.weight, self.to_logits.bias)
-        weights = logits.view(n, 1, self.NEIGHBOURS, f, f, h, w).softmax(dim=2)
-        neighbours = F.unfold(F.pad(flow, (1, 1, 1, 1), mode="replicate"), 3)
-        neighbours = neighbours.view(n, 2, self.NEIGHBOURS, 1, 1, h, w)
-        fine = (weights * neighbours).sum(dim=2)  # (N, 2, f, f, h, w)
-        return fine.permute(0, 1, 4, 2, 5, 3).reshape(n, 2, h * f, w * f)
-
-
 def image_head(channels: int, out_channels: int, downscale: int) -> nn.Sequential:
     """Decoder features (N, channels, h, w) → image (N, out_channels, h * downscale,
     w * downscale) in [-1, 1] (conv, pixel shuffle, tanh)."""

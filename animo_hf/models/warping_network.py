@@ -1,5 +1,4 @@
-"""The warping network W: an AdaIN hourglass that predicts a flow field at 1/4 resolution (or,
-with ``convex_upsampling``, at full resolution through a learned upsampling)."""
+"""The warping network W: an AdaIN hourglass that predicts a flow field at 1/4 resolution."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from diffusers.loaders.peft import PeftAdapterMixin
 
-from .layers import AdaINDecoder, ConvexUpsampling, SourceEncoder, flow_head
+from .layers import AdaINDecoder, SourceEncoder, flow_head
 from .modeling import StrictLoadingMixin
 
 
@@ -18,23 +17,14 @@ class WarpingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMix
     The hourglass's encoder sees only the source, so its features are computed once per source
     (:meth:`encode_source`); the decoder injects the pose code ``z`` through AdaIN at every level
     (:meth:`forward`). All work happens at 1/4 resolution or below: the image is pixel-unshuffled
-    by ``downscale`` before the first convolution.
-
-    With ``convex_upsampling`` the flow is brought to full resolution by
-    :class:`~animo_hf.models.layers.ConvexUpsampling` (weights from the decoder's finest
-    features), so that where the head's outline moves the flow can change within a cell and the
-    warped source keeps its edges in place; without it the flow stays at 1/``downscale`` and
-    :func:`~animo_hf.models.layers.warp` resizes it bilinearly. The upsampling starts as bilinear,
-    so adding it to trained weights (``training`` ``init_weights``) leaves the warped source as it
-    was; the editing network's features, warped at 1/4 and below, then see the full-resolution
-    flow resized back, close to but not exactly the coarse flow.
+    by ``downscale`` before the first convolution, and the flow stays at 1/``downscale``
+    (:func:`~animo_hf.models.layers.warp` resizes it bilinearly to what it warps).
 
     Args:
         in_channels: source image channels (RGB).
         latent_dim: size of the pose code ``z`` (the motion network's ``latent_dim``).
         block_out_channels: channels per level, finest (1/downscale) first; each level halves.
         downscale: the pixel-unshuffle factor; the flow comes out at 1/downscale resolution.
-        convex_upsampling: bring the flow to full resolution with a learned upsampling (above).
     """
 
     @register_to_config
@@ -44,15 +34,11 @@ class WarpingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMix
         latent_dim: int = 256,
         block_out_channels: tuple[int, ...] = (16, 32, 64),
         downscale: int = 4,
-        convex_upsampling: bool = False,
     ) -> None:
         super().__init__()
         self.encoder = SourceEncoder(in_channels, tuple(block_out_channels), downscale)
         self.decoder = AdaINDecoder(tuple(block_out_channels), latent_dim)
         self.to_flow = flow_head(block_out_channels[0])
-        self.flow_upsampler = (
-            ConvexUpsampling(block_out_channels[0], downscale) if convex_upsampling else None
-        )
 
     def encode_source(self, source: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Args: source (N, in_channels, H, W) in [-1, 1], H and W divisible by
@@ -63,13 +49,8 @@ class WarpingNetwork(StrictLoadingMixin, ModelMixin, ConfigMixin, PeftAdapterMix
         """Args: source_features from :meth:`encode_source` (batch 1 or N), z (N, latent_dim).
 
         Returns:
-            flow (N, 2, H / downscale, W / downscale), or (N, 2, H, W) with
-            ``convex_upsampling``: sampling offsets (x, y) in normalised coordinates, for
-            :func:`animo_hf.models.layers.warp`.
+            flow (N, 2, H / downscale, W / downscale): sampling offsets (x, y) in normalised
+            coordinates, for :func:`animo_hf.models.layers.warp`.
         """
         features = tuple(f.expand(z.shape[0], -1, -1, -1) for f in source_features)
-        decoded = self.decoder(features, z)
-        flow = self.to_flow(decoded)
-        if self.flow_upsampler is None:
-            return flow
-        return self.flow_upsampler(flow, decoded)
+        return self.to_flow(self.decoder(features, z))

@@ -83,8 +83,7 @@ class AniMoSourceFeatures(BaseOutput):
 
 @dataclass
 class AniMoAnimation(BaseOutput):
-    """Attributes: image (N, 3, H, W) in [-1, 1]; flow (N, 2, H / 4, W / 4), or (N, 2, H, W)
-    from a warping network with ``convex_upsampling``."""
+    """Attributes: image (N, 3, H, W) in [-1, 1]; flow (N, 2, H / 4, W / 4)."""
 
     image: torch.Tensor
     flow: torch.Tensor
