@@ -18,6 +18,7 @@ from transformers import ResNetConfig, ResNetForImageClassification
 from animeceleb.pose import EXPRESSION_DIM, POSE_NAMES
 from training.configuration import parse_config
 from training.data import PoseImageDataset, colour_jitter, decode_rgba, load_split, select_rows
+from training.history import read_history
 from training.publish import main as publish
 from training.regressor import (
     POSE_SCALE,
@@ -198,8 +199,12 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
         "config.json",
         "model.safetensors",
         "training_config.json",
+        "training_history.json",
     ]
     assert RegressorConfig.from_file(weights / "training_config.json").steps == 3
+    (stage,) = read_history(weights).stages
+    assert stage["steps"] == 3 and stage["seconds"] > 0 and stage["machine"]
+    assert stage["config"] == RegressorConfig.from_file(weights / "training_config.json").to_dict()
     model = load_regressor(weights)
     assert predict_poses(model, torch.zeros(2, 3, 64, 64)).shape == (2, 20)
     evaluation = json.loads((out / "evaluation.json").read_text())
@@ -220,6 +225,8 @@ def test_console_script_trains_exports_evaluates_and_resumes(tiny_dataset, tmp_p
     assert "datasets:\n- org/animeceleb" in card and "## Intended use" in card
     assert "## Licences\n\nThe weights: apache-2.0." in card
     assert load_regressor(shipped).config.image_size == 64
+    assert read_history(shipped) == read_history(weights)  # the run's history, shipped as is
+    assert "| 1 | cli | pose regressor | full | 3 |" in card
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 3, 3] and "eval" in records[-2]
     assert records[-1]["stage_end"] and records[-1]["machine"] == machine()
@@ -328,7 +335,12 @@ def test_the_shipped_config_is_the_shipped_weights_and_card():
     shipped = (folder / "README.md").read_text(encoding="utf-8")
     hardware = re.search(r"^- Hardware: (.*)\.$", shipped, flags=re.MULTILINE).group(1)
     card = regressor_model_card(
-        model, config, steps=config.steps, hardware=hardware, dataset_id="animeceleb-hf/animeceleb"
+        model,
+        config,
+        steps=config.steps,
+        hardware=hardware,
+        history=read_history(folder),
+        dataset_id="animeceleb-hf/animeceleb",
     )
     assert card.content.split("## Evaluation")[0] == shipped.split("## Evaluation")[0]
     assert "learning rate 0.001, betas [0.9, 0.999],\n  cosine schedule after 200" in shipped

@@ -95,7 +95,13 @@ def check_weights_source(name: str, value: Any) -> None:
 class ConfigSection:
     """Base of every config dataclass: lists read from YAML become tuples, mappings become the
     nested sections their fields are typed as (a tuple of sections from a list of mappings), and
-    :meth:`validate` runs after construction, its errors naming the field's dotted path."""
+    :meth:`validate` runs after construction, its errors naming the field's dotted path.
+
+    ``SECTION_DEFAULTS`` (section field -> values): a subclass's own defaults of a shared
+    section, under whatever a config file or the command line gives of it (``--data.dataset X``
+    keeps the batch size the subclass chose); its default factories should use them too."""
+
+    SECTION_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
@@ -144,6 +150,9 @@ class ConfigSection:
             names = [prefix + name for name in unknown]
             raise ValueError(f"{where}: unknown config field(s) {names}")
         values = dict(data)
+        for name, defaults in cls.SECTION_DEFAULTS.items():
+            if isinstance(values.get(name, {}), dict):
+                values[name] = {**defaults, **values.get(name, {})}
         for name, (kind, many) in cls.sections().items():
             value = values.get(name)
             if many and isinstance(value, list | tuple):

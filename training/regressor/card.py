@@ -17,6 +17,7 @@ from transformers import ResNetForImageClassification
 from animo_hf.model_card import parameter_summary, template_variables
 from dataset_builder.files import write_atomic
 
+from ..history import History, history_table
 from ..runs import hub_dataset_ids
 from .configuration_regressor import RegressorConfig
 from .evaluate import evaluation_markdown
@@ -32,11 +33,13 @@ def regressor_model_card(
     *,
     steps: int,
     hardware: str,
+    history: History,
     evaluation: dict[str, Any] | None = None,
     dataset_id: str | None = None,
 ) -> ModelCard:
     """The model card of a trained regressor: usage, the pose dims and their scale, the
-    architecture, the training run and (when given) the evaluation of
+    architecture, the training run (with ``history``'s stage table) and (when given) the
+    evaluation of
     :func:`training.regressor.evaluate.evaluate_regressor`. ``dataset_id``: the Hub id the training
     data is published under (default: the run's dataset when it is one).
 
@@ -57,6 +60,7 @@ def regressor_model_card(
         "run": config.to_dict(),
         "steps": steps,
         "hardware": hardware,
+        "stages": "\n\n".join([history_table(history.stages), *history.notes]),
         "evaluation": None if evaluation is None else evaluation_markdown(evaluation),
     }
     used = template_variables(TEMPLATE_PATH) - {"card_data"}
@@ -73,10 +77,17 @@ def regressor_model_card(
 
 
 def write_regressor_folder(
-    folder: Path, *, model: ResNetForImageClassification, card: ModelCard, config: RegressorConfig
+    folder: Path,
+    *,
+    model: ResNetForImageClassification,
+    card: ModelCard,
+    config: RegressorConfig,
+    history: History,
 ) -> None:
-    """A shipped regressor folder: the weights (``save_pretrained``), the model card and the run's
-    config (``training_config.json``, which the card's retrain command reads)."""
+    """A shipped regressor folder: the weights (``save_pretrained``), the model card, the run's
+    config (``training_config.json``, which the card's retrain command reads) and its
+    ``training_history.json``."""
     model.save_pretrained(folder)
     card.save(folder / "README.md")
     write_atomic(folder / CONFIG_FILE, json.dumps(config.to_dict(), indent=1))
+    history.write(folder)

@@ -113,6 +113,7 @@ class RegressorConfig(RunConfig):
             eval_batch_size: images per evaluation batch.
     """
 
+    SECTION_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = SECTION_DEFAULTS
     # How often a run evaluates, and in what batches, change no weight: a resumed run may too.
     BOOKKEEPING: ClassVar[frozenset[str]] = RunConfig.BOOKKEEPING | {
         "eval_every",
@@ -166,14 +167,3 @@ class RegressorConfig(RunConfig):
                 config_error(name, value, f"a number in [0, 0.5]{unit}")
         check_non_negative("eval_every", self.eval_every)
         check_positive("eval_batch_size", self.eval_batch_size)
-
-    @classmethod
-    def _from_dict(cls, data: Any, where: str, prefix: str) -> RegressorConfig:
-        """Each shared section as given, over the regressor's :data:`SECTION_DEFAULTS`."""
-        if isinstance(data, dict):
-            data = dict(data)
-            for name, defaults in SECTION_DEFAULTS.items():
-                given = data.get(name, {})
-                if isinstance(given, dict):
-                    data[name] = {**defaults, **given}
-        return super()._from_dict(data, where, prefix)

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..history import STAGE_END
+from ..history import STAGE_END, read_history
 from ..runs import METRICS_FILE, checkpoint_state, export_weights, latest_checkpoint
 from .card import regressor_model_card, write_regressor_folder
 from .configuration_regressor import RegressorConfig
@@ -40,14 +40,17 @@ def publish_regressor(run: Path, out: Path, *, dataset_id: str | None = None) ->
     if checkpoint is None or checkpoint_state(checkpoint)["step"] != end["step"]:
         raise ValueError(f"{run}: its last checkpoint is not the end of its run")
     model = load_regressor(run / "weights")
+    history = read_history(run / "weights")
     card = regressor_model_card(
         model,
         config,
         steps=end["step"],
         hardware=end["hardware"],
+        history=history,
         evaluation=evaluation,
         dataset_id=dataset_id,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    export_weights(partial(write_regressor_folder, model=model, card=card, config=config), out)
+    write = partial(write_regressor_folder, model=model, card=card, config=config, history=history)
+    export_weights(write, out)
     return out

@@ -32,8 +32,15 @@ from transformers import ResNetForImageClassification
 from animeceleb.pose import ANGLE_SLICE, EXPRESSION_DIM
 
 from .. import runs
-from ..data import PoseImageDataset, load_split, run_resolution, seeded_loader, select_rows
-from ..history import STAGE_END
+from ..data import (
+    PoseImageDataset,
+    data_summary,
+    load_split,
+    run_resolution,
+    seeded_loader,
+    select_rows,
+)
+from ..history import STAGE_END, History, stage_record
 from .card import regressor_model_card, write_regressor_folder
 from .configuration_regressor import RegressorConfig, RegressorDataConfig
 from .evaluate import evaluate_regressor, evaluation_record, write_evaluation
@@ -68,6 +75,7 @@ class RegressorTrainer:
                 f"least {least}² (set data.resolution and data.resize: true)"
             )
         indices = select_rows(train_rows, data.styles, config.groups)
+        self.data_summary = data_summary(train_rows, data)
         self.dataset = PoseImageDataset(
             train_rows, indices, self.resolution, config.color_jitter, config.hue_jitter
         )
@@ -144,15 +152,46 @@ class RegressorTrainer:
         runs.save_checkpoint(self.accelerator, self.out, self.step, keep, seconds)
         if self.accelerator.is_main_process:
             model = self.unwrapped
+            history = self.history(seconds)
             card = regressor_model_card(
-                model, self.config, steps=self.step, hardware=self.hardware(), evaluation=evaluation
+                model,
+                self.config,
+                steps=self.step,
+                hardware=self.hardware(),
+                history=history,
+                evaluation=evaluation,
             )
 
-            runs.export_weights(
-                partial(write_regressor_folder, model=model, card=card, config=self.config),
-                self.out / "weights",
+            write = partial(
+                write_regressor_folder,
+                model=model,
+                card=card,
+                config=self.config,
+                history=history,
             )
+            runs.export_weights(write, self.out / "weights")
         self.accelerator.wait_for_everyone()
+
+    def history(self, seconds: float) -> History:
+        """The weights' history at this step: the run as one stage."""
+        config = self.config
+        record = stage_record(
+            self.out.name,
+            config.to_dict(),
+            name="pose regressor",
+            trains="full",
+            start=0,
+            steps=self.step,
+            learning_rate=config.optimizer.learning_rate,
+            schedule=config.schedule.to_dict(),
+            loss=config.loss,
+            data=self.data_summary[0],
+            licences=self.data_summary[1],
+            resolution=self.resolution,
+            seconds=seconds,
+            machine=runs.machine(),
+        )
+        return History([record])
 
     def run(self) -> Path:
         """Train to ``steps`` updates (logging, evaluating and checkpointing on the way), evaluate
