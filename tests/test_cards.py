@@ -45,14 +45,14 @@ def _attribution_lines(text: str) -> list[str]:
 
 def test_dataset_card_yaml_parses_back(tmp_path):
     path = tmp_path / "README.md"
-    write_card(path, {"train": 1200, "test": 30}, INFO, _procedural(3), True)
+    write_card(path, {"train": 1200, "test": 30}, INFO, _procedural(3), True, resolution=256)
     text = path.read_text(encoding="utf-8")
     assert not PLACEHOLDER.search(text)
     assert "## Intended use" in text and "3 character model(s): 3 procedural." in text
     card = DatasetCard.load(path)
     data = card.data
     assert data.license == "cc-by-4.0" and data.get("license_name") is None
-    assert data.pretty_name == "AnimeCeleb-HF"
+    assert data.pretty_name == "AnimeCeleb-HF" and data.resolution == 256
     assert data.task_categories == ["image-to-image"]
     assert "head-reenactment" in data.tags
     assert data.size_categories == ["1K<n<10K"]
@@ -80,7 +80,7 @@ def test_dataset_card_yaml_parses_back(tmp_path):
     assert len(re.findall(r"^\| \d+ \| `", body, flags=re.M)) == len(POSE_NAMES)
     assert "@inproceedings{kim2022animeceleb," in body
     assert 'load_dataset("path/or/repo-id", split="train")' in body
-    no_sheet = dataset_card({"train": 1}, INFO, _procedural(1), False)
+    no_sheet = dataset_card({"train": 1}, INFO, _procedural(1), False, resolution=256)
     assert "contact_sheet" not in no_sheet.text
 
 
@@ -96,7 +96,7 @@ def test_dataset_card_yaml_parses_back(tmp_path):
 )
 def test_card_licence_is_a_hub_id_or_other(licenses, expected):
     models = [_third_party(f"vrm-{i}", lic) for i, lic in enumerate(licenses)]
-    data = dataset_card({"train": 1}, INFO, models, False).data
+    data = dataset_card({"train": 1}, INFO, models, False, resolution=256).data
     assert data.license == expected
     if expected == "other":
         assert data.license_name == "per-example-licences"
@@ -109,26 +109,28 @@ def test_attributions_are_grouped():
         _third_party("vrm-b", "cc-by", "Zed by Bob"),
         _third_party("vrm-a", "cc0-1.0", "Ann by Alice"),
     ]
-    lines = _attribution_lines(str(dataset_card({"train": 1}, INFO, models, False)))
+    lines = _attribution_lines(str(dataset_card({"train": 1}, INFO, models, False, resolution=256)))
     assert lines == [
         "- AnimeCeleb-HF procedural characters (500 models, cc-by-4.0)",
         "- Ann by Alice (`vrm-a`, vrm, licence: cc0-1.0)",
         "- Zed by Bob (`vrm-b`, vrm, licence: cc-by)",
     ]
-    one = _attribution_lines(str(dataset_card({"train": 1}, INFO, _procedural(1), False)))
+    one = _attribution_lines(
+        str(dataset_card({"train": 1}, INFO, _procedural(1), False, resolution=256))
+    )
     assert one == ["- AnimeCeleb-HF procedural characters (1 model, cc-by-4.0)"]
 
 
 def test_multiline_attribution_stays_one_list_item():
     models = [_third_party("vrm-x", "cc-by-4.0", "Mika\nby  Someone")]
-    lines = _attribution_lines(str(dataset_card({"train": 1}, INFO, models, False)))
+    lines = _attribution_lines(str(dataset_card({"train": 1}, INFO, models, False, resolution=256)))
     assert lines == ["- Mika by Someone (`vrm-x`, vrm, licence: cc-by-4.0)"]
 
 
 def test_unknown_licence_warns_and_is_other(caplog):
     models = _procedural(2) + [_third_party("gltf-abc", "unknown"), _third_party("vrm-d", "mit")]
     with caplog.at_level(logging.WARNING, logger="dataset_builder.dataset_card"):
-        card = dataset_card({"train": 1}, INFO, models, False)
+        card = dataset_card({"train": 1}, INFO, models, False, resolution=256)
     assert card.data.license == "other"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "gltf-abc" in warnings[0] and "vrm-d" not in warnings[0]
@@ -136,7 +138,10 @@ def test_unknown_licence_warns_and_is_other(caplog):
     only_unknown = [_third_party("vrm-u", "unknown")]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="dataset_builder.dataset_card"):
-        assert dataset_card({"train": 1}, INFO, only_unknown, False).data.license == "other"
+        assert (
+            dataset_card({"train": 1}, INFO, only_unknown, False, resolution=256).data.license
+            == "other"
+        )
     assert "vrm-u" in caplog.text
 
 
