@@ -147,14 +147,19 @@ def training_pairs(
     source_groups: Sequence[str],
     target_groups: Sequence[str],
     seed: int,
+    same_pair: bool = False,
 ) -> list[Pair]:
     """Every target image of ``target_groups`` and ``data.styles``, with a source of
     ``source_groups`` of the same character and style (chosen by a draw seeded by ``seed`` when
-    there are several); ``ValueError`` if there is none."""
+    there are several), with ``same_pair`` of its ``pair_id`` too (the frontal image of a
+    rotated target: the same expression, only the head moves); ``ValueError`` if there is
+    none."""
     style_names = train.features["style"].names
     group_names = train.features["group"].names
     styles = chosen_styles(train, data.styles)
-    columns = train.select_columns(["model_id", "style", "group"]).to_dict()
+    names = ["model_id", "style", "group"] + (["pair_id"] if same_pair else [])
+    columns = train.select_columns(names).to_dict()
+    pair_ids = columns.get("pair_id")
     sources, targets = defaultdict(list), defaultdict(list)
     for row, (model_id, style, group) in enumerate(
         zip(columns["model_id"], columns["style"], columns["group"], strict=True)
@@ -170,14 +175,18 @@ def training_pairs(
     pairs = []
     for key in sorted(targets):
         for target in targets[key]:
-            candidates = [s for s in sources.get(key, ()) if s != target]
+            candidates = [
+                s
+                for s in sources.get(key, ())
+                if s != target and (pair_ids is None or pair_ids[s] == pair_ids[target])
+            ]
             if candidates:
                 pairs.append(Pair(int(candidates[rng.integers(len(candidates))]), target))
     if not pairs:
         raise ValueError(
             f"dataset {dataset_names(data.dataset)!r}: no training pairs (source groups "
             f"{tuple(source_groups)}, target groups {tuple(target_groups)}, "
-            f"styles {sorted(styles)})"
+            f"styles {sorted(styles)}{', the same pair_id' if same_pair else ''})"
         )
     return pairs
 

@@ -73,7 +73,9 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
     saved = out / "config.json"
     wanted = config.to_dict()
     if saved.exists() and latest_checkpoint(out) is not None:
-        existing = json.loads(saved.read_text(encoding="utf-8"))
+        # read through the config class: a field added since the run began takes its default
+        existing = type(config).from_dict(json.loads(saved.read_text(encoding="utf-8")), saved)
+        existing = existing.to_dict()
         refused = changed_fields(existing, wanted, config.BOOKKEEPING)
         if refused:
             raise ValueError(

@@ -145,14 +145,18 @@ class CriticConfig(ConfigSection):
 @dataclass
 class PairConfig(ConfigSection):
     """Which images may be the source and the target of a training pair (both images of a pair
-    are the same character in the same style)."""
+    are the same character in the same style); ``same_pair``: the source has the target's
+    ``pair_id`` too (a frontal source for a rotated target: the same expression, only the head
+    moves)."""
 
     source_groups: tuple[str, ...] = ("basis",)
     target_groups: tuple[str, ...] = ("frontal", "rotated")
+    same_pair: bool = False
 
     def validate(self) -> None:
         check_subset("source_groups", self.source_groups, SOURCE_GROUPS)
         check_subset("target_groups", self.target_groups, TARGET_GROUPS)
+        check_bool("same_pair", self.same_pair)
 
 
 @dataclass

@@ -88,6 +88,7 @@ class Trainer:
             config.pairs.source_groups,
             config.pairs.target_groups,
             config.seed,
+            config.pairs.same_pair,
         )
         dataset = PairDataset(train_split, pairs, self.resolution, config.augment)
         loader = seeded_loader(dataset, config.data, config.seed)
