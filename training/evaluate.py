@@ -31,7 +31,7 @@ import json
 import statistics
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,12 +45,13 @@ from animo_hf import AniMoPipeline, EditingNetwork, PIRendererGenerator
 from animo_hf.models.layers import WARP_INTERPOLATIONS
 from animo_hf.video import carphone_clip
 from dataset_builder.files import write_atomic
-from dataset_builder.sources import ModelSource, procedural_source
+from dataset_builder.sources import ModelSource, file_sources, procedural_source
 
 from .configuration import DataConfig
 from .data import decode_rgba, load_split, network_input, row_pose, run_resolution
+from .expression_suite import Method, expression_suite
 from .metrics import EXPRESSION_METRICS, IMAGE_METRICS, POSE_METRICS, load_metric
-from .results import HUMAN_TRUTH, markdown
+from .results import EXPRESSIONS, HUMAN_TRUTH, markdown
 from .true_renders import evenly_spaced, render_truth
 
 
@@ -106,9 +107,6 @@ def held_out_cases(
     if not cases:
         raise ValueError(f"dataset {dataset!r}: no held-out character has a basis and targets")
     return cases
-
-
-Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (source, poses) -> images
 
 
 def copy_source(source: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
@@ -371,7 +369,53 @@ def run(args: argparse.Namespace) -> dict:
             results[HUMAN_TRUTH] = against_true_render(
                 characters, methods, scorer, chosen, str(blender_log)
             )
+    if args.expressions or args.expression_model:
+        results[EXPRESSIONS] = expressions(args, cases, methods, scorer, resolution)
     return results
+
+
+def expressions(
+    args: argparse.Namespace,
+    cases: list[Case],
+    methods: dict[str, Method],
+    scorer: Scorer,
+    resolution: int,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """The expression suite (:mod:`training.expression_suite`) on the held-out procedural
+    characters (``--expressions``) and on each ``--expression-model`` file, in the cases'
+    styles: characters -> method -> kind/group -> score."""
+    args.output.mkdir(parents=True, exist_ok=True)
+    log = str(args.output / "blender.log")
+
+    def expression_l1(predictions, references, sources):
+        metric = scorer.metrics["expression_l1"]
+        found = metric.compute(predictions=predictions, references=references, sources=sources)
+        return found["expression_l1"]
+
+    def ssim(predictions, references):
+        return scorer.metrics["ssim"].compute(predictions=predictions, references=references)[
+            "ssim"
+        ]
+
+    styles = sorted({case.style for case in cases})
+    suites = {}
+    if args.expressions:
+        held_out = [
+            (source, case.style)
+            for case in cases
+            if (source := procedural_source(case.model_id)) is not None
+        ]
+        if not held_out:
+            raise ValueError("--expressions: no held-out character is procedural")
+        suites[f"{len({s.model_id for s, _ in held_out})} held-out procedural characters"] = (
+            held_out
+        )
+    for source in file_sources(args.expression_model or []):
+        suites[f"{Path(source.path).name}"] = [(source, style) for style in styles]
+    return {
+        name: expression_suite(characters, methods, expression_l1, ssim, resolution, log)
+        for name, characters in suites.items()
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -419,6 +463,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--resize", action="store_true", help="resize the dataset's images to --resolution"
+    )
+    parser.add_argument(
+        "--expressions",
+        action="store_true",
+        help="the expression suite on the held-out procedural characters: each kind of "
+        "expression, frontal and rotated, rendered by Blender (needs the render extra)",
+    )
+    parser.add_argument(
+        "--expression-model",
+        action="append",
+        help="a model file (VRM, glTF, FBX, .blend) for the expression suite, in the cases' "
+        "styles (repeatable)",
     )
     parser.add_argument("--styles", nargs="+", help="evaluate only these styles")
     parser.add_argument("--max-models", type=int, help="evaluate only this many characters")

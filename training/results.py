@@ -43,6 +43,20 @@ def summary(results: dict) -> dict[str, dict[str, float]]:
     return rows
 
 
+EXPRESSIONS = "expressions"  # results[EXPRESSIONS]: characters -> method -> kind/group -> score
+
+
+def expression_table(scores: dict[str, dict[str, float]]) -> list[str]:
+    """An expression suite's scores as a table: a row per kind and group (the changed-pixel
+    ratio, 0 exact, 1 no better than not animating the expression), a column per method."""
+    rows: dict[str, dict[str, float]] = {}
+    for method, named in scores.items():
+        for name, value in named.items():
+            if not name.endswith(" ssim"):
+                rows.setdefault(name, {})[method] = value
+    return markdown_table(rows, "kind/group")
+
+
 def markdown(results: dict) -> str:
     """The results as Markdown: the setup, a summary, then a table per method and section."""
     lines = ["## setup", "", *(f"- {k}: {v}" for k, v in results["setup"].items()), ""]
@@ -61,4 +75,10 @@ def markdown(results: dict) -> str:
                 "",
                 *markdown_table(results[section], "method"),
             ]
+    for characters, scores in results.get(EXPRESSIONS, {}).items():
+        lines += [
+            f"## expressions: {characters} (changed-pixel ratio: 0 exact, 1 not animated)",
+            "",
+            *expression_table(scores),
+        ]
     return "\n".join(lines)
