@@ -134,9 +134,12 @@ def expression_suite(
         for method, scores in score_character(methods, expression_l1, ssim, poses, truth).items():
             for name, value in scores.items():
                 records[method][name].append(value)
+    names, _ = suite_poses()
+    order = {name: i for i, name in enumerate(names)}
     results = {}
     for method, named in records.items():
-        means = {name: float(np.mean(values)) for name, values in named.items()}
+        ordered = sorted(named, key=lambda name: order[name.removesuffix(" ssim")])
+        means = {name: float(np.mean(named[name])) for name in ordered}
         for kind in EXPRESSION_KINDS:
             both = [means[f"{kind}/{g}"] for g in GROUPS if f"{kind}/{g}" in means]
             if both:
