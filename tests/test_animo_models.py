@@ -13,6 +13,7 @@ from animo_hf import (
     MOTION_DIM,
     PHI_TABLE,
     EditingNetwork,
+    ExpressionMorpher,
     MotionNetwork,
     PIRendererGenerator,
     PoseMapping,
@@ -40,6 +41,8 @@ def run_model(model, inputs):
     if isinstance(model, EditingNetwork):
         features = model.encode_source(inputs["source"])
         return model(features, inputs["flow"], inputs["z"], source=inputs["source"])
+    if isinstance(model, ExpressionMorpher):
+        return model(inputs["source"], inputs["pose"][:, :EXPRESSION_DIM]).image
     return model(inputs["source"], inputs["pose"]).image
 
 
@@ -57,7 +60,7 @@ def model_inputs(batch=2, requires_grad=False):
     return {k: v.requires_grad_(requires_grad) for k, v in inputs.items()}
 
 
-TRAINABLE = [MotionNetwork, WarpingNetwork, EditingNetwork, PIRendererGenerator]
+TRAINABLE = [MotionNetwork, WarpingNetwork, EditingNetwork, PIRendererGenerator, ExpressionMorpher]
 ALL_MODELS = [PoseMapping, *TRAINABLE]
 
 
@@ -70,6 +73,7 @@ def test_forward_backward_reaches_every_parameter(cls):
         WarpingNetwork: (2, 2, SIZE // 4, SIZE // 4),
         EditingNetwork: (2, 3, SIZE, SIZE),
         PIRendererGenerator: (2, 3, SIZE, SIZE),
+        ExpressionMorpher: (2, 3, SIZE, SIZE),
     }[cls]
     assert out.shape == expected
     out.square().mean().backward()
@@ -80,7 +84,7 @@ def test_forward_backward_reaches_every_parameter(cls):
 
 def test_image_outputs_are_bounded():
     inputs = model_inputs()
-    for cls in (EditingNetwork, PIRendererGenerator):
+    for cls in (EditingNetwork, PIRendererGenerator, ExpressionMorpher):
         out = run_model(seeded(cls), inputs)
         assert out.min() >= -1 and out.max() <= 1
 

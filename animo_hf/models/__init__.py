@@ -1,4 +1,5 @@
 from .editing_network import EditingNetwork
+from .expression_morpher import ExpressionMorpher, MorpherOutput
 from .motion_network import MotionNetwork
 from .pirenderer import PIRendererGenerator, PIRendererOutput, PIRendererSourceFeatures
 from .pose_mapping import PHI_TABLE, PoseMapping
@@ -7,6 +8,8 @@ from .warping_network import WarpingNetwork
 __all__ = [
     "PHI_TABLE",
     "EditingNetwork",
+    "ExpressionMorpher",
+    "MorpherOutput",
     "MotionNetwork",
     "PIRendererGenerator",
     "PIRendererOutput",
