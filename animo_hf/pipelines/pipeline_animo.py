@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 import os
-import typing
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -22,12 +19,12 @@ from animeceleb.pose import POSE_DIM, validate_pose
 from .._checks import check_batch, positive_int
 from ..extractor import FrameInput, HumanPoseExtractor, HumanPoseSequence
 from ..image_utils import ImageInput, composite, image_to_array
-from ..loading import local_folder
 from ..lora import fuse_lora_weights, lora_file
 from ..models import EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from ..models.layers import warp
 from ..motion_space import motion_from_blendshapes
 from ..sampling import sample_poses
+from .strict_loading import StrictPipelineLoadingMixin
 
 BlendshapeInput = HumanPoseSequence | Mapping[str, float] | Sequence[Mapping[str, float]]
 PoseInput = np.ndarray | torch.Tensor | Sequence[float] | Sequence[Sequence[float]]
@@ -89,7 +86,7 @@ class AniMoAnimation(BaseOutput):
     flow: torch.Tensor
 
 
-class AniMoPipeline(DiffusionPipeline):
+class AniMoPipeline(StrictPipelineLoadingMixin, DiffusionPipeline):
     """Cross-domain head reenactment of an anime character (AniMo, anime-domain networks).
 
     Every driving input becomes AnimeCeleb pose vectors first (human blendshapes through the
@@ -127,21 +124,6 @@ class AniMoPipeline(DiffusionPipeline):
             editing_network=editing_network,
         )
 
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-        """diffusers' loader (safetensors only), after :meth:`check_folder` for a local folder.
-
-        A path that exists, is absolute, starts with ``.`` or ``~``, or is not a valid Hub repo id
-        is a local folder (``FileNotFoundError`` if missing); anything else is a Hub repo id.
-        Components passed in ``kwargs`` replace the saved ones.
-        """
-        folder = local_folder(pretrained_model_name_or_path)
-        if folder is not None:
-            cls.check_folder(folder, passed=kwargs.keys())
-            pretrained_model_name_or_path = folder
-        kwargs.setdefault("use_safetensors", True)
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
-
     def load_lora_weights(
         self,
         pretrained_model_name_or_path: str | os.PathLike,
@@ -163,49 +145,6 @@ class AniMoPipeline(DiffusionPipeline):
         fuse_lora_weights(
             self.components, lora_file(pretrained_model_name_or_path, **kwargs), lora_scale
         )
-
-    @classmethod
-    def component_classes(cls) -> dict[str, type]:
-        """Each component's class, from the ``__init__`` signature."""
-        hints = typing.get_type_hints(cls.__init__)
-        return {
-            name: hints[name]
-            for name in inspect.signature(cls.__init__).parameters
-            if name != "self"
-        }
-
-    @classmethod
-    def load_config(cls, *args: Any, **kwargs: Any):
-        """diffusers' ``model_index.json`` reader, tolerant of moved modules: a component saved
-        as ``[old.module.path, ClassName]`` is read from the module that defines ``ClassName``
-        now, so published checkpoints keep loading when the package is reorganised."""
-        loaded = super().load_config(*args, **kwargs)
-        index = loaded[0] if isinstance(loaded, tuple) else loaded
-        for name, component in cls.component_classes().items():
-            entry = index.get(name)
-            if (
-                isinstance(entry, list | tuple)
-                and len(entry) == 2
-                and entry[1] == component.__name__
-            ):
-                index[name] = [component.__module__, component.__name__]
-        return loaded
-
-    @classmethod
-    def check_folder(cls, folder: Path, passed: Collection[str] = ()) -> None:
-        """Check a local pipeline folder: it has ``model_index.json`` and a folder for every
-        component not in ``passed`` (each component's own ``from_pretrained`` then checks its
-        config and weights)."""
-        if not (folder / cls.config_name).is_file():
-            raise FileNotFoundError(f"{folder}: expected {cls.config_name}, not found")
-        index = cls.load_config(folder)
-        for name in cls.component_classes():
-            if name in passed:
-                continue
-            if name not in index or index[name][0] is None:
-                raise ValueError(f"{folder}: {cls.config_name} has no component {name!r}")
-            if not (folder / name).is_dir():
-                raise FileNotFoundError(f"{folder}: component folder {name!r} not found")
 
     @property
     def default_sample_size(self) -> int:
