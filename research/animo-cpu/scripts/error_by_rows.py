@@ -1,7 +1,7 @@
 """Where in the frame AniMo's error is: the L1 to the true render per band of rows.
 
-    python scripts/error_by_rows.py --weights weights/animo --lora weights/animo-lora \
-        --dataset outputs/godette/hub --split train --bands 8
+    python research/animo-cpu/scripts/error_by_rows.py --weights weights/animo \
+        --lora weights/animo-lora --dataset outputs/godette/hub --split train --bands 8
 
 Per group (frontal, rotated), the mean absolute error (images in [0, 1], over the RGB channels and
 the targets) of AniMo's output and of the source copied unchanged, in ``--bands`` equal bands of

@@ -1,12 +1,12 @@
 """What a bigger editing network costs per frame: parameters and animate FPS of AniMo at 256² for
 several editing-network sizes, against the shipped default in the same run.
 
-Usage::
+Usage (from the repository root; R=research/animo-cpu/benchmarks)::
 
-    python benchmarks/editing_sizes.py [--size 256] [--seconds 2] [--rounds 3] [--json out.json]
-    python benchmarks/editing_sizes.py 64,64,96/2 64,64,96/2/bicubic   # what bicubic sampling costs
-    python benchmarks/editing_sizes.py 64,64,96/2/bicubic 64,64,96/2/bicubic/skip   # the skip
-    python benchmarks/editing_sizes.py 64,64,96/2/bicubic 64,64,96/2/bicubic/convex
+    python $R/editing_sizes.py [--size 256] [--seconds 2] [--rounds 3] [--json out.json]
+    python $R/editing_sizes.py 64,64,96/2 64,64,96/2/bicubic   # what bicubic sampling costs
+    python $R/editing_sizes.py 64,64,96/2/bicubic 64,64,96/2/bicubic/skip   # the skip
+    python $R/editing_sizes.py 64,64,96/2/bicubic 64,64,96/2/bicubic/convex
 
 Each size is ``channels/layers[/interpolation][/skip][/convex]`` (``32,64,96/1`` is the default:
 ``block_out_channels``, ``layers_per_block``, ``warp_interpolation`` and ``source_skip`` of
@@ -15,7 +15,8 @@ Each size is ``channels/layers[/interpolation][/skip][/convex]`` (``32,64,96/1``
 ``benchmarks/animate_fps.py`` times (source features cached, batch 1, inference mode); sizes run
 interleaved round by round and the best round is reported next to the median. Random weights:
 speed does not depend on the values. Quality per size comes from ``animeceleb-eval`` (see
-docs/training.md), not from here.
+research/animo-cpu/notebook.md), not from here. The ``skip`` and ``convex`` switches are research
+flags: run them at the commit the notebook ran at (``git checkout 16c4815``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import torch
-from animate_fps import animate_step, frames_per_second  # benchmarks/animate_fps.py
-from machine import describe_machine  # benchmarks/machine.py
+
+# The product's benchmark helpers (benchmarks/animate_fps.py, benchmarks/machine.py): research
+# code may use the product, never the other way round.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+from animate_fps import animate_step, frames_per_second  # noqa: E402
+from machine import describe_machine  # noqa: E402
 
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from animo_hf.models.layers import WARP_INTERPOLATIONS
@@ -49,7 +55,6 @@ def parse_size(text: str) -> tuple[dict, dict]:
             "block_out_channels": tuple(int(c) for c in channels.split(",")),
             "layers_per_block": int(layers or 1),
             "warp_interpolation": interpolations[0] if interpolations else "bilinear",
-            "source_skip": "skip" in options,
         }
     except ValueError:
         raise SystemExit(f"size {text!r}: expected channels/layers, e.g. 64,64,96/2") from None
@@ -59,7 +64,10 @@ def parse_size(text: str) -> tuple[dict, dict]:
         raise SystemExit(
             f"size {text!r}: options are one interpolation of {WARP_INTERPOLATIONS} and {SWITCHES}"
         )
-    return size, {"convex_upsampling": "convex" in options}
+    # research flags the product no longer has: passed only when named (run them at 16c4815)
+    if "skip" in options:
+        size["source_skip"] = True
+    return size, {"convex_upsampling": True} if "convex" in options else {}
 
 
 def pipeline_of(size: tuple[dict, dict]) -> AniMoPipeline:
@@ -100,7 +108,8 @@ def main() -> None:
     for name, fps in samples.items():
         pipe = pipes[name]
         editing = sum(p.numel() for p in pipe.editing_network.parameters()) / 1e6
-        total = sum(p.numel() for m in pipe.components.values() for p in m.parameters()) / 1e6
+        modules = [m for m in pipe.components.values() if isinstance(m, torch.nn.Module)]
+        total = sum(p.numel() for m in modules for p in m.parameters()) / 1e6
         best, median = max(fps), statistics.median(fps)
         rows.append(
             {

@@ -1,7 +1,8 @@
 """Where AniMo's output gets its detail: the parts its mask composes, scored apart.
 
-    python scripts/composition_parts.py --weights weights/animo --lora weights/animo-lora
-    python scripts/composition_parts.py --weights weights/animo \
+    python research/animo-cpu/scripts/composition_parts.py --weights weights/animo \
+        --lora weights/animo-lora
+    python research/animo-cpu/scripts/composition_parts.py --weights weights/animo \
         --dataset outputs/animeceleb-val/hub --split train --max-models 8 --figure mouths.png
 
 Per group (frontal, rotated), the means over cases of SSIM and sharpness (the evaluation's metric
@@ -57,7 +58,7 @@ def composition_parts(
     z, flow = pipe.pose_code_and_flow(features, poses)
     editing = pipe.editing_network
     warped = editing.warp_source(source.expand(len(poses), -1, -1, -1), flow)
-    generated, mask = editing.decode(features.editing, flow, z, warped)
+    generated, mask = editing.decode(features.editing, flow, z)
     if mask is None:
         raise SystemExit("--weights: this editing network has no mask (composite=False)")
     closer = (warped - targets).abs().mean(1, keepdim=True) <= (generated - targets).abs().mean(
