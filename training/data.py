@@ -258,10 +258,35 @@ def scale_shift(images: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     return F.grid_sample(images, grid, align_corners=False, padding_mode="zeros")
 
 
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """AniMo's augmentation of a pair: :func:`colour_jitter` (strength 0.15, no hue), then
-    :func:`scale_shift`, the same for every image of ``images`` (K, 4, H, W) RGBA."""
-    return scale_shift(colour_jitter(images, generator), generator)
+def integer_shift(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The same shift by whole pixels (up to 3% of the size each way) for every image of
+    ``images`` (K, C, H, W); zeros (transparent) where the image moves in from outside. No pixel
+    is resampled: the images keep all their detail."""
+    height, width = images.shape[-2:]
+    reach = torch.tensor([height, width]) * 0.03
+    dy, dx = ((torch.rand(2, generator=generator) * 2 - 1) * reach).round().int().tolist()
+    moved = torch.zeros_like(images)
+    rows_to, rows_from = _span(dy, height)
+    cols_to, cols_from = _span(dx, width)
+    moved[..., rows_to, cols_to] = images[..., rows_from, cols_from]
+    return moved
+
+
+def _span(shift: int, size: int) -> tuple[slice, slice]:
+    """Where a shift by ``shift`` pixels along an axis of ``size`` writes, and what it reads."""
+    return slice(max(shift, 0), size + min(shift, 0)), slice(max(-shift, 0), size - max(shift, 0))
+
+
+def augment(
+    images: torch.Tensor, generator: torch.Generator, resampling: str = "bilinear"
+) -> torch.Tensor:
+    """AniMo's augmentation of a pair: :func:`colour_jitter` (strength 0.15, no hue), then the
+    same move of every image of ``images`` (K, 4, H, W) RGBA: :func:`scale_shift` (``bilinear``)
+    or :func:`integer_shift` (``integer``)."""
+    jittered = colour_jitter(images, generator)
+    if resampling == "integer":
+        return integer_shift(jittered, generator)
+    return scale_shift(jittered, generator)
 
 
 @contextmanager
@@ -320,12 +345,19 @@ class PairDataset(SeededItems):
     [-1, 1], their alphas (1, H, W) and the target pose (20,)."""
 
     def __init__(
-        self, train: datasets.Dataset, pairs: list[Pair], resolution: int, augment: bool
+        self,
+        train: datasets.Dataset,
+        pairs: list[Pair],
+        resolution: int,
+        augment: bool,
+        resampling: str = "bilinear",
     ) -> None:
+        """``augment``: :func:`augment` each pair, moving it as ``resampling`` says."""
         self.train = train
         self.pairs = pairs
         self.size = resolution
         self.augment = augment
+        self.resampling = resampling
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -337,7 +369,7 @@ class PairDataset(SeededItems):
             [decode_rgba(row["image"]["bytes"], self.size) for row in (source_row, target_row)]
         )
         if self.augment:
-            images = augment(images, torch.Generator().manual_seed(seed))
+            images = augment(images, torch.Generator().manual_seed(seed), self.resampling)
         rgb, alpha = network_input(images)
         return {
             "source": rgb[0],

@@ -140,18 +140,24 @@ def machine() -> str:
 
 
 def resume(
-    accelerator: Accelerator, out: Path, loader: DataLoader, batches_per_step: int = 1
+    accelerator: Accelerator,
+    out: Path,
+    loader: DataLoader,
+    batches_per_step: int = 1,
+    streamed: Callable[[int], int] | None = None,
 ) -> tuple[int, DataLoader]:
     """The step to go on from and the data stream from there: the last checkpoint's state is
     loaded into the prepared objects and the batches already trained on are skipped (step 0 and
-    ``loader`` itself when there is no checkpoint)."""
+    ``loader`` itself when there is no checkpoint). ``streamed(step)``: how many of the steps up
+    to ``step`` took their batches from ``loader`` (default: all)."""
     checkpoint = latest_checkpoint(out)
     if checkpoint is None:
         return 0, loader
     accelerator.load_state(str(checkpoint))
     step = checkpoint_state(checkpoint)["step"]
     logger.info("resumed from %s at step %d", checkpoint, step)
-    return step, accelerator.skip_first_batches(loader, step * batches_per_step)
+    done = step if streamed is None else streamed(step)
+    return step, accelerator.skip_first_batches(loader, done * batches_per_step)
 
 
 def save_checkpoint(

@@ -31,9 +31,12 @@ from ..configuration import (
 MODELS = ("animo", "pirenderer")
 SOURCE_GROUPS = ("basis", "frontal")
 TARGET_GROUPS = ("frontal", "rotated")
-# what a stage trains: the critic alone (the model frozen), the warping path alone (the warped
-# source against the target, as the paper begins) or the whole model
-STAGE_TRAINS = ("critic", "warp", "full")
+# what a stage trains: the critic alone (the model frozen), the expression stage alone (its output
+# against the target), the warping path alone (the warped source against the target, as the paper
+# begins), the whole rotator (warping and editing networks) on the source as given, or the whole
+# model end to end (the expression stage on the source, then the rotator)
+STAGE_TRAINS = ("critic", "morpher", "warp", "full", "end_to_end")
+AUGMENT_RESAMPLING = ("bilinear", "integer")
 
 
 @dataclass
@@ -53,6 +56,10 @@ class LossWeights(ConfigSection):
     generated_adversarial: float = 0.0
     # L1 between the expression the pose regressor reads from the output and the target's
     regressor_expression: float = 0.0
+    # the expression stage: L1 on the pixels where the target differs from the source (its
+    # expression), and the binary cross-entropy of its alpha against those pixels in its crop
+    morpher_changed: float = 0.0
+    morpher_alpha: float = 0.0
 
     def validate(self) -> None:
         for term in dataclasses.fields(self):
@@ -108,19 +115,52 @@ class LoraConfig(ConfigSection):
 
 
 @dataclass
+class MorpherArchitecture(ConfigSection):
+    """The expression stage (``animo_hf.ExpressionMorpher``): its U-Net's channels per level
+    (finest first), the pixel-shuffle factor of its finest level, its small warp, and its crop
+    as fractions of the frame."""
+
+    block_out_channels: tuple[int, ...] = (32, 64, 96, 128)
+    downscale: int = 2
+    warp: bool = True
+    crop_top: float = 0.375
+    crop_left: float = 0.25
+    crop_size: float = 0.5
+
+    def validate(self) -> None:
+        channels = self.block_out_channels
+        if (
+            not isinstance(channels, tuple)
+            or not channels
+            or not all(is_int(c) and c > 0 for c in channels)
+        ):
+            config_error("block_out_channels", channels, "a list of positive integers")
+        check_positive("downscale", self.downscale)
+        check_bool("warp", self.warp)
+        for name in ("crop_top", "crop_left", "crop_size"):
+            value = getattr(self, name)
+            if not is_number(value) or not 0.0 <= value <= 1.0:
+                config_error(name, value, "a fraction of the frame in [0, 1]")
+
+
+@dataclass
 class ModelConfig(ConfigSection):
     """``name``: ``animo`` (pose mapping, motion, warping and editing networks) or
     ``pirenderer`` (the PIRenderer-style baseline); ``editing``: AniMo's editing network;
+    ``expression_morpher``: AniMo's expression stage before the head turns (``None``: none);
     ``init_weights``: start from these weights (a run's ``weights/`` or a shipped folder, or a
     Hub repo id) instead of a fresh model; ``lora``: train adapters on them instead."""
 
     name: str = "animo"
     editing: EditingArchitecture = field(default_factory=EditingArchitecture)
+    expression_morpher: MorpherArchitecture | None = None
     init_weights: str | None = None
     lora: LoraConfig | None = None
 
     def validate(self) -> None:
         check_choice("name", self.name, MODELS)
+        if self.expression_morpher is not None and self.name != "animo":
+            config_error("expression_morpher", self.expression_morpher.to_dict(), "null")
         check_weights_source("init_weights", self.init_weights)
         if self.lora is not None and (self.name != "animo" or self.init_weights is None):
             config_error("lora", self.lora.to_dict(), "null unless name is animo with init_weights")
@@ -163,9 +203,10 @@ class PairConfig(ConfigSection):
 class StageConfig(ConfigSection):
     """One stage of a run: ``steps`` optimizer updates that train ``trains`` (``critic``: the
     discriminator alone at its peak rate, the model frozen; ``warp``: the warping path; ``full``:
-    the whole model) with the learning rate of ``schedule`` over the stage; ``loss``: weights
-    that replace the run's for this stage (a mapping of some terms); ``critic_updates``: the
-    critic's updates per step (``None``: the run's ``critic.updates``)."""
+    the whole model; ``morpher``, ``end_to_end``: see ``STAGE_TRAINS``) with the learning rate
+    of ``schedule`` over the stage; ``loss``: weights that replace the run's for this stage (a
+    mapping of some terms); ``critic_updates``: the critic's updates per step (``None``: the
+    run's ``critic.updates``); ``pairs``: the stage's training pairs (``None``: the run's)."""
 
     steps: int = 1
     trains: str = "full"
@@ -173,6 +214,7 @@ class StageConfig(ConfigSection):
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     loss: dict[str, float] = field(default_factory=dict)
     critic_updates: int | None = None
+    pairs: PairConfig | None = None
 
     def validate(self) -> None:
         check_positive("steps", self.steps)
@@ -194,13 +236,15 @@ class StageConfig(ConfigSection):
 
 @dataclass(frozen=True)
 class Stage:
-    """A stage as it trains: its index in the run, the step it starts at and its settings."""
+    """A stage as it trains: its index in the run, the step it starts at, its settings and
+    the ones it takes from the run (loss weights, critic updates, pairs)."""
 
     index: int
     start: int
     config: StageConfig
     loss: LossWeights
     critic_updates: int
+    pairs: PairConfig
 
     @property
     def end(self) -> int:
@@ -227,7 +271,10 @@ class TrainConfig(RunConfig):
         regressor: a pose regressor folder or repo id, for ``loss.regressor_expression``.
         mixed_precision: ``"bf16"``: autocast to bfloat16 (``accelerate``).
         channels_last: the models and image batches in channels-last memory format.
-        augment: colour jitter and a small scale/shift, applied to source and target alike.
+        augment: colour jitter and a small scale/shift, applied to source and target alike;
+            augment_resampling: ``bilinear`` (a scale and a sub-pixel shift, resampled: it keeps
+            ~0.36 of a target's detail) or ``integer`` (a shift by whole pixels, no scale: every
+            pixel kept).
         sample_every: save a grid of the fixed sample pairs every so many updates.
     """
 
@@ -245,6 +292,7 @@ class TrainConfig(RunConfig):
     mixed_precision: str = "no"
     channels_last: bool = False
     augment: bool = True
+    augment_resampling: str = "bilinear"
     sample_every: int = 200
 
     def validate(self) -> None:
@@ -261,6 +309,13 @@ class TrainConfig(RunConfig):
         uses_critic = any(stage.loss.uses_discriminator for stage in stages)
         for stage in stages:
             where = f"stages.{stage.index}"
+            morphs = stage.config.trains in ("morpher", "end_to_end")
+            if morphs and self.model.expression_morpher is None:
+                config_error(
+                    f"{where}.trains",
+                    stage.config.trains,
+                    "a stage of the expression stage only with model.expression_morpher",
+                )
             if stage.config.trains == "critic" and not uses_critic:
                 config_error(
                     f"{where}.trains", "critic", "no critic stage unless a stage's loss uses it"
@@ -274,6 +329,7 @@ class TrainConfig(RunConfig):
         check_choice("mixed_precision", self.mixed_precision, ("no", "bf16"))
         check_bool("channels_last", self.channels_last)
         check_bool("augment", self.augment)
+        check_choice("augment_resampling", self.augment_resampling, AUGMENT_RESAMPLING)
         check_positive("sample_every", self.sample_every)
         if self.loss.regressor_expression and not self.regressor:
             config_error("regressor", self.regressor, "a pose regressor folder or repo id")
@@ -281,9 +337,10 @@ class TrainConfig(RunConfig):
 
     def run_stage(self, index: int, config: StageConfig, start: int) -> Stage:
         """Stage ``index`` starting at update ``start``, with its loss weights (the run's, the
-        stage's own on top) and critic updates."""
+        stage's own on top), critic updates and pairs."""
         loss = dataclasses.replace(self.loss, **config.loss)
-        return Stage(index, start, config, loss, config.critic_updates or self.critic.updates)
+        updates = config.critic_updates or self.critic.updates
+        return Stage(index, start, config, loss, updates, config.pairs or self.pairs)
 
     def run_stages(self) -> list[Stage]:
         """The stages with their start steps, loss weights and critic updates."""
@@ -299,6 +356,15 @@ class TrainConfig(RunConfig):
             if step < stage.end:
                 return stage
         raise ValueError(f"step {step}: past the run's {self.total_steps} steps")
+
+    def steps_on_run_pairs(self, step: int) -> int:
+        """How many of the first ``step`` updates took the run's pairs (the stream stages
+        without pairs of their own share)."""
+        return sum(
+            max(0, min(step, stage.end) - stage.start)
+            for stage in self.run_stages()
+            if stage.config.pairs is None
+        )
 
     @property
     def total_steps(self) -> int:

@@ -185,3 +185,34 @@ def compute_losses(
                 add(f"{name}feature_matching", scale * weights.feature_matching, matching)
     terms["total"] = torch.stack(weighted).sum()
     return terms
+
+
+def morpher_losses(
+    prediction: Prediction,
+    batch: dict[str, torch.Tensor],
+    weights: LossWeights,
+    box: tuple[slice, slice],
+) -> dict[str, torch.Tensor]:
+    """The expression stage's terms on its own output (``prediction.morphed``) and their
+    weighted ``total``: the image terms of :func:`compute_losses` (``l1``, ``ssim``), L1 over
+    only the pixels where the target differs from the source (``morpher_changed``: its
+    expression, a few percent of the frame), and the binary cross-entropy of its alpha against
+    those pixels in its crop ``box`` (``morpher_alpha``: without it an L1-trained alpha settles
+    at 0, copying the source)."""
+    output, target, source = prediction.image, batch["target"], batch["source"]
+    terms = {"morpher_l1": multiscale_l1(output, target)}
+    weighted = [weights.l1 * terms["morpher_l1"]]
+    if weights.ssim:
+        terms["morpher_ssim"] = ssim_loss(output, target)
+        weighted.append(weights.ssim * terms["morpher_ssim"])
+    if weights.morpher_changed:
+        terms["morpher_changed"] = changed_l1(output, target, source)
+        weighted.append(weights.morpher_changed * terms["morpher_changed"])
+    if weights.morpher_alpha:
+        rows, cols = box
+        changed = changed_region(source[..., rows, cols], target[..., rows, cols])
+        alpha = prediction.morphed.alpha.float().clamp(1e-4, 1 - 1e-4)
+        terms["morpher_alpha"] = F.binary_cross_entropy(alpha, changed)
+        weighted.append(weights.morpher_alpha * terms["morpher_alpha"])
+    terms["total"] = torch.stack(weighted).sum()
+    return terms

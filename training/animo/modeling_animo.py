@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from animeceleb.pose import EXPRESSION_DIM
 from animo_hf import (
     AniMoPipeline,
     EditingNetwork,
@@ -24,6 +25,7 @@ from animo_hf import (
     WarpingNetwork,
 )
 from animo_hf.lora import add_lora, load_lora_into_adapters, lora_file, save_lora_weights
+from animo_hf.models.expression_morpher import ExpressionMorpher, MorpherOutput
 
 from .configuration_animo import ModelConfig
 
@@ -34,26 +36,39 @@ class Prediction:
     the output (``None`` on the warping path alone); generated (N, 3, H, W): AniMo's generated
     image before the mask composes it with the warped source (``None`` without a mask); all
     images in [-1, 1]; mask (N, 1, H, W) in [0, 1]: the weight of the warped source in the output
-    (``None`` without a mask)."""
+    (``None`` without a mask); morphed: the expression stage's output when it ran (its image is
+    the source the rotator turned; on the expression stage alone it is the output, and
+    ``warped`` and ``image`` are its image, ``flow`` its small warp)."""
 
     warped: torch.Tensor
     flow: torch.Tensor
     image: torch.Tensor | None
     generated: torch.Tensor | None = None
     mask: torch.Tensor | None = None
+    morphed: MorpherOutput | None = None  # the expression stage's, when it ran
 
 
 class AniMoModel(nn.Module):
-    """AniMo's anime-domain path: T (fixed), F, the warping and the editing networks."""
+    """AniMo's anime-domain path: T (fixed), F, the warping and the editing networks (the
+    rotator), and optionally the expression stage before them."""
 
-    def __init__(self, resolution: int = 256, editing: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        resolution: int = 256,
+        editing: dict[str, Any] | None = None,
+        expression_morpher: dict[str, Any] | None = None,
+    ) -> None:
         """``editing``: :class:`animo_hf.EditingNetwork` arguments (its size and options); the
-        editing network records the training ``resolution``."""
+        editing network records the training ``resolution``. ``expression_morpher``:
+        :class:`animo_hf.ExpressionMorpher` arguments (``None``: no expression stage)."""
         super().__init__()
         self.pose_mapping = PoseMapping()
         self.motion_network = MotionNetwork()
         self.warping_network = WarpingNetwork()
         self.editing_network = EditingNetwork(sample_size=resolution, **(editing or {}))
+        self.expression_morpher = (
+            None if expression_morpher is None else ExpressionMorpher(**expression_morpher)
+        )
         # the components with a LoRA adapter (add_lora)
         self.lora_components: tuple[str, ...] = ()
 
@@ -64,7 +79,26 @@ class AniMoModel(nn.Module):
         self.lora_components = tuple(components)
         add_lora({name: getattr(self, name) for name in components}, rank)
 
-    def forward(self, source: torch.Tensor, pose: torch.Tensor, full: bool) -> Prediction:
+    def forward(
+        self, source: torch.Tensor, pose: torch.Tensor, full: bool, expression: str | None = None
+    ) -> Prediction:
+        """source (N, 3, H, W) in [-1, 1], pose (N, 20). ``full``: the whole rotator (else its
+        warping path alone); ``expression``: ``None`` (the rotator on the source as given),
+        ``"alone"`` (the expression stage alone) or ``"first"`` (the expression stage, then the
+        rotator on its output)."""
+        morphed = None
+        if expression is not None:
+            morphed = self.expression_morpher(source, pose[:, :EXPRESSION_DIM])
+            if expression == "alone":
+                image = morphed.image
+                return Prediction(image, morphed.flow, image, morphed=morphed)
+            source = morphed.image
+        prediction = self.rotate(source, pose, full)
+        prediction.morphed = morphed
+        return prediction
+
+    def rotate(self, source: torch.Tensor, pose: torch.Tensor, full: bool) -> Prediction:
+        """The rotator: the warping and (with ``full``) editing networks on ``source``."""
         z = self.motion_network(self.pose_mapping(pose))
         flow = self.warping_network(self.warping_network.encode_source(source), z)
         warped = self.editing_network.warp_source(source, flow)
@@ -86,8 +120,15 @@ class AniMoModel(nn.Module):
             for name in self.lora_components:
                 getattr(model, name).fuse_lora()
                 getattr(model, name).unload_lora()
+        extra = {}
+        if model.expression_morpher is not None:
+            extra["expression_morpher"] = model.expression_morpher
         AniMoPipeline(
-            model.pose_mapping, model.motion_network, model.warping_network, model.editing_network
+            model.pose_mapping,
+            model.motion_network,
+            model.warping_network,
+            model.editing_network,
+            **extra,
         ).save_pretrained(folder)
 
     def load_lora(self, pretrained: str) -> None:
@@ -101,10 +142,15 @@ class AniMoModel(nn.Module):
         save_lora_weights({name: getattr(self, name) for name in self.lora_components}, folder)
 
     def load(self, folder: str) -> None:
-        """Take the weights of an AniMo pipeline folder (or Hub repo id) written by :meth:`save`."""
+        """Take the weights of an AniMo pipeline folder (or Hub repo id) written by :meth:`save`
+        (an expression stage the folder lacks keeps its initialisation: a rotator that learns
+        one)."""
         pipe = AniMoPipeline.from_pretrained(folder)
         for name in ("pose_mapping", "motion_network", "warping_network", "editing_network"):
             copy_weights(getattr(pipe, name), getattr(self, name), f"{folder} ({name})")
+        morpher = getattr(pipe, "expression_morpher", None)
+        if morpher is not None and self.expression_morpher is not None:
+            copy_weights(morpher, self.expression_morpher, f"{folder} (expression_morpher)")
 
 
 class PIRendererModel(nn.Module):
@@ -114,7 +160,9 @@ class PIRendererModel(nn.Module):
         super().__init__()
         self.generator = PIRendererGenerator()
 
-    def forward(self, source: torch.Tensor, pose: torch.Tensor, full: bool) -> Prediction:
+    def forward(
+        self, source: torch.Tensor, pose: torch.Tensor, full: bool, expression: None = None
+    ) -> Prediction:
         output = self.generator.animate(self.generator.encode_source(source), pose)
         return Prediction(
             warped=output.warped, flow=output.flow, image=output.image if full else None
@@ -157,7 +205,10 @@ def build_model(config: ModelConfig, seed: int, resolution: int) -> nn.Module:
     torch.manual_seed(seed)
     if config.name == "animo":
         editing = dataclasses.asdict(config.editing)
-        model: nn.Module = AniMoModel(resolution, editing)
+        morpher = config.expression_morpher
+        model: nn.Module = AniMoModel(
+            resolution, editing, None if morpher is None else dataclasses.asdict(morpher)
+        )
     else:
         model = PIRendererModel()
     if config.init_weights is not None:

@@ -43,24 +43,37 @@ from ..data import (
     training_pairs,
 )
 from ..history import HISTORY_FILE, STAGE_END, History, read_history, stage_record
-from .configuration_animo import Stage, TrainConfig
+from .configuration_animo import PairConfig, Stage, TrainConfig
 from .discriminator import PatchDiscriminator
-from .losses import RegressorLoss, compute_losses, discriminator_hinge_loss, judged_images
+from .losses import (
+    RegressorLoss,
+    compute_losses,
+    discriminator_hinge_loss,
+    judged_images,
+    morpher_losses,
+)
 from .modeling_animo import Prediction, build_model
 
 SAMPLE_PAIRS = 4
 
 
-def sample_grid(model, batch: dict[str, torch.Tensor], full: bool) -> PIL.Image.Image:
+def sample_grid(model, batch: dict[str, torch.Tensor], trains: str) -> PIL.Image.Image:
     """Rows: source, target, output (the warped source on the warping path), warped source and,
     where the output is composed, the generated image and the mask (white: the warped source
-    kept; black: the generated image used), which show which of the two an expression fails in."""
+    kept; black: the generated image used), which show which of the two an expression fails in;
+    with the expression stage, its image (what the rotator turned) too. ``trains``: what the
+    stage that reached this step trains."""
+    expression = {"morpher": "alone", "end_to_end": "first"}.get(trains)
     with torch.no_grad():
-        prediction = model(batch["source"], batch["pose"], full=full)
+        prediction = model(
+            batch["source"], batch["pose"], full=trains != "warp", expression=expression
+        )
     output = prediction.image if prediction.image is not None else prediction.warped
     rows = [batch["source"], batch["target"], output, prediction.warped]
     if prediction.mask is not None:
         rows += [prediction.generated, (prediction.mask * 2 - 1).expand_as(output)]
+    if expression == "first":
+        rows.append(prediction.morphed.image)
     grid = torch.cat([torch.cat(list(row.float().cpu()), dim=2) for row in rows], dim=1)
     return PIL.Image.fromarray(image_array(grid))
 
@@ -79,20 +92,12 @@ class Trainer:
             # the editing network sits out the warping stage: DDP must not wait for its grads
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
-        train_split = load_split(config.data.dataset)
-        self.resolution = run_resolution(config.data, train_split)
-        self.data_summary = data_summary(train_split, config.data)
-        pairs = training_pairs(
-            train_split,
-            config.data,
-            config.pairs.source_groups,
-            config.pairs.target_groups,
-            config.seed,
-            config.pairs.same_pair,
-        )
-        dataset = PairDataset(train_split, pairs, self.resolution, config.augment)
+        self.train_split = load_split(config.data.dataset)
+        self.resolution = run_resolution(config.data, self.train_split)
+        self.data_summary = data_summary(self.train_split, config.data)
+        dataset = self.pair_dataset(config.pairs)
         loader = seeded_loader(dataset, config.data, config.seed)
-        fixed_sampler = SeededPairSampler(len(pairs), config.seed + 1)
+        fixed_sampler = SeededPairSampler(len(dataset), config.seed + 1)
         self.fixed = next(iter(DataLoader(dataset, SAMPLE_PAIRS, sampler=fixed_sampler)))
         model = build_model(config.model, config.seed, self.resolution)
         self.memory_format = (
@@ -113,11 +118,50 @@ class Trainer:
             self.regressor = RegressorLoss(config.regressor).to(self.accelerator.device)
 
         self.step, loader = runs.resume(
-            self.accelerator, self.out, loader, config.optimizer.gradient_accumulation_steps
+            self.accelerator,
+            self.out,
+            loader,
+            config.optimizer.gradient_accumulation_steps,
+            streamed=config.steps_on_run_pairs,
         )
         checkpoint = runs.latest_checkpoint(self.out)
         self.earlier_seconds = runs.checkpoint_state(checkpoint)["seconds"] if checkpoint else 0.0
-        self.batches = iter(loader)
+        # the run's pairs stream through every stage that keeps them; a stage with pairs of its
+        # own streams them from its start (:meth:`batches_of`)
+        self.batches, self.streaming = iter(loader), None
+
+    def pair_dataset(self, pairs: PairConfig) -> PairDataset:
+        """The training pairs of ``pairs`` from the train split, decoded at the run's size."""
+        config = self.config
+        chosen = training_pairs(
+            self.train_split,
+            config.data,
+            pairs.source_groups,
+            pairs.target_groups,
+            config.seed,
+            pairs.same_pair,
+        )
+        return PairDataset(
+            self.train_split, chosen, self.resolution, config.augment, config.augment_resampling
+        )
+
+    def next_batch(self, stage: Stage) -> dict[str, torch.Tensor]:
+        """The next batch of ``stage``'s pairs (a stage with pairs of its own streams them from
+        its start, seeded by its index, resumed at the step it reached)."""
+        if stage.config.pairs is not None and self.streaming != stage.index:
+            config, accumulation = self.config, self.config.optimizer.gradient_accumulation_steps
+            seed = config.seed + 7907 * (stage.index + 1)
+            loader = self.accelerator.prepare(
+                seeded_loader(self.pair_dataset(stage.config.pairs), config.data, seed)
+            )
+            done = (self.step - stage.start) * accumulation
+            self.stage_batches = iter(self.accelerator.skip_first_batches(loader, done))
+            self.streaming = stage.index
+        source = self.batches if stage.config.pairs is None else self.stage_batches
+        return {
+            k: v.contiguous(memory_format=self.memory_format) if v.ndim == 4 else v
+            for k, v in next(source).items()
+        }
 
     def adam(self, module: torch.nn.Module) -> torch.optim.Adam:
         parameters = [p for p in module.parameters() if p.requires_grad]
@@ -144,10 +188,7 @@ class Trainer:
         critic_only = stage.config.trains == "critic"
         models = [m for m in (self.model, self.discriminator) if m is not None]
         for _ in range(self.config.optimizer.gradient_accumulation_steps):
-            batch = {
-                k: v.contiguous(memory_format=self.memory_format) if v.ndim == 4 else v
-                for k, v in next(self.batches).items()
-            }
+            batch = self.next_batch(stage)
             with self.accelerator.accumulate(*models):
                 if critic_only:
                     with torch.no_grad():
@@ -169,12 +210,21 @@ class Trainer:
     def model_step(self, batch: dict[str, torch.Tensor], stage: Stage) -> dict[str, torch.Tensor]:
         """The model's update on ``batch`` (then the discriminator's, when the stage's loss uses
         it); the loss terms."""
-        full = stage.config.trains == "full"
-        prediction = self.model(batch["source"], batch["pose"], full=full)
-        uses_critic = prediction.image is not None and stage.loss.uses_discriminator
-        critic = self.frozen_discriminator() if uses_critic else None
-        regressor = self.regressor if stage.loss.regressor_expression else None
-        terms = compute_losses(prediction, batch, stage.loss, critic, regressor)
+        trains = stage.config.trains
+        expression = {"morpher": "alone", "end_to_end": "first"}.get(trains)
+        full = trains != "warp"
+        prediction = self.model(batch["source"], batch["pose"], full=full, expression=expression)
+        critic = None
+        if trains == "morpher":
+            box = self.accelerator.unwrap_model(self.model).expression_morpher.crop_box(
+                *batch["source"].shape[-2:]
+            )
+            terms = morpher_losses(prediction, batch, stage.loss, box)
+        else:
+            uses_critic = prediction.image is not None and stage.loss.uses_discriminator
+            critic = self.frozen_discriminator() if uses_critic else None
+            regressor = self.regressor if stage.loss.regressor_expression else None
+            terms = compute_losses(prediction, batch, stage.loss, critic, regressor)
         self.accelerator.backward(terms["total"])
         self.optimizer.step()
         self.optimizer.zero_grad()
@@ -224,8 +274,8 @@ class Trainer:
         batch = {k: v.to(self.accelerator.device) for k, v in self.fixed.items()}
         path = self.out / "samples" / f"step-{self.step:07d}.png"
         path.parent.mkdir(exist_ok=True)
-        full = self.config.stage_at(self.step - 1).config.trains != "warp"
-        sample_grid(model, batch, full).save(path)
+        trains = self.config.stage_at(self.step - 1).config.trains
+        sample_grid(model, batch, "full" if trains == "critic" else trains).save(path)
         return path
 
     def save(self, seconds: float) -> None:
