@@ -20,7 +20,13 @@ from .models import (
     WarpingNetwork,
 )
 from .motion_space import BLENDSHAPE_NAMES, MOTION_DIM, compose_motion, motion_from_blendshapes
-from .pipelines import AniMoAnimation, AniMoPipeline, AniMoPipelineOutput, AniMoSourceFeatures
+from .pipelines import (
+    AniMoAnimation,
+    AniMoPipeline,
+    AniMoPipelineOutput,
+    AniMoSourceCache,
+    AniMoSourceFeatures,
+)
 from .sampling import sample_poses
 from .video import export_to_mp4, read_video
 
@@ -31,6 +37,7 @@ __all__ = [
     "AniMoAnimation",
     "AniMoPipeline",
     "AniMoPipelineOutput",
+    "AniMoSourceCache",
     "AniMoSourceFeatures",
     "EditingNetwork",
     "ExpressionMorpher",

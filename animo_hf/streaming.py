@@ -1,6 +1,7 @@
-"""Animate a character frame by frame from a live camera: the source is encoded once, each frame's
-face is read in MediaPipe's video mode relative to a neutral reference, and "set neutral" makes
-the next frame the new reference (the Space's webcam path)."""
+"""Animate a character frame by frame from a live camera: the source is encoded once (with an
+expression morpher, again only when the expression changes), each frame's face is read in
+MediaPipe's video mode relative to a neutral reference, and "set neutral" makes the next frame
+the new reference (the Space's webcam path)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from animeceleb.pose import POSE_DIM
 
 from .extractor import HumanPoseExtractor, NoFaceError
 from .image_utils import ImageInput
-from .pipelines import AniMoPipeline
+from .pipelines import AniMoPipeline, AniMoSourceCache
 
 WHITE = (1.0, 1.0, 1.0)
 
@@ -36,7 +37,9 @@ class AnimationStream:
     """Drive ``character`` with the faces in a stream of frames.
 
     Args:
-        pipe: the pipeline (its networks are used directly; nothing is re-encoded per frame).
+        pipe: the pipeline (its networks are used directly; the source is encoded once or, with
+            an expression morpher, expressed and encoded again only when a frame's expression
+            values differ from the frame before's: :class:`AniMoSourceCache`).
         character: the source image (see :meth:`AniMoPipeline.__call__`).
         resolution: the side of the square frames in pixels (default: the size the weights
             were trained at).
@@ -64,7 +67,7 @@ class AnimationStream:
         resolution = resolution or pipe.default_sample_size
         source, self.alpha = pipe.prepare_source(character, resolution, resolution, WHITE)
         with torch.no_grad():
-            self.source = pipe.encode_source(source)
+            self.sources = AniMoSourceCache(pipe, source)
         self.extractor = extractor or HumanPoseExtractor(relative=True, on_missing_face="hold")
         self.extractor.open()
 
@@ -91,7 +94,8 @@ class AnimationStream:
         except NoFaceError:  # no face yet: the neutral character
             poses = torch.zeros(1, POSE_DIM, device=self.pipe._execution_device)
             face_found = False
-        animation = self.pipe.animate(self.source, poses.to(self.pipe.pose_mapping.dtype))
+        poses = poses.to(self.pipe.pose_mapping.dtype)
+        animation = self.pipe.animate(self.sources(poses), poses)
         frames = self.pipe.frames_from_animation(animation, self.alpha)
         (image,) = self.pipe.postprocess(frames, "pil")
         elapsed = (time.perf_counter() - start) * 1000

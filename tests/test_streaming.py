@@ -7,7 +7,14 @@ import PIL.Image
 import pytest
 import torch
 
-from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
+from animo_hf import (
+    AniMoPipeline,
+    EditingNetwork,
+    ExpressionMorpher,
+    MotionNetwork,
+    PoseMapping,
+    WarpingNetwork,
+)
 from animo_hf.streaming import AnimationStream
 from animo_hf.video import read_video
 
@@ -55,3 +62,32 @@ def test_no_face_yet_leaves_the_character_neutral(pipe):
         frame = stream.step(blank)
     assert not frame.face_found and not frame.pose.any()
     assert frame.image.size == (64, 64)
+
+
+def test_with_an_expression_morpher_a_held_expression_is_drawn_once(pipe):
+    """The expression stage runs again only when a frame's expression values change: no face
+    in three frames (the neutral pose each time) is one morpher run and one encoding."""
+    torch.manual_seed(0)
+    morpher = ExpressionMorpher(block_out_channels=(8, 16))
+    expressed = AniMoPipeline(**{**pipe.components, "expression_morpher": morpher})
+    calls, encodes = [], []
+    original_forward, original_encode = morpher.forward, expressed.encode_source
+    morpher.forward = lambda image, expression: (
+        calls.append(1) or original_forward(image, expression)
+    )
+    expressed.encode_source = lambda image: encodes.append(1) or original_encode(image)
+    blank = np.full((144, 176, 3), 90, np.uint8)
+    with AnimationStream(expressed, character()) as stream:
+        frames = [stream.step(blank) for _ in range(3)]
+    assert len(calls) == 1 and len(encodes) == 1
+    assert all(frame.image.size == (64, 64) and frame.image.mode == "RGBA" for frame in frames)
+    # A stream on the pipeline without the morpher draws the same neutral frames when the
+    # morpher's alpha is 0 (then the stage is the identity).
+    with torch.no_grad():
+        morpher.alpha_head.weight.zero_()
+        morpher.alpha_head.bias.fill_(-1e4)
+    with AnimationStream(expressed, character()) as stream:
+        identity = stream.step(blank).image
+    with AnimationStream(pipe, character()) as stream:
+        plain = stream.step(blank).image
+    assert np.array_equal(np.asarray(identity), np.asarray(plain))

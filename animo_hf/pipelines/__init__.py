@@ -4,5 +4,12 @@ from .pipeline_animo import (
     AniMoPipelineOutput,
     AniMoSourceFeatures,
 )
+from .source_cache import AniMoSourceCache
 
-__all__ = ["AniMoAnimation", "AniMoPipeline", "AniMoPipelineOutput", "AniMoSourceFeatures"]
+__all__ = [
+    "AniMoAnimation",
+    "AniMoPipeline",
+    "AniMoPipelineOutput",
+    "AniMoSourceCache",
+    "AniMoSourceFeatures",
+]

@@ -20,10 +20,11 @@ from .._checks import check_batch, positive_int
 from ..extractor import FrameInput, HumanPoseExtractor, HumanPoseSequence
 from ..image_utils import ImageInput, composite, image_to_array
 from ..lora import fuse_lora_weights, lora_file
-from ..models import EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
+from ..models import EditingNetwork, ExpressionMorpher, MotionNetwork, PoseMapping, WarpingNetwork
 from ..models.layers import warp
 from ..motion_space import motion_from_blendshapes
 from ..sampling import sample_poses
+from .source_cache import AniMoSourceCache, AniMoSourceFeatures
 from .strict_loading import StrictPipelineLoadingMixin
 
 BlendshapeInput = HumanPoseSequence | Mapping[str, float] | Sequence[Mapping[str, float]]
@@ -69,16 +70,6 @@ class AniMoPipelineOutput(BaseOutput):
 
 
 @dataclass
-class AniMoSourceFeatures(BaseOutput):
-    """The per-source cache: the source image (1, 3, H, W) in [-1, 1] and the warping and editing
-    encoder features, (1, C_k, H_k, W_k) each."""
-
-    image: torch.Tensor
-    warping: tuple[torch.Tensor, ...]
-    editing: tuple[torch.Tensor, ...]
-
-
-@dataclass
 class AniMoAnimation(BaseOutput):
     """Attributes: image (N, 3, H, W) in [-1, 1]; flow (N, 2, H / 4, W / 4)."""
 
@@ -93,6 +84,11 @@ class AniMoPipeline(StrictPipelineLoadingMixin, DiffusionPipeline):
     inverse of ``Φ``, angles clipped to ±20°), then ``m = T(p)``, ``z = F(m)``, a flow from the
     warping network and the image from the editing network. The source is encoded once per call.
 
+    With an ``expression_morpher`` (the expression stage), each frame's 17 expression values are
+    drawn onto the neutral source first (:meth:`express`), and the warping and editing networks
+    (the rotator) turn the head of that expressed source; it is expressed and encoded again only
+    when the expression values change (:class:`AniMoSourceCache`).
+
     RGBA sources are composited over ``background`` for the networks, and their alpha channel is
     warped with the predicted flow, so the frames keep a transparent background.
 
@@ -105,9 +101,15 @@ class AniMoPipeline(StrictPipelineLoadingMixin, DiffusionPipeline):
             The anime-domain warping network.
         editing_network (:class:`EditingNetwork`):
             The anime-domain editing network.
+        expression_morpher (:class:`ExpressionMorpher`, *optional*):
+            The expression stage. Without it (``None``, the default) the rotator animates the
+            source as given.
     """
 
-    model_cpu_offload_seq = "pose_mapping->motion_network->warping_network->editing_network"
+    model_cpu_offload_seq = (
+        "expression_morpher->pose_mapping->motion_network->warping_network->editing_network"
+    )
+    _optional_components = ["expression_morpher"]
 
     def __init__(
         self,
@@ -115,6 +117,7 @@ class AniMoPipeline(StrictPipelineLoadingMixin, DiffusionPipeline):
         motion_network: MotionNetwork,
         warping_network: WarpingNetwork,
         editing_network: EditingNetwork,
+        expression_morpher: ExpressionMorpher | None = None,
     ) -> None:
         super().__init__()
         self.register_modules(
@@ -122,6 +125,7 @@ class AniMoPipeline(StrictPipelineLoadingMixin, DiffusionPipeline):
             motion_network=motion_network,
             warping_network=warping_network,
             editing_network=editing_network,
+            expression_morpher=expression_morpher,
         )
 
     def load_lora_weights(
@@ -130,7 +134,8 @@ class AniMoPipeline(StrictPipelineLoadingMixin, DiffusionPipeline):
         lora_scale: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        """Fuse a LoRA adapter into the networks: a folder (or Hub repo id) holding
+        """Fuse a LoRA adapter into the networks (motion, warping and editing; an expression
+        morpher is left as it is): a folder (or Hub repo id) holding
         ``pytorch_lora_weights.safetensors`` from a run trained with ``lora_rank``
         (:mod:`animo_hf.lora`). ``lora_scale`` scales the update (1: as trained). The adapter
         must have been trained on these weights (``ValueError`` otherwise); once fused, the
@@ -248,8 +253,22 @@ class AniMoPipeline(StrictPipelineLoadingMixin, DiffusionPipeline):
         poses = np.stack([validate_pose(p, what=f"{what}[{i}]") for i, p in enumerate(poses)])
         return torch.from_numpy(poses).to(self._execution_device, self.pose_mapping.dtype)
 
+    def express(self, image: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        """The expression stage: ``expression`` (N, 17) in [0, 1] (poses' first 17 values) drawn
+        by the ``expression_morpher`` onto the neutral source ``image`` (1, 3, H, W) in [-1, 1].
+
+        Returns (N, 3, H, W) in [-1, 1]: pixels outside the morpher's crop are exact copies of
+        ``image``. Without a morpher, ``image`` itself.
+        """
+        morpher = self.expression_morpher
+        if morpher is None:
+            return image
+        expressed = morpher(image.to(morpher.dtype), expression.to(morpher.dtype)).image
+        return expressed.to(image.dtype)
+
     def encode_source(self, image: torch.Tensor) -> AniMoSourceFeatures:
-        """Args: image (1, 3, H, W) in [-1, 1], H and W multiples of :attr:`size_multiple`."""
+        """The rotator's source encoding. Args: image (1 or N, 3, H, W) in [-1, 1], H and W
+        multiples of :attr:`size_multiple`."""
         return AniMoSourceFeatures(
             image=image,
             warping=self.warping_network.encode_source(image),
@@ -265,7 +284,8 @@ class AniMoPipeline(StrictPipelineLoadingMixin, DiffusionPipeline):
         return z, self.warping_network(source.warping, z)
 
     def animate(self, source: AniMoSourceFeatures, pose: torch.Tensor) -> AniMoAnimation:
-        """The per-frame step. Args: source from :meth:`encode_source`, pose (N, 20)."""
+        """The per-frame step of the rotator. Args: source from :meth:`encode_source` or, with
+        an expression morpher, from an :class:`AniMoSourceCache` called with ``pose`` (N, 20)."""
         z, flow = self.pose_code_and_flow(source, pose)
         image = self.editing_network(source.editing, flow, z, source=source.image)
         return AniMoAnimation(image=image, flow=flow)
@@ -386,13 +406,14 @@ class AniMoPipeline(StrictPipelineLoadingMixin, DiffusionPipeline):
             pose, blendshapes, driving_video, num_random_poses, generator, relative, on_missing_face
         )
 
-        # 4. Encode the source once
-        features = self.encode_source(source)
+        # 4. Encode the source: once, or once per distinct expression with an expression morpher
+        sources = AniMoSourceCache(self, source)
 
-        # 5. Animate in batches
+        # 5. Animate in batches: the source with each frame's expression, then the head turns
         frames = []
         for start in self.progress_bar(range(0, len(poses), batch_size)):
-            animation = self.animate(features, poses[start : start + batch_size])
+            batch = poses[start : start + batch_size]
+            animation = self.animate(sources(batch), batch)
             frames.append(self.frames_from_animation(animation, alpha))
 
         # 6. Convert

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import types
 import typing
 from collections.abc import Collection
 from pathlib import Path
@@ -35,13 +36,18 @@ class StrictPipelineLoadingMixin:
 
     @classmethod
     def component_classes(cls) -> dict[str, type]:
-        """Each component's class, from the ``__init__`` signature."""
+        """Each component's class, from the ``__init__`` signature (``X`` for an optional
+        component annotated ``X | None``)."""
         hints = typing.get_type_hints(cls.__init__)
-        return {
-            name: hints[name]
-            for name in inspect.signature(cls.__init__).parameters
-            if name != "self"
-        }
+        classes = {}
+        for name in inspect.signature(cls.__init__).parameters:
+            if name == "self":
+                continue
+            hint = hints[name]
+            if typing.get_origin(hint) in (typing.Union, types.UnionType):
+                (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+            classes[name] = hint
+        return classes
 
     @classmethod
     def load_config(cls, *args: Any, **kwargs: Any):
@@ -64,14 +70,16 @@ class StrictPipelineLoadingMixin:
     def check_folder(cls, folder: Path, passed: Collection[str] = ()) -> None:
         """Check a local pipeline folder: it has ``model_index.json`` and a folder for every
         component not in ``passed`` (each component's own ``from_pretrained`` then checks its
-        config and weights)."""
+        config and weights). An optional component (``_optional_components``) the index does
+        not name, or names as ``null``, is not loaded; one it names needs its folder."""
         if not (folder / cls.config_name).is_file():
             raise FileNotFoundError(f"{folder}: expected {cls.config_name}, not found")
         index = cls.load_config(folder)
         for name in cls.component_classes():
-            if name in passed:
+            absent = name not in index or index[name][0] is None
+            if name in passed or (absent and name in cls._optional_components):
                 continue
-            if name not in index or index[name][0] is None:
+            if absent:
                 raise ValueError(f"{folder}: {cls.config_name} has no component {name!r}")
             if not (folder / name).is_dir():
                 raise FileNotFoundError(f"{folder}: component folder {name!r} not found")
