@@ -47,32 +47,38 @@ def parameters(trainer: Trainer, component: str) -> torch.Tensor:
     return torch.cat([p.detach().flatten().clone() for p in getattr(model, component).parameters()])
 
 
+COMPONENTS = ("expression_morpher", "editing_network", "warping_network")
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_dataset, tmp_path_factory):
-    """Each stage's before/after parameters of the morpher and the rotator, and the run."""
+    """The run straight through: which of the morpher and the rotator each stage moved, every
+    component's parameters after step 5, and the run folder."""
     out = tmp_path_factory.mktemp("morpher") / "run"
     trainer = Trainer(morpher_config(tiny_dataset, out))
-    moved = {}
+    moved, at_step_5 = {}, {}
     for stage in STAGES:
         before = {c: parameters(trainer, c) for c in ("expression_morpher", "editing_network")}
         for _ in range(stage["steps"]):
             trainer.train_step()
+            if trainer.step == 5:
+                at_step_5 = {c: parameters(trainer, c) for c in COMPONENTS}
         moved[stage["name"]] = {
             c: not torch.equal(before[c], parameters(trainer, c)) for c in before
         }
     trainer.save(seconds=1.0)
-    return out, moved
+    return out, moved, at_step_5
 
 
 def test_each_stage_moves_only_what_it_trains(trained):
-    _, moved = trained
+    _, moved, _ = trained
     assert moved["expressions"] == {"expression_morpher": True, "editing_network": False}
     assert moved["head turns"] == {"expression_morpher": False, "editing_network": True}
     assert moved["end to end"] == {"expression_morpher": True, "editing_network": True}
 
 
 def test_the_exported_pipeline_has_the_morpher_and_the_stages(trained):
-    out, _ = trained
+    out, _, _ = trained
     pipe = AniMoPipeline.from_pretrained(out / "weights")
     assert pipe.expression_morpher is not None
     assert pipe.expression_morpher.config.block_out_channels == [8, 16]
@@ -82,12 +88,10 @@ def test_the_exported_pipeline_has_the_morpher_and_the_stages(trained):
     ]
 
 
-def test_a_stage_with_its_own_pairs_resumes_on_its_stream(tiny_dataset, tmp_path):
-    """Stopped in the middle of the rotator's stage (its own pairs), resumed: the same weights
-    as a run straight through."""
-    straight = Trainer(morpher_config(tiny_dataset, tmp_path / "straight"))
-    for _ in range(5):
-        straight.train_step()
+def test_a_stage_with_its_own_pairs_resumes_on_its_stream(trained, tiny_dataset, tmp_path):
+    """Stopped in the middle of the rotator's stage (its own pairs), resumed into the end-to-end
+    stage (the run's pairs): the same weights as the run straight through."""
+    _, _, straight = trained
     interrupted = Trainer(morpher_config(tiny_dataset, tmp_path / "resumed"))
     for _ in range(3):
         interrupted.train_step()
@@ -96,5 +100,5 @@ def test_a_stage_with_its_own_pairs_resumes_on_its_stream(tiny_dataset, tmp_path
     assert resumed.step == 3
     for _ in range(2):
         resumed.train_step()
-    for component in ("expression_morpher", "editing_network", "warping_network"):
-        assert torch.equal(parameters(straight, component), parameters(resumed, component))
+    for component in COMPONENTS:
+        assert torch.equal(straight[component], parameters(resumed, component)), component
