@@ -80,6 +80,12 @@ def check_subset(name: str, value: Any, allowed: Sequence[str]) -> None:
         config_error(name, value, f"a non-empty subset of {tuple(allowed)}")
 
 
+def check_channels(name: str, value: Any) -> None:
+    """A non-empty tuple of positive integers (a network's channels or blocks per level)."""
+    if not isinstance(value, tuple) or not value or not all(is_int(v) and v > 0 for v in value):
+        config_error(name, value, "a list of positive integers")
+
+
 def check_rate(name: str, value: Any) -> None:
     """A learning rate: a number in (0, 1)."""
     if not is_number(value) or not 0.0 < value < 1.0:

@@ -18,13 +18,13 @@ from ..configuration import (
     RunConfig,
     ScheduleConfig,
     check_bool,
+    check_channels,
     check_choice,
     check_positive,
     check_rate,
     check_subset,
     check_weights_source,
     config_error,
-    is_int,
     is_number,
 )
 
@@ -84,13 +84,7 @@ class EditingArchitecture(ConfigSection):
     warp_interpolation: str = "bilinear"
 
     def validate(self) -> None:
-        channels = self.block_out_channels
-        if (
-            not isinstance(channels, tuple)
-            or not channels
-            or not all(is_int(c) and c > 0 for c in channels)
-        ):
-            config_error("block_out_channels", channels, "a list of positive integers")
+        check_channels("block_out_channels", self.block_out_channels)
         check_positive("layers_per_block", self.layers_per_block)
         check_choice("warp_interpolation", self.warp_interpolation, WARP_INTERPOLATIONS)
 
@@ -128,13 +122,7 @@ class MorpherArchitecture(ConfigSection):
     crop_size: float = 0.5
 
     def validate(self) -> None:
-        channels = self.block_out_channels
-        if (
-            not isinstance(channels, tuple)
-            or not channels
-            or not all(is_int(c) and c > 0 for c in channels)
-        ):
-            config_error("block_out_channels", channels, "a list of positive integers")
+        check_channels("block_out_channels", self.block_out_channels)
         check_positive("downscale", self.downscale)
         check_bool("warp", self.warp)
         for name in ("crop_top", "crop_left", "crop_size"):

@@ -25,12 +25,12 @@ from ..configuration import (
     OptimizerConfig,
     RunConfig,
     ScheduleConfig,
+    check_channels,
     check_choice,
     check_non_negative,
     check_positive,
     check_subset,
     config_error,
-    is_int,
     is_number,
 )
 
@@ -73,13 +73,7 @@ class RegressorArchitecture(ConfigSection):
     def validate(self) -> None:
         check_positive("embedding_size", self.embedding_size)
         for name in ("hidden_sizes", "depths"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, tuple)
-                or not value
-                or not all(is_int(v) and v >= 1 for v in value)
-            ):
-                config_error(name, value, "a non-empty list of positive integers")
+            check_channels(name, getattr(self, name))
         if len(self.hidden_sizes) != len(self.depths):
             expected = f"one depth per hidden size ({len(self.hidden_sizes)})"
             config_error("depths", self.depths, expected)
