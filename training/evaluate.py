@@ -41,7 +41,7 @@ from diffusers.utils.logging import disable_progress_bar
 from tqdm.auto import tqdm
 
 from animeceleb.regions import FACE_CROP
-from animo_hf import AniMoPipeline, EditingNetwork, PIRendererGenerator
+from animo_hf import AniMoPipeline, AniMoSourceCache, EditingNetwork, PIRendererGenerator
 from animo_hf.models.layers import WARP_INTERPOLATIONS
 from animo_hf.video import carphone_clip
 from dataset_builder.files import write_atomic
@@ -114,14 +114,16 @@ def copy_source(source: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
 
 
 def animo_methods(pipe: AniMoPipeline) -> dict[str, Method]:
-    """AniMo's output and its warp-only output (the source warped by the predicted flow, without
-    running the editing network)."""
+    """AniMo's output and its warp-only output (the source, with its expression drawn when the
+    pipeline has an expression stage, warped by the predicted flow, without running the editing
+    network)."""
 
     def run(source: torch.Tensor, poses: torch.Tensor, warp_only: bool) -> torch.Tensor:
-        features = pipe.encode_source(source)
+        # with an expression stage, each pose's expression is drawn on the source first
+        features = AniMoSourceCache(pipe, source)(poses)
         if warp_only:
             _, flow = pipe.pose_code_and_flow(features, poses)
-            return pipe.editing_network.warp_source(copy_source(source, poses), flow)
+            return pipe.editing_network.warp_source(copy_source(features.image, poses), flow)
         return pipe.animate(features, poses).image
 
     return {
