@@ -1,9 +1,9 @@
 """LoRA adapters: fusing one reproduces the adapted networks, adapters on other weights and files
-that are not adapters are refused in one line, and a LoRA run trains only its adapters and
-exports one that turns its base into the run's weights."""
+that are not adapters are refused in one line, and a LoRA run trains only its adapters, exports
+one that turns its base into the run's weights, with the history of both, and ships it alone."""
 
-import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,12 +11,13 @@ import safetensors
 import safetensors.torch
 import torch
 from peft.tuners.tuners_utils import BaseTunerLayer
-from test_training import tiny_config  # the tests folder is on sys.path
+from test_training import records, tiny_config  # the tests folder is on sys.path
 
 from animo_hf import AniMoPipeline, EditingNetwork, MotionNetwork, PoseMapping, WarpingNetwork
 from animo_hf.lora import ADAPTED_COMPONENTS, add_lora, save_lora_weights, weights_fingerprint
-from training.config import TrainConfig
-from training.train import Trainer
+from training.animo.configuration_animo import TrainConfig
+from training.animo.train import Trainer
+from training.history import HISTORY_FILE, read_history
 
 
 def random_pipeline(seed: int) -> AniMoPipeline:
@@ -112,14 +113,14 @@ def test_an_adapter_on_other_weights_or_a_file_that_is_not_one_is_refused(adapte
 def lora_run(tiny_dataset, tmp_path_factory):
     """A 2-step run's weights (the base), then a 4-step LoRA run of rank 2 from them."""
     root = tmp_path_factory.mktemp("lora-run")
-    base = Trainer(tiny_config(tiny_dataset, root / "base", max_steps=2)).run()
+    base_stages = [{"trains": "warp", "steps": 1}, {"steps": 1}]
+    base = Trainer(tiny_config(tiny_dataset, root / "base", stages=base_stages)).run()
     config = tiny_config(
         tiny_dataset,
         root / "lora",
-        init_weights=str(base),
-        lora_rank=2,
-        warp_only_fraction=0.0,
-        learning_rate=1e-2,
+        model={"init_weights": str(base), "lora": {"rank": 2}},
+        stages=[{"name": "adapters", "steps": 4}],
+        optimizer={"learning_rate": 1e-2},
     )
     trainer = Trainer(config)
     trained = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
@@ -130,7 +131,7 @@ def test_a_lora_run_trains_its_adapters_only_and_exports_one_that_makes_its_weig
     base, config, trained, weights = lora_run
     assert trained and all("lora_" in n for n in trained)
     assert {n.split(".")[0] for n in trained} == {"warping_network", "editing_network"}
-    run = Path(config.output_dir)
+    run = config.output_dir
     adapter = run / "lora" / "pytorch_lora_weights.safetensors"
     assert adapter.stat().st_size < 0.2 * sum(
         f.stat().st_size for f in weights.glob("*/*.safetensors")
@@ -150,8 +151,21 @@ def test_a_lora_run_trains_its_adapters_only_and_exports_one_that_makes_its_weig
             torch.testing.assert_close(ours[key], theirs[key], atol=1e-5, rtol=0)
             changed += float((theirs[key] - getattr(untouched, name).state_dict()[key]).abs().sum())
     assert changed > 0  # the adapters trained
-    assert json.loads((run / "config.json").read_text())["lora_rank"] == 2
-    assert Trainer(config).step == config.max_steps  # resumes at the end, adapters and all
+    assert json.loads((run / "config.json").read_text())["model"]["lora"]["rank"] == 2
+    assert Trainer(config).step == config.total_steps  # resumes at the end, adapters and all
+    # the fused weights and the adapter alone carry the history of both: the base's stages,
+    # then the adapter's
+    history = read_history(base).stages
+    assert [(s["run"], s["trains"], s["steps"]) for s in history] == [
+        ("base", "warp", 1),
+        ("base", "full", 1),
+    ]
+    for folder in (weights, run / "lora"):
+        stages = read_history(folder).stages
+        assert stages[:2] == history
+        assert [(s["run"], s["stage"], s["steps"]) for s in stages[2:]] == [("lora", "adapters", 4)]
+        assert TrainConfig.from_dict(stages[-1]["config"]) == config
+    assert [r["step"] for r in records(run) if r.get("stage_end")] == [4]
 
 
 def test_a_lora_run_ships_its_adapter_alone_with_a_card_and_evaluates_on_its_base(
@@ -166,7 +180,7 @@ def test_a_lora_run_ships_its_adapter_alone_with_a_card_and_evaluates_on_its_bas
     scores = {}
     for name, extra in (("fused", ["--weights", str(weights)]), ("adapter", [])):
         if not extra:
-            extra = ["--weights", str(base), "--lora", str(Path(config.output_dir) / "lora")]
+            extra = ["--weights", str(base), "--lora", str(config.output_dir / "lora")]
         out = tmp_path / name
         args = ["--dataset", str(tiny_dataset), "--resolution", "64", "--output", str(out)]
         assert evaluate([*args, *extra]) == 0
@@ -175,15 +189,8 @@ def test_a_lora_run_ships_its_adapter_alone_with_a_card_and_evaluates_on_its_bas
     ours, theirs = (scores[k]["self-reenactment"]["AniMo"]["rotated"] for k in ("adapter", "fused"))
     assert ours == pytest.approx(theirs, rel=1e-3)
     out = tmp_path / "shipped"
-    command = ["--run", config.output_dir, "--out", str(out), "--dtype", "float16"]
-    command += [
-        "--evaluation",
-        str(tmp_path / "adapter"),
-        "--data-command",
-        "build",
-        "--hardware",
-        "CI",
-    ]
+    command = ["--run", str(config.output_dir), "--out", str(out), "--dtype", "float16"]
+    command += ["--evaluation", str(tmp_path / "adapter"), "--data-command", "build"]
     command += ["--base-repo-id", "org/animo"]
     assert publish([*command, "--repo-id", "org/animo"]) == 2  # an adapter under its base's id
     assert "--repo-id org/animo: the adapter's repository must differ" in capsys.readouterr().err
@@ -194,7 +201,7 @@ def test_a_lora_run_ships_its_adapter_alone_with_a_card_and_evaluates_on_its_bas
         "evaluation_results.json",
         "evaluation_results.md",
         "pytorch_lora_weights.safetensors",
-        "training",
+        HISTORY_FILE,
     ]
     card = ModelCard.load(out / "README.md")
     assert card.data.base_model == "org/animo" and "lora" in card.data.tags
@@ -206,68 +213,100 @@ def test_a_lora_run_ships_its_adapter_alone_with_a_card_and_evaluates_on_its_bas
         assert {handle.get_tensor(k).dtype for k in handle.keys()} == {torch.float16}  # noqa: SIM118
     pipe = AniMoPipeline.from_pretrained(base)
     pipe.load_lora_weights(out)  # the float16 adapter onto the float32 base it was trained on
-    assert TrainConfig.from_yaml(out / "training" / "2-lora.json").lora_rank == 2
+    shipped = read_history(out).stages
+    assert shipped == read_history(config.output_dir / "lora").stages
+    assert TrainConfig.from_dict(shipped[-1]["config"]).model.lora.rank == 2
 
 
 def adapter_tensors(folder: Path) -> dict[str, torch.Tensor]:
     return safetensors.torch.load_file(folder / "pytorch_lora_weights.safetensors")
 
 
+def further_config(config: TrainConfig, out: Path, **model) -> TrainConfig:
+    """``config`` into ``out``, the adapter it trained trained further, with ``model`` fields
+    changed."""
+    data = config.to_dict()
+    data["checkpoints"]["output_dir"] = str(out)
+    data["model"]["lora"]["init"] = str(config.output_dir / "lora")
+    for key, value in model.items():
+        if isinstance(value, dict):
+            data["model"][key] = {**data["model"][key], **value}
+        else:
+            data["model"][key] = value
+    return TrainConfig.from_dict(data)
+
+
 def test_a_lora_run_can_train_a_saved_adapter_further_and_refuses_one_that_does_not_fit(
     lora_run, tmp_path
 ):
     base, config, _, _ = lora_run
-    saved = Path(config.output_dir) / "lora"
-    further = config.to_dict() | {"output_dir": str(tmp_path / "further"), "init_lora": str(saved)}
-    trainer = Trainer(TrainConfig.from_dict(further))
+    saved = config.output_dir / "lora"
+    trainer = Trainer(further_config(config, tmp_path / "further"))
     trainer.accelerator.unwrap_model(trainer.model).save_lora(tmp_path / "start")
     start, trained = adapter_tensors(tmp_path / "start"), adapter_tensors(saved)
     assert start.keys() == trained.keys()
     assert all(torch.equal(start[k], trained[k]) for k in trained)  # not the zero update
     assert any(bool(trained[k].abs().sum()) for k in trained if "lora_B" in k)
-    wider = TrainConfig.from_dict(further | {"lora_rank": 4})
+    wider = further_config(config, tmp_path / "wider", lora={"rank": 4})
     with pytest.raises(ValueError, match=r"lora_weights.safetensors: .*rank 2.*rank 4"):
         Trainer(wider)
     other_base = tmp_path / "other-base"
     random_pipeline(1).save_pretrained(other_base)
-    elsewhere = TrainConfig.from_dict(further | {"init_weights": str(other_base)})
+    elsewhere = further_config(config, tmp_path / "elsewhere", init_weights=str(other_base))
     with pytest.raises(ValueError, match=r"the adapter was trained on warping_network weights"):
         Trainer(elsewhere)
 
 
-def test_a_run_training_a_shipped_adapter_further_ships_with_that_adapter_s_chain(tmp_path):
-    from training.publish import Chain, trained_chain
-
-    def config(name: str, **changes) -> TrainConfig:
-        return tiny_config(Path("data"), tmp_path / name, **changes)
-
-    base = config("base")
-    adapter = config("lora", init_weights="weights/animo", lora_rank=2)
-    shipped = Chain(["base", "lora"], [base, adapter], [0, 0], [4, 4], 60.0, True)
-    further = config("further", init_weights="weights/animo", lora_rank=2)
-    further = dataclasses.replace(further, init_lora="weights/animo-lora")
-    chain = shipped.then(Chain(["further"], [further], [0], [2], 30.0, True))
-    assert chain.names == ["base", "lora", "further"] and chain.steps == [4, 4, 2]
-    # its command trains the adapter the chain's last run exported, on that run's base
-    assert chain.configs[-1].init_weights == "weights/animo"
-    assert chain.configs[-1].init_lora == f"{tmp_path / 'lora'}/lora"
-    assert shipped.then(Chain(["full"], [base], [0], [2], 1.0, True)).configs[-1].init_weights == (
-        f"{tmp_path / 'lora'}/weights"
+def test_a_run_training_a_saved_adapter_further_carries_that_adapter_s_history(lora_run, tmp_path):
+    """The adapter a run starts from (``model.lora.init``) was trained on the run's base: the
+    run's history is that adapter's (the base's stages, then the adapter's), then its own."""
+    _, config, _, _ = lora_run
+    further = further_config(config, tmp_path / "further")
+    further = TrainConfig.from_dict(
+        {**further.to_dict(), "stages": [{"name": "further", "steps": 1}]}
     )
-    assert chain.ends_with(Chain(["further"], [further], [0], [2], 30.0, True))
-    with pytest.raises(FileNotFoundError, match="config.json: missing"):
-        trained_chain(tmp_path / "nowhere")
+    weights = Trainer(further).run()
+    adapter = read_history(config.output_dir / "lora").stages
+    for folder in (weights, further.output_dir / "lora"):
+        stages = read_history(folder).stages
+        assert [(s["run"], s["stage"]) for s in stages] == [
+            *[(s["run"], s["stage"]) for s in adapter],
+            ("further", "further"),
+        ], folder.name
+        assert stages[: len(adapter)] == adapter
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"lora_rank": 4}, "config lora_rank = 4: expected null unless model is animo with init"),
-        ({"lora_rank": 0, "init_weights": "w"}, "config lora_rank = 0: expected a positive"),
-        ({"lora_components": ["pose_mapping"]}, "config lora_components = \\('pose_mapping',\\)"),
-        ({"init_lora": "a"}, "config init_lora = 'a': expected null unless lora_rank is set"),
+        (
+            {"model": {"lora": {"rank": 4}}},
+            "config model.lora = {'rank': 4, 'components': ['warping_network', "
+            "'editing_network'], 'init': None}: expected null unless name is animo with "
+            "init_weights",
+        ),
+        (
+            {"model": {"name": "pirenderer", "init_weights": "w", "lora": {}}},
+            "config model.lora = {'rank': 8, ",
+        ),
+        (
+            {"model": {"init_weights": "w", "lora": {"rank": 0}}},
+            "config model.lora.rank = 0: expected a positive integer",
+        ),
+        (
+            {"model": {"init_weights": "w", "lora": {"components": ["pose_mapping"]}}},
+            "config model.lora.components = ('pose_mapping',): expected a non-empty subset of",
+        ),
+        (
+            {"model": {"init_weights": "w", "lora": {"init": ""}}},
+            "config model.lora.init = '': expected null or a folder / Hub repo id",
+        ),
+        (
+            {"model": {"init_weights": "w", "lora_rank": 2}},
+            "unknown config field(s) ['model.lora_rank']",
+        ),
     ],
 )
 def test_lora_config_values_out_of_range_are_named(tmp_path, changes, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         tiny_config(Path("data"), tmp_path, **changes)

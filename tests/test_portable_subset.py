@@ -10,7 +10,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from training.config import TrainConfig
+from training.animo.configuration_animo import TrainConfig
 from training.data import load_split, training_pairs
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "portable_subset.py"
@@ -55,7 +55,12 @@ def test_slices_load_together_with_the_same_pixels(tiny_dataset, tmp_path, load_
         assert np.array_equal(new[visible], old[visible])
         assert np.array_equal(new[..., 3], old[..., 3])
 
-    pairs = training_pairs(sliced, TrainConfig(dataset=str(out), output_dir=str(tmp_path / "run")))
+    config = TrainConfig.from_dict(
+        {"data": {"dataset": str(out)}, "checkpoints": {"output_dir": str(tmp_path / "run")}}
+    )
+    pairs = training_pairs(
+        sliced, config.data, config.pairs.source_groups, config.pairs.target_groups, config.seed
+    )
     assert len(pairs) == 2 * 2 * 2  # every frontal and rotated target, with its basis
 
 
