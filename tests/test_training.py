@@ -3,6 +3,7 @@ image size, losses that fall, a run's stages trained as configured with their hi
 the same state, appended stages (and refused changes), a non-finite loss, the console script and
 a 2-process run."""
 
+import contextlib
 import json
 import math
 import os
@@ -429,8 +430,8 @@ def test_a_run_trains_each_stage_as_configured(staged):
     labels = [label for label, _, _ in staged.updates]
     assert labels == ["critic", "warp", "full", "full"]
     moved = [parts for _, parts, _ in staged.updates]
-    # the critic alone, the model frozen; the warping path, the editing network and the critic
-    # untouched; then everything but the fixed pose mapping
+    # the critic alone (the model frozen); the warping path (the editing network and the critic
+    # untouched); then everything but the fixed pose mapping
     assert moved == [
         {"discriminator"},
         networks - {"editing_network"},
@@ -524,6 +525,7 @@ def test_resume_continues_at_the_same_step_and_state(staged, tiny_dataset, tmp_p
         (2, 1),
         (4, 2),
     ]
+    assert all(math.isfinite(r["total"]) for r in logged if "total" in r)
     last = logged[-2]
     assert last["stage"] == 2 and math.isfinite(last["total"])
     assert {"adversarial", "feature_matching", "discriminator", "discriminator_gap"} <= set(last)
@@ -775,24 +777,29 @@ GLOO_TIMEOUT_S = 240  # well below pytest's 900 s: a hang fails here, with the o
 
 
 def run_bounded(command: list[str], timeout: float, **options) -> tuple[int, str, str]:
-    """Run ``command`` in a session of its own; on ``timeout`` kill the whole session (the
-    launcher and every worker it started) and fail the test with its output so far."""
+    """Run ``command``; past ``timeout`` kill it and every process under it, and fail the test
+    with its output so far. (``accelerate launch`` starts its workers in sessions of their own:
+    neither killing the launcher nor its process group reaches them, and, orphaned, they would
+    hold its output pipes open, keeping the test waiting for as long as they run.)"""
+    import psutil
+
     process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        **options,
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options
     )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
+        workers = [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
+        for pid in [process.pid, *workers]:  # the launcher first: it restarts no worker
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            stdout, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            stdout, stderr = "", "(no output: a process still holds its pipes)"
         pytest.fail(
-            f"{' '.join(command[:6])} ... did not finish in {timeout} s (killed); "
-            f"its last output:\n{stdout[-1500:]}\n{stderr[-3000:]}"
+            f"{' '.join(command[:8])} ... did not finish in {timeout} s; killed it and its "
+            f"{len(workers)} processes. Its last output:\n{stdout[-1500:]}\n{stderr[-3000:]}"
         )
     return process.returncode, stdout, stderr
 
