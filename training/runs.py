@@ -74,9 +74,12 @@ def prepare_run_dir(out: Path, config: RunConfig) -> None:
     wanted = config.to_dict()
     if saved.exists() and latest_checkpoint(out) is not None:
         # read through the config class: a field added since the run began takes its default
-        existing = type(config).from_dict(json.loads(saved.read_text(encoding="utf-8")), saved)
-        existing = existing.to_dict()
+        parsed = type(config).from_dict(json.loads(saved.read_text(encoding="utf-8")), saved)
+        existing = parsed.to_dict()
         refused = changed_fields(existing, wanted, config.BOOKKEEPING)
+        critic = getattr(config, "uses_discriminator", False)
+        if critic != getattr(parsed, "uses_discriminator", False):
+            refused.append("stages (they add or drop the critic its checkpoints hold)")
         if refused:
             raise ValueError(
                 f"{out} holds a run with a different config (fields {refused} differ); "

@@ -55,6 +55,7 @@ from .losses import (
 from .modeling_animo import Prediction, build_model
 
 SAMPLE_PAIRS = 4
+START_HISTORY = "start"  # the run folder's copy of the history of the weights it starts from
 
 
 def sample_grid(model, batch: dict[str, torch.Tensor], trains: str) -> PIL.Image.Image:
@@ -126,9 +127,26 @@ class Trainer:
         )
         checkpoint = runs.latest_checkpoint(self.out)
         self.earlier_seconds = runs.checkpoint_state(checkpoint)["seconds"] if checkpoint else 0.0
+        self.start_history = self.history_before_run()
         # the run's pairs stream through every stage that keeps them; a stage with pairs of its
         # own streams them from its start (:meth:`batches_of`)
         self.batches, self.streaming = iter(loader), None
+
+    def history_before_run(self) -> History:
+        """How the weights the run starts from were made: the history of the adapter it trains
+        further (``model.lora.init``), else of ``model.init_weights``; read when the run
+        starts and kept in its folder (``start/``), so that weights published over its start
+        later do not enter its history twice."""
+        kept = self.out / START_HISTORY
+        if (kept / HISTORY_FILE).is_file():
+            return read_history(kept)
+        model = self.config.model
+        start = model.lora.init if model.lora is not None and model.lora.init else None
+        history = read_history(start or model.init_weights)
+        if self.accelerator.is_main_process:
+            kept.mkdir(parents=True, exist_ok=True)
+            history.write(kept)
+        return history
 
     def pair_dataset(self, pairs: PairConfig) -> PairDataset:
         """The training pairs of ``pairs`` from the train split, decoded at the run's size."""
@@ -334,7 +352,7 @@ class Trainer:
                 )
             )
             before = until
-        return read_history(config.model.init_weights).then(stages)
+        return self.start_history.then(stages)
 
     def run(self) -> Path:
         """Train to the end of the last stage, logging, sampling and checkpointing on the way
