@@ -97,7 +97,7 @@ def stage_record(
         "data": data,
         "licences": licences,
         "resolution": resolution,
-        "seconds": None if seconds is None else round(seconds, 1),
+        "seconds": None if seconds is None else round(seconds, 3),
         "machine": machine,
         "config": config,
     }

@@ -176,7 +176,7 @@ def save_checkpoint(
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()  # every process has written its RNG state
     if accelerator.is_main_process:
-        state = {"step": step, "seconds": round(seconds, 1)}
+        state = {"step": step, "seconds": round(seconds, 3)}
         write_atomic(tmp / STATE_FILE, json.dumps(state))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)

@@ -383,7 +383,7 @@ class Trainer:
                             "step": self.step,
                             STAGE_END: True,
                             "stage": stage.index,
-                            "train_seconds": round(log.seconds, 1),
+                            "train_seconds": round(log.seconds, 3),
                             "machine": runs.machine(),
                         }
                     )

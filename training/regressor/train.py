@@ -225,7 +225,7 @@ class RegressorTrainer:
                 log.write(evaluation_record(self.step, evaluation))
                 write_evaluation(evaluation, self.out)
             # the run's end, as AniMo's trainer records a stage's: what publishing reads
-            end = {"train_seconds": round(log.seconds, 1), "machine": runs.machine()}
+            end = {"train_seconds": round(log.seconds, 3), "machine": runs.machine()}
             log.write({"step": self.step, STAGE_END: True, **end, "hardware": self.hardware()})
             self.save(log.seconds, evaluation)
         self.accelerator.end_training()
