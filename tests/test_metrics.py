@@ -106,11 +106,13 @@ print(json.dumps(results))
 """
 
 
-def test_loading_in_a_fresh_offline_process_reaches_no_network(tmp_path):
+def run_offline(tmp_path, code: str, *args: str):
+    """Run ``code`` in a fresh Python process offline, with a Hugging Face home of its own in
+    ``tmp_path``; the JSON its last output line prints."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XDG_CACHE"))}
     env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
     result = subprocess.run(
-        [sys.executable, "-c", OFFLINE_CHECK],
+        [sys.executable, "-c", code, *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -118,7 +120,11 @@ def test_loading_in_a_fresh_offline_process_reaches_no_network(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_loading_in_a_fresh_offline_process_reaches_no_network(tmp_path):
+    scores = run_offline(tmp_path, OFFLINE_CHECK)
     assert scores == {
         "ssim": pytest.approx(1.0),
         "psnr": 100.0,
@@ -174,18 +180,7 @@ def test_each_metric_folder_stands_alone_without_the_training_package(tmp_path):
         shutil.copytree(METRICS_DIR / name, folder, symlinks=False)
         assert all(not path.is_symlink() for path in folder.iterdir())
         scripts.append(str(folder / f"{name}.py"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XDG_CACHE"))}
-    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
-    result = subprocess.run(
-        [sys.executable, "-c", STANDALONE_CHECK, *scripts],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    scored = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    scored = set(run_offline(tmp_path, STANDALONE_CHECK, *scripts))
     assert scored == set(METRIC_NAMES)
 
 
